@@ -1,0 +1,1 @@
+//! The `ftp-client` command line (used by the binary).

@@ -1,0 +1,650 @@
+//! Data connections and transfers: `EPSV`/`PASV`, `EPRT`/`PORT`, `RETR` as an [`AsyncRead`],
+//! `STOR`/`APPE` from an [`AsyncRead`], `REST` offsets and listings.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use async_io::Timer;
+use futures_lite::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use futures_lite::FutureExt;
+use ftp_proto::command::{EpsvArg, TextFormat, TransferType};
+use ftp_proto::{addr, Command, Reply};
+
+use crate::client::{unsupported, with_timeout, BoxStream, Client, DataMode, TransferKind};
+use crate::error::{Error, Result};
+use crate::listing::{self, Entry};
+
+enum Prepared {
+    Connected(BoxStream),
+    Listening(async_net::TcpListener),
+}
+
+/// Converts CR LF to LF in `buf[..n]` in place; returns the new length and whether a CR at
+/// the end was held back (it is re-emitted by the caller unless an LF follows).
+pub(crate) fn crlf_to_lf(buf: &mut [u8], n: usize, at_eof: bool) -> (usize, bool) {
+    let mut w = 0;
+    let mut i = 0;
+    while i < n {
+        let b = buf[i];
+        if b == b'\r' {
+            if i + 1 < n {
+                if buf[i + 1] == b'\n' {
+                    i += 1;
+                    continue;
+                }
+            } else if !at_eof {
+                return (w, true);
+            }
+        }
+        buf[w] = b;
+        w += 1;
+        i += 1;
+    }
+    (w, false)
+}
+
+/// Converts lone LF to CR LF; `last` is the byte before `input` (for CR LF split across
+/// chunks).
+pub(crate) fn lf_to_crlf(input: &[u8], last: &mut u8, out: &mut Vec<u8>) {
+    for &b in input {
+        if b == b'\n' && *last != b'\r' {
+            out.push(b'\r');
+        }
+        out.push(b);
+        *last = b;
+    }
+}
+
+impl Client {
+    async fn ensure_type(&mut self) -> Result<()> {
+        if self.current_type != Some(self.want_type) {
+            let t = match self.want_type {
+                TransferKind::Binary => TransferType::Image,
+                TransferKind::Ascii => TransferType::Ascii(TextFormat::NonPrint),
+            };
+            self.expect_ok(&Command::Type(t)).await?;
+            self.current_type = Some(self.want_type);
+        }
+        Ok(())
+    }
+
+    async fn connect_data(&self, target: SocketAddr) -> Result<BoxStream> {
+        let s = with_timeout(
+            self.opts.connect_timeout,
+            || format!("opening the data connection to {target}"),
+            async {
+                async_net::TcpStream::connect(target)
+                    .await
+                    .map_err(|e| Error::io(format!("data connection to {target}"), e))
+            },
+        )
+        .await?;
+        Ok(Box::new(s))
+    }
+
+    async fn prepare_data(&mut self) -> Result<Prepared> {
+        match self.opts.mode {
+            DataMode::Passive => {
+                if !self.epsv_broken {
+                    let r = self.command(&Command::Epsv(EpsvArg::Any)).await?;
+                    if r.code().as_u16() == 229 {
+                        let port = addr::parse_epsv_reply(&r.lines()[0]).map_err(|e| {
+                            Error::Protocol(format!("bad EPSV reply ({e}): {r}"))
+                        })?;
+                        let target = SocketAddr::new(self.peer.ip(), port);
+                        return Ok(Prepared::Connected(self.connect_data(target).await?));
+                    }
+                    if !unsupported(&r) {
+                        return Err(Error::Reply {
+                            command: "EPSV".into(),
+                            reply: r,
+                        });
+                    }
+                    log::info!("EPSV refused ({r}); using PASV for this session");
+                    self.epsv_broken = true;
+                }
+                let r = self.expect_ok(&Command::Pasv).await?;
+                let a = addr::parse_pasv_reply(&r.lines()[0])
+                    .map_err(|e| Error::Protocol(format!("bad PASV reply ({e}): {r}")))?;
+                let target = if self.opts.trust_pasv_address {
+                    SocketAddr::V4(a)
+                } else {
+                    SocketAddr::new(self.peer.ip(), a.port())
+                };
+                Ok(Prepared::Connected(self.connect_data(target).await?))
+            }
+            DataMode::Active => {
+                let bind = SocketAddr::new(self.local.ip(), 0);
+                let listener = async_net::TcpListener::bind(bind)
+                    .await
+                    .map_err(|e| Error::io(format!("listening on {bind}"), e))?;
+                let here = listener
+                    .local_addr()
+                    .map_err(|e| Error::io("listener address", e))?;
+                if !self.eprt_broken {
+                    let r = self.command(&Command::Eprt(here)).await?;
+                    if r.code().is_completion() {
+                        return Ok(Prepared::Listening(listener));
+                    }
+                    if !unsupported(&r) {
+                        return Err(Error::Reply {
+                            command: "EPRT".into(),
+                            reply: r,
+                        });
+                    }
+                    log::info!("EPRT refused ({r}); using PORT for this session");
+                    self.eprt_broken = true;
+                }
+                let SocketAddr::V4(v4) = here else {
+                    return Err(Error::Protocol(
+                        "the server refuses EPRT and PORT cannot carry an IPv6 address".into(),
+                    ));
+                };
+                self.expect_ok(&Command::Port(v4)).await?;
+                Ok(Prepared::Listening(listener))
+            }
+        }
+    }
+
+    /// Opens a data connection and sends `cmd` (after `REST offset` if `offset > 0`).
+    /// Returns the data stream (none if the server finished at once) and the final reply if
+    /// it already came.
+    async fn start_transfer(
+        &mut self,
+        cmd: Command,
+        offset: u64,
+        set_type: bool,
+    ) -> Result<(Option<BoxStream>, Option<Reply>)> {
+        if self.needs_resync {
+            self.resync().await?;
+        }
+        if set_type {
+            self.ensure_type().await?;
+        }
+        let prepared = self.prepare_data().await?;
+        if offset > 0 {
+            let rest = Command::Rest(offset);
+            let r = self.command(&rest).await?;
+            if r.code().as_u16() != 350 {
+                return Err(Error::Reply {
+                    command: rest.to_string(),
+                    reply: r,
+                });
+            }
+        }
+        let what = cmd.to_string();
+        self.send(&cmd).await?;
+        let first = self.read_reply(&what).await?;
+        let early = if first.code().is_preliminary() {
+            None
+        } else if first.code().is_completion() {
+            Some(first)
+        } else {
+            return Err(Error::Reply {
+                command: what,
+                reply: first,
+            });
+        };
+        let stream = match prepared {
+            Prepared::Connected(s) => Some(s),
+            Prepared::Listening(_) if early.is_some() => None,
+            Prepared::Listening(l) => {
+                let peer_ip = self.peer.ip();
+                let (s, from) = with_timeout(
+                    self.opts.connect_timeout,
+                    || "waiting for the server's data connection".into(),
+                    async {
+                        l.accept()
+                            .await
+                            .map_err(|e| Error::io("accepting the data connection", e))
+                    },
+                )
+                .await?;
+                if !same_host(from.ip(), peer_ip) {
+                    log::warn!("data connection from {from}, not the server {peer_ip}");
+                }
+                Some(Box::new(s) as BoxStream)
+            }
+        };
+        Ok((stream, early))
+    }
+
+    /// Reads the final reply of a transfer whose data connection is closed, accounting for
+    /// keep-alive NOOP replies.
+    pub(crate) async fn finish_transfer(&mut self, what: &str, early: Option<Reply>) -> Result<Reply> {
+        let fin = match early {
+            Some(r) => r,
+            None => loop {
+                let r = self.read_reply(what).await?;
+                if r.code().is_preliminary() {
+                    continue;
+                }
+                if r.code().as_u16() == 200 && self.owed_noops > 0 {
+                    self.owed_noops -= 1;
+                    continue;
+                }
+                break r;
+            },
+        };
+        self.drain_noops().await?;
+        if fin.code().is_completion() {
+            Ok(fin)
+        } else {
+            Err(Error::Reply {
+                command: what.to_string(),
+                reply: fin,
+            })
+        }
+    }
+
+    /// Starts a download (`RETR`, after `REST offset` if `offset > 0`). Read the returned
+    /// [`Download`] to its end, then call [`Download::finish`].
+    ///
+    /// ```no_run
+    /// # smol::block_on(async {
+    /// use futures_lite::io::AsyncReadExt;
+    /// # let mut client = ftp_client::Client::connect("localhost", 21, Default::default()).await?;
+    /// let mut dl = client.retr("file.txt", 0).await?;
+    /// let mut bytes = Vec::new();
+    /// dl.read_to_end(&mut bytes).await.map_err(|e| ftp_client::Error::Protocol(e.to_string()))?;
+    /// dl.finish().await?;
+    /// # Ok::<(), ftp_client::Error>(()) });
+    /// ```
+    pub async fn retr(&mut self, path: impl AsRef<[u8]>, offset: u64) -> Result<Download<'_>> {
+        let cmd = Command::Retr(path.as_ref().to_vec());
+        let what = cmd.to_string();
+        let ascii = self.want_type == TransferKind::Ascii;
+        let (data, early) = self.start_transfer(cmd, offset, true).await?;
+        Ok(Download::new(self, data, early, what, ascii))
+    }
+
+    /// Uploads `src` to `path` (`STOR`, or `REST offset` + `STOR` to resume); returns the
+    /// bytes sent.
+    pub async fn stor<R: AsyncRead + Unpin>(
+        &mut self,
+        path: impl AsRef<[u8]>,
+        src: R,
+        offset: u64,
+    ) -> Result<u64> {
+        self.upload(Command::Stor(path.as_ref().to_vec()), src, offset)
+            .await
+    }
+
+    /// Appends `src` to `path` (`APPE`); returns the bytes sent.
+    pub async fn appe<R: AsyncRead + Unpin>(
+        &mut self,
+        path: impl AsRef<[u8]>,
+        src: R,
+    ) -> Result<u64> {
+        self.upload(Command::Appe(path.as_ref().to_vec()), src, 0)
+            .await
+    }
+
+    async fn upload<R: AsyncRead + Unpin>(
+        &mut self,
+        cmd: Command,
+        mut src: R,
+        offset: u64,
+    ) -> Result<u64> {
+        let what = cmd.to_string();
+        let ascii = self.want_type == TransferKind::Ascii;
+        let (data, early) = self.start_transfer(cmd, offset, true).await?;
+        let Some(mut data) = data else {
+            return self.finish_transfer(&what, early).await.map(|_| 0);
+        };
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut conv = Vec::new();
+        let mut last = 0u8;
+        let mut sent = 0u64;
+        let mut last_noop = Instant::now();
+        let stall = self.opts.data_timeout;
+        let result: Result<()> = async {
+            loop {
+                let n = src
+                    .read(&mut buf)
+                    .await
+                    .map_err(|e| Error::io("reading the upload source", e))?;
+                if n == 0 {
+                    break;
+                }
+                let chunk: &[u8] = if ascii {
+                    conv.clear();
+                    lf_to_crlf(&buf[..n], &mut last, &mut conv);
+                    &conv
+                } else {
+                    &buf[..n]
+                };
+                with_timeout(stall, || "sending data (stalled)".into(), async {
+                    data.write_all(chunk)
+                        .await
+                        .map_err(|e| Error::io("data connection", e))
+                })
+                .await?;
+                sent += n as u64;
+                if let Some(k) = self.opts.keepalive {
+                    if last_noop.elapsed() >= k {
+                        last_noop = Instant::now();
+                        self.send(&Command::Noop).await?;
+                        self.owed_noops += 1;
+                    }
+                }
+            }
+            with_timeout(stall, || "closing the data connection".into(), async {
+                data.close()
+                    .await
+                    .map_err(|e| Error::io("data connection", e))
+            })
+            .await
+        }
+        .await;
+        drop(data);
+        match result {
+            Ok(()) => {
+                self.finish_transfer(&what, early).await?;
+                Ok(sent)
+            }
+            Err(e) => {
+                // The server sees a short upload; read its verdict so the session stays usable.
+                let _ = self.finish_transfer(&what, early).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn read_listing(&mut self, cmd: Command) -> Result<Vec<u8>> {
+        let what = cmd.to_string();
+        let (data, early) = self.start_transfer(cmd, 0, false).await?;
+        let mut dl = Download::new(self, data, early, what, false);
+        let max = dl.client.opts.max_listing;
+        let mut out = Vec::new();
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            let n = dl
+                .read(&mut buf)
+                .await
+                .map_err(|e| dl_error("reading the listing", e))?;
+            if n == 0 {
+                break;
+            }
+            if out.len() + n > max {
+                return Err(Error::Protocol(format!("listing larger than {max} bytes")));
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+        dl.finish().await?;
+        Ok(out)
+    }
+
+    /// Lists a directory (`None`: the current one) as parsed entries: `MLSD` when the server
+    /// offers `MLST`, otherwise `LIST` parsed from Unix or DOS formats. `.` and `..` are left
+    /// out; lines that cannot be parsed are skipped.
+    pub async fn list(&mut self, path: Option<&[u8]>) -> Result<Vec<Entry>> {
+        let path = path.filter(|p| !p.is_empty()).map(<[u8]>::to_vec);
+        if !self.mlsd_broken && self.feat().await?.has("MLST") {
+            match self.read_listing(Command::Mlsd(path.clone())).await {
+                Ok(bytes) => return Ok(listing::parse_mlsd(&bytes)),
+                Err(Error::Reply { reply, .. }) if unsupported(&reply) => {
+                    self.mlsd_broken = true;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let bytes = self.list_raw(path.as_deref()).await?;
+        Ok(listing::parse_list(&bytes, listing::now()))
+    }
+
+    /// The raw `LIST` output for a path.
+    pub async fn list_raw(&mut self, path: Option<&[u8]>) -> Result<Vec<u8>> {
+        let path = path.filter(|p| !p.is_empty()).map(<[u8]>::to_vec);
+        self.read_listing(Command::List(path)).await
+    }
+
+    /// Names in a directory (`NLST`).
+    pub async fn nlst(&mut self, path: Option<&[u8]>) -> Result<Vec<Vec<u8>>> {
+        let path = path.filter(|p| !p.is_empty()).map(<[u8]>::to_vec);
+        let bytes = self.read_listing(Command::Nlst(path)).await?;
+        Ok(listing::split_lines(&bytes)
+            .filter(|l| !l.is_empty())
+            .map(<[u8]>::to_vec)
+            .collect())
+    }
+}
+
+fn same_host(a: IpAddr, b: IpAddr) -> bool {
+    let canon = |ip: IpAddr| match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    };
+    canon(a) == canon(b)
+}
+
+fn dl_error(context: &str, e: io::Error) -> Error {
+    if e.kind() == io::ErrorKind::TimedOut {
+        Error::Timeout(format!("{context}: data connection stalled"))
+    } else {
+        Error::io(context, e)
+    }
+}
+
+/// A download in progress: an [`AsyncRead`] over the data connection.
+///
+/// Reads time out (with [`io::ErrorKind::TimedOut`]) when the connection stalls for the
+/// client's `data_timeout`, and send `NOOP` keep-alives on the control connection. When the
+/// end is reached call [`Download::finish`] for the server's verdict; dropping a download
+/// early aborts it before the next command.
+pub struct Download<'a> {
+    pub(crate) client: &'a mut Client,
+    data: Option<BoxStream>,
+    early: Option<Reply>,
+    what: String,
+    ascii: bool,
+    pending_cr: bool,
+    stall: Option<Timer>,
+    last_noop: Instant,
+    noop_out: Vec<u8>,
+    bytes: u64,
+    eof: bool,
+    finished: bool,
+}
+
+impl std::fmt::Debug for Download<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Download")
+            .field("what", &self.what)
+            .field("bytes", &self.bytes)
+            .field("eof", &self.eof)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> Download<'a> {
+    fn new(
+        client: &'a mut Client,
+        data: Option<BoxStream>,
+        early: Option<Reply>,
+        what: String,
+        ascii: bool,
+    ) -> Download<'a> {
+        let eof = data.is_none();
+        Download {
+            client,
+            data,
+            early,
+            what,
+            ascii,
+            pending_cr: false,
+            stall: None,
+            last_noop: Instant::now(),
+            noop_out: Vec::new(),
+            bytes: 0,
+            eof,
+            finished: false,
+        }
+    }
+
+    /// Bytes delivered so far (after ASCII conversion).
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Ends the transfer: reads the server's final reply (`226`, or an error such as
+    /// `426`). If the data was not read to its end the transfer is aborted and this returns
+    /// an error.
+    pub async fn finish(mut self) -> Result<Reply> {
+        self.finished = true;
+        if !self.noop_out.is_empty() {
+            let out = std::mem::take(&mut self.noop_out);
+            self.client
+                .ctrl
+                .get_mut()
+                .write_all(&out)
+                .await
+                .map_err(|e| Error::io("control connection", e))?;
+            self.client
+                .ctrl
+                .get_mut()
+                .flush()
+                .await
+                .map_err(|e| Error::io("control connection", e))?;
+        }
+        self.data = None;
+        if !self.eof {
+            self.client.needs_resync = true;
+            self.client.needs_abort = true;
+            self.client.resync().await?;
+            return Err(Error::Usage(format!(
+                "{}: aborted before the end of the data",
+                self.what
+            )));
+        }
+        let early = self.early.take();
+        let what = std::mem::take(&mut self.what);
+        self.client.finish_transfer(&what, early).await
+    }
+
+    /// Aborts the transfer (`ABOR`), tolerating both `426`+`226` and a lone `226`.
+    pub async fn abort(mut self) -> Result<()> {
+        self.finished = true;
+        self.data = None;
+        self.client.needs_resync = true;
+        self.client.needs_abort = !self.eof;
+        self.client.resync().await
+    }
+
+    fn poll_keepalive(&mut self, cx: &mut Context<'_>) {
+        if let Some(k) = self.client.opts.keepalive {
+            if self.noop_out.is_empty() && self.last_noop.elapsed() >= k {
+                self.last_noop = Instant::now();
+                log::debug!(target: crate::client::TRANSCRIPT_TARGET, "> NOOP (keep-alive)");
+                self.noop_out = Command::Noop.to_line();
+                self.client.owed_noops += 1;
+            }
+        }
+        while !self.noop_out.is_empty() {
+            let w = Pin::new(self.client.ctrl.get_mut());
+            match w.poll_write(cx, &self.noop_out) {
+                Poll::Ready(Ok(n)) if n > 0 => {
+                    self.noop_out.drain(..n);
+                }
+                _ => return,
+            }
+        }
+        let _ = Pin::new(self.client.ctrl.get_mut()).poll_flush(cx);
+    }
+}
+
+impl AsyncRead for Download<'_> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        if this.eof || buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        this.poll_keepalive(cx);
+        let Some(data) = this.data.as_mut() else {
+            return Poll::Ready(Ok(0));
+        };
+        let start = if this.pending_cr && buf.len() > 1 {
+            buf[0] = b'\r';
+            1
+        } else {
+            0
+        };
+        match Pin::new(data).poll_read(cx, &mut buf[start..]) {
+            Poll::Ready(Ok(n)) => {
+                this.stall = None;
+                let at_eof = n == 0;
+                let total = start + n;
+                let len = if this.ascii {
+                    let (len, hold) = crlf_to_lf(buf, total, at_eof);
+                    this.pending_cr = hold;
+                    len
+                } else {
+                    total
+                };
+                if at_eof {
+                    this.eof = true;
+                    this.data = None;
+                }
+                this.bytes += len as u64;
+                if len == 0 && !at_eof {
+                    // Only a held CR: ask to be polled again.
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                Poll::Ready(Ok(len))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => {
+                let limit = this.client.opts.data_timeout;
+                let timer = this.stall.get_or_insert_with(|| Timer::after(limit));
+                if timer.poll(cx).is_ready() {
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "the data connection stalled",
+                    )));
+                }
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl Drop for Download<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.client.needs_resync = true;
+            self.client.needs_abort = !self.eof;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crlf_conversion_handles_split_cr() {
+        let mut b = *b"a\r\nb\r";
+        let (n, hold) = crlf_to_lf(&mut b, 5, false);
+        assert_eq!((&b[..n], hold), (&b"a\nb"[..], true));
+        let mut b = *b"a\rb\r";
+        let (n, hold) = crlf_to_lf(&mut b, 4, true);
+        assert_eq!((&b[..n], hold), (&b"a\rb\r"[..], false));
+    }
+
+    #[test]
+    fn lf_to_crlf_does_not_double_existing_cr() {
+        let mut out = Vec::new();
+        let mut last = 0;
+        lf_to_crlf(b"a\nb\r", &mut last, &mut out);
+        lf_to_crlf(b"\nc\n", &mut last, &mut out);
+        assert_eq!(out, b"a\r\nb\r\nc\r\n");
+    }
+}
