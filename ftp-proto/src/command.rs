@@ -606,6 +606,8 @@ impl Command {
         if arg.is_some_and(|a| a.iter().any(|b| *b == b'\r' || *b == b'\n')) {
             return Err(invalid(verb, "CR or LF inside the argument"));
         }
+        // A password keeps its exact bytes, even if it is only spaces.
+        let raw_arg = arg;
         // An argument made only of spaces counts as none.
         let arg = arg.filter(|a| !a.iter().all(|b| *b == b' '));
         let none = |c: Command| match arg {
@@ -618,7 +620,7 @@ impl Command {
         use Command as C;
         Ok(match verb {
             Verb::User => C::User(text(verb, need()?)?),
-            Verb::Pass => C::Pass(Secret::new(arg.unwrap_or_default().to_vec())),
+            Verb::Pass => C::Pass(Secret::new(raw_arg.unwrap_or_default().to_vec())),
             Verb::Acct => C::Acct(text(verb, need()?)?),
             Verb::Cwd => C::Cwd(path()?),
             Verb::Cdup => none(C::Cdup)?,
@@ -1048,6 +1050,17 @@ mod tests {
     fn trailing_spaces_after_argless_verb_are_tolerated() {
         assert_eq!(p(b"PASV "), Command::Pasv);
         assert_eq!(p(b"LIST "), Command::List(None));
+    }
+
+    #[test]
+    fn password_of_spaces_keeps_its_bytes() {
+        // Regression (found by the round-trip property): an all-space password used to be
+        // read as an empty one, so `PASS   ` did not parse back to what was sent.
+        let c = Command::Pass(Secret::new(b"  ".to_vec()));
+        assert_eq!(c.to_line(), b"PASS   \r\n");
+        assert_eq!(p(b"PASS   "), c);
+        assert_eq!(p(b"PASS"), Command::Pass(Secret::new(Vec::new())));
+        assert_eq!(p(b"PASS "), Command::Pass(Secret::new(Vec::new())));
     }
 
     #[test]
