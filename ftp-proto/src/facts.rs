@@ -212,8 +212,21 @@ impl Facts {
 
     /// Parses one entry line (without CR LF; a leading space, as in an `MLST` reply, is
     /// skipped). Returns the facts and the name, whose bytes are kept exactly.
+    ///
+    /// An entry without facts is a space and the name (RFC 3659 §7.2: `[ facts ] SP pathname`,
+    /// what a server sends after `OPTS MLST` selected nothing); a line that starts with a space
+    /// whose first word holds no `=` is read that way.
+    ///
+    /// ```
+    /// use ftp_proto::facts::Facts;
+    /// assert_eq!(Facts::parse(b" a name").unwrap(), (Facts::default(), b"a name".to_vec()));
+    /// ```
     pub fn parse(line: &[u8]) -> Result<(Facts, Vec<u8>), FactsError> {
-        let line = line.strip_prefix(b" ").unwrap_or(line);
+        let line = match line.strip_prefix(b" ") {
+            Some(rest) if !starts_with_facts(rest) => return Ok((Facts::default(), rest.to_vec())),
+            Some(rest) => rest,
+            None => line,
+        };
         let sp = line.iter().position(|b| *b == b' ').ok_or(FactsError)?;
         let (facts_part, name) = (&line[..sp], &line[sp + 1..]);
         let facts_part = std::str::from_utf8(facts_part).map_err(|_| FactsError)?;
@@ -235,6 +248,15 @@ impl Facts {
             }
         }
         Ok((facts, name.to_vec()))
+    }
+}
+
+/// True if `line` starts with a fact list: a first word that is empty (no facts, as in an
+/// `MLST` reply line) or holds a `fact=value`.
+fn starts_with_facts(line: &[u8]) -> bool {
+    match line.iter().position(|b| *b == b' ') {
+        Some(sp) => line[..sp].is_empty() || line[..sp].contains(&b'='),
+        None => false,
     }
 }
 
@@ -271,6 +293,25 @@ mod tests {
         let mut out = Vec::new();
         f.format(set, b"x", &mut out);
         assert_eq!(out, b"size=3; x");
+    }
+
+    #[test]
+    fn entry_without_facts_is_space_and_name() {
+        // Regression (found by the round-trip property): formatting with no facts selected
+        // gives " name", which used to be rejected by `parse`.
+        let mut line = Vec::new();
+        Facts::default().format(FactSet::NONE, b"x y", &mut line);
+        assert_eq!(line, b" x y");
+        assert_eq!(Facts::parse(&line), Ok((Facts::default(), b"x y".to_vec())));
+        assert_eq!(Facts::parse(b" x"), Ok((Facts::default(), b"x".to_vec())));
+        assert_eq!(Facts::parse(b" "), Ok((Facts::default(), Vec::new())));
+        // The same entry in an MLST reply line, with its extra leading space.
+        assert_eq!(
+            Facts::parse(b"  x y"),
+            Ok((Facts::default(), b"x y".to_vec()))
+        );
+        // A fact list after the leading space is still checked.
+        assert!(Facts::parse(b" size=abc; x").is_err());
     }
 
     #[test]
