@@ -1,0 +1,389 @@
+//! `mirror SRC DST` (both directions) and `get -r`: compare trees, plan, transfer in
+//! parallel, delete extras.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+use ftp_proto::Timestamp;
+
+use super::ops::{
+    download_file, local_name, remote_name, resolve_login, rjoin, upload_file, walk_remote,
+    Session,
+};
+use super::url::{is_url, FtpUrl};
+use super::{fail, Ctx};
+use crate::error::ErrorClass;
+use crate::listing::EntryKind;
+
+/// What is known about a file on one side.
+#[derive(Debug, Clone, Copy)]
+struct Meta {
+    dir: bool,
+    size: Option<u64>,
+    mtime: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone)]
+enum Action {
+    MkdirLocal(PathBuf),
+    MkdirRemote(Vec<u8>),
+    Get {
+        remote: Vec<u8>,
+        local: PathBuf,
+        mtime: Option<Timestamp>,
+    },
+    Put {
+        local: PathBuf,
+        remote: Vec<u8>,
+    },
+    DeleteLocal(PathBuf, bool),
+    DeleteRemote(Vec<u8>, bool),
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let l = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        match self {
+            Action::MkdirLocal(p) => write!(f, "mkdir {}", p.display()),
+            Action::MkdirRemote(p) => write!(f, "mkdir {}", l(p)),
+            Action::Get { remote, local, .. } => write!(f, "get {} -> {}", l(remote), local.display()),
+            Action::Put { local, remote } => write!(f, "put {} -> {}", local.display(), l(remote)),
+            Action::DeleteLocal(p, _) => write!(f, "delete {}", p.display()),
+            Action::DeleteRemote(p, _) => write!(f, "delete {}", l(p)),
+        }
+    }
+}
+
+fn secs(t: Option<Timestamp>) -> Option<i64> {
+    t.map(|t| t.to_unix().0)
+}
+
+/// Should `src` be copied over `dst`?
+fn needs_copy(src: &Meta, dst: Option<&Meta>, only_newer: bool) -> bool {
+    let Some(dst) = dst else { return true };
+    if dst.dir {
+        return false;
+    }
+    if only_newer {
+        return match (secs(src.mtime), secs(dst.mtime)) {
+            (Some(s), Some(d)) => s > d,
+            _ => src.size != dst.size,
+        };
+    }
+    src.size != dst.size || matches!((secs(src.mtime), secs(dst.mtime)), (Some(s), Some(d)) if s != d)
+}
+
+fn walk_local(root: &Path) -> Result<BTreeMap<Vec<u8>, Meta>> {
+    let mut out = BTreeMap::new();
+    if !root.exists() {
+        return Ok(out);
+    }
+    let mut stack = vec![(Vec::new(), 0usize)];
+    while let Some((rel, depth)) = stack.pop() {
+        if depth > 64 {
+            return Err(fail(ErrorClass::Transfer, "directory tree deeper than 64 levels"));
+        }
+        let dir = root.join(local_name(&rel));
+        for ent in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+            let ent = ent?;
+            let name = remote_name(Path::new(&ent.file_name()));
+            if name.starts_with(b".") && name.ends_with(b".part") {
+                continue;
+            }
+            let md = std::fs::metadata(ent.path())?;
+            let r = rjoin(&rel, &name);
+            if md.is_dir() {
+                stack.push((r.clone(), depth + 1));
+            } else if !md.is_file() {
+                continue;
+            }
+            out.insert(
+                r,
+                Meta {
+                    dir: md.is_dir(),
+                    size: (!md.is_dir()).then_some(md.len()),
+                    mtime: md.modified().ok().map(Timestamp::from_system_time),
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
+fn plan_download(
+    remote_root: &[u8],
+    local_root: &Path,
+    remote: &BTreeMap<Vec<u8>, Meta>,
+    local: &BTreeMap<Vec<u8>, Meta>,
+    only_newer: bool,
+    delete: bool,
+) -> Vec<Action> {
+    let mut acts = Vec::new();
+    if !local_root.exists() {
+        acts.push(Action::MkdirLocal(local_root.to_path_buf()));
+    }
+    for (rel, m) in remote {
+        let lp = local_root.join(local_name(rel));
+        if m.dir {
+            if !local.get(rel).is_some_and(|l| l.dir) {
+                acts.push(Action::MkdirLocal(lp));
+            }
+        } else if needs_copy(m, local.get(rel), only_newer) {
+            acts.push(Action::Get {
+                remote: rjoin(remote_root, rel),
+                local: lp,
+                mtime: m.mtime,
+            });
+        }
+    }
+    if delete {
+        for (rel, m) in local.iter().rev() {
+            if !remote.contains_key(rel) {
+                acts.push(Action::DeleteLocal(local_root.join(local_name(rel)), m.dir));
+            }
+        }
+    }
+    acts
+}
+
+fn plan_upload(
+    local_root: &Path,
+    remote_root: &[u8],
+    local: &BTreeMap<Vec<u8>, Meta>,
+    remote: &BTreeMap<Vec<u8>, Meta>,
+    remote_exists: bool,
+    only_newer: bool,
+    delete: bool,
+) -> Vec<Action> {
+    let mut acts = Vec::new();
+    if !remote_exists && !remote_root.is_empty() {
+        acts.push(Action::MkdirRemote(remote_root.to_vec()));
+    }
+    for (rel, m) in local {
+        let rp = rjoin(remote_root, rel);
+        if m.dir {
+            if !remote.get(rel).is_some_and(|r| r.dir) {
+                acts.push(Action::MkdirRemote(rp));
+            }
+        } else if needs_copy(m, remote.get(rel), only_newer) {
+            acts.push(Action::Put {
+                local: local_root.join(local_name(rel)),
+                remote: rp,
+            });
+        }
+    }
+    if delete {
+        for (rel, m) in remote.iter().rev() {
+            if !local.contains_key(rel) {
+                acts.push(Action::DeleteRemote(rjoin(remote_root, rel), m.dir));
+            }
+        }
+    }
+    acts
+}
+
+async fn remote_tree(sess: &mut Session, root: &[u8]) -> Result<BTreeMap<Vec<u8>, Meta>> {
+    let c = sess.client().await?;
+    let entries = walk_remote(c, root).await?;
+    let mut out = BTreeMap::new();
+    for (rel, e) in entries {
+        let dir = e.kind == EntryKind::Dir;
+        if !dir && e.kind != EntryKind::File {
+            log::info!("skipping {} (not a regular file)", String::from_utf8_lossy(&rel));
+            continue;
+        }
+        out.insert(
+            rel,
+            Meta {
+                dir,
+                size: e.size,
+                mtime: e.modified,
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// Runs the non-transfer actions in order and the transfers on up to `parallel`
+/// connections. Returns the number of failed actions.
+async fn execute(
+    ctx: &Ctx,
+    sess: &mut Session,
+    acts: Vec<Action>,
+    parallel: usize,
+    dry_run: bool,
+    resume: bool,
+) -> Result<usize> {
+    if dry_run {
+        let mut out = std::io::stdout().lock();
+        for a in &acts {
+            writeln!(out, "{a}")?;
+        }
+        return Ok(0);
+    }
+    let mut failed = 0usize;
+    let (mkdirs, rest): (Vec<_>, Vec<_>) = acts
+        .into_iter()
+        .partition(|a| matches!(a, Action::MkdirLocal(_) | Action::MkdirRemote(_)));
+    let (transfers, deletes): (Vec<_>, Vec<_>) = rest
+        .into_iter()
+        .partition(|a| matches!(a, Action::Get { .. } | Action::Put { .. }));
+    for a in mkdirs {
+        let r: Result<()> = match &a {
+            Action::MkdirLocal(p) => std::fs::create_dir_all(p).with_context(|| format!("creating {}", p.display())),
+            Action::MkdirRemote(p) => async {
+                sess.client().await?.mkdir(p).await?;
+                Ok(())
+            }
+            .await,
+            _ => Ok(()),
+        };
+        if let Err(e) = r {
+            eprintln!("ftp-client: {a}: {e:#}");
+            failed += 1;
+        } else if ctx.verbose > 0 {
+            eprintln!("{a}");
+        }
+    }
+    let workers = parallel.clamp(1, 16).min(transfers.len().max(1));
+    let (tx, rx) = async_channel::unbounded::<Action>();
+    for t in transfers {
+        let _ = tx.try_send(t);
+    }
+    tx.close();
+    let run_worker = |mut s: Session, rx: async_channel::Receiver<Action>| async move {
+        let mut failed = 0usize;
+        while let Ok(a) = rx.recv().await {
+            let r = match &a {
+                Action::Get { remote, local, mtime } => {
+                    download_file(ctx, &mut s, remote, local, resume, *mtime).await.map(drop)
+                }
+                Action::Put { local, remote } => {
+                    upload_file(ctx, &mut s, local, remote, false, true).await.map(drop)
+                }
+                _ => Ok(()),
+            };
+            if let Err(e) = r {
+                eprintln!("ftp-client: {a}: {e:#}");
+                failed += 1;
+            }
+        }
+        (s, failed)
+    };
+    let mut futs = Vec::new();
+    for _ in 1..workers {
+        let s = Session::new(ctx, sess.login.clone());
+        futs.push(run_worker(s, rx.clone()));
+    }
+    let main_sess = std::mem::replace(sess, Session::new(ctx, sess.login.clone()));
+    futs.push(run_worker(main_sess, rx));
+    let results = futures::future::join_all(futs).await;
+    let mut results = results.into_iter();
+    // The last worker ran on the main session: give it back.
+    let mut extra = Vec::new();
+    for (s, f) in results.by_ref() {
+        failed += f;
+        extra.push(s);
+    }
+    if let Some(main) = extra.pop() {
+        *sess = main;
+    }
+    for mut s in extra {
+        s.quit().await;
+    }
+    for a in deletes {
+        let r: Result<()> = match &a {
+            Action::DeleteLocal(p, true) => std::fs::remove_dir(p).with_context(|| format!("removing {}", p.display())),
+            Action::DeleteLocal(p, false) => std::fs::remove_file(p).with_context(|| format!("removing {}", p.display())),
+            Action::DeleteRemote(p, dir) => async {
+                let c = sess.client().await?;
+                if *dir {
+                    c.rmdir(p).await?;
+                } else {
+                    c.delete(p).await?;
+                }
+                Ok(())
+            }
+            .await,
+            _ => Ok(()),
+        };
+        if let Err(e) = r {
+            eprintln!("ftp-client: {a}: {e:#}");
+            failed += 1;
+        } else if ctx.verbose > 0 {
+            eprintln!("{a}");
+        }
+    }
+    Ok(failed)
+}
+
+/// Downloads the tree under `remote_root` into `local_root`; returns the failure count.
+pub(crate) async fn download_tree(
+    ctx: &Ctx,
+    sess: &mut Session,
+    remote_root: &[u8],
+    local_root: &Path,
+    only_newer: bool,
+    delete: bool,
+    resume: bool,
+) -> Result<usize> {
+    let remote = remote_tree(sess, remote_root).await?;
+    let local = walk_local(local_root)?;
+    let acts = plan_download(remote_root, local_root, &remote, &local, only_newer, delete);
+    execute(ctx, sess, acts, 1, false, resume).await
+}
+
+/// `mirror SRC DST`.
+pub(crate) async fn run(
+    ctx: &Ctx,
+    src: &str,
+    dst: &str,
+    only_newer: bool,
+    delete: bool,
+    dry_run: bool,
+    parallel: usize,
+) -> Result<()> {
+    let (url, local, download) = match (is_url(src), is_url(dst)) {
+        (true, false) => (FtpUrl::parse(src)?, PathBuf::from(dst), true),
+        (false, true) => (FtpUrl::parse(dst)?, PathBuf::from(src), false),
+        _ => {
+            return Err(fail(
+                ErrorClass::Usage,
+                "mirror needs one ftp:// URL and one local directory",
+            ))
+        }
+    };
+    let login = resolve_login(ctx, &url)?;
+    let mut sess = Session::new(ctx, login);
+    sess.client().await?;
+    let acts = if download {
+        let remote = remote_tree(&mut sess, &url.path).await?;
+        let local_tree = walk_local(&local)?;
+        plan_download(&url.path, &local, &remote, &local_tree, only_newer, delete)
+    } else {
+        if !local.is_dir() {
+            return Err(fail(ErrorClass::NotFound, format!("{}: not a directory", local.display())));
+        }
+        let local_tree = walk_local(&local)?;
+        let exists = url.path.is_empty() || sess.client().await?.is_dir(&url.path).await?;
+        let remote = if exists {
+            remote_tree(&mut sess, &url.path).await?
+        } else {
+            BTreeMap::new()
+        };
+        plan_upload(&local, &url.path, &local_tree, &remote, exists, only_newer, delete)
+    };
+    let total = acts.len();
+    let failed = execute(ctx, &mut sess, acts, parallel, dry_run, false).await?;
+    sess.quit().await;
+    if failed > 0 {
+        return Err(fail(ErrorClass::Partial, format!("{failed} of {total} actions failed")));
+    }
+    if !ctx.quiet && !dry_run {
+        eprintln!("mirror: {total} action(s) done");
+    }
+    let _ = BTreeSet::<u8>::new();
+    Ok(())
+}
