@@ -291,6 +291,19 @@ impl From<line::LineError> for ReplyError {
     }
 }
 
+/// A received line as reply text: stray CR bytes (a bare CR inside a line) are dropped, as the
+/// constructors do, so a parsed reply re-serialises to what it holds.
+fn received_text(line: &[u8]) -> Vec<u8> {
+    if line.iter().any(|b| *b == b'\r' || *b == b'\n') {
+        line.iter()
+            .copied()
+            .filter(|b| *b != b'\r' && *b != b'\n')
+            .collect()
+    } else {
+        line.to_vec()
+    }
+}
+
 fn split_lines(text: &[u8], into: &mut Vec<Vec<u8>>) {
     for part in text.split(|b| *b == b'\n') {
         into.push(part.iter().copied().filter(|b| *b != b'\r').collect());
@@ -484,7 +497,7 @@ impl ReplyParser {
                 && line[..3] == code.digits()
                 && (line.len() == 3 || line[3] == b' ');
             if ends {
-                lines.push(line.get(4..).unwrap_or_default().to_vec());
+                lines.push(received_text(line.get(4..).unwrap_or_default()));
                 let (code, lines) = self.open.take().expect("open reply");
                 return Ok(Some(Reply { code, lines }));
             }
@@ -494,7 +507,7 @@ impl ReplyParser {
                     limit: self.max_lines,
                 });
             }
-            lines.push(line.to_vec());
+            lines.push(received_text(line));
             return Ok(None);
         }
         let malformed =
@@ -507,10 +520,10 @@ impl ReplyParser {
             })),
             Some(b' ') => Ok(Some(Reply {
                 code,
-                lines: vec![line[4..].to_vec()],
+                lines: vec![received_text(&line[4..])],
             })),
             Some(b'-') => {
-                self.open = Some((code, vec![line[4..].to_vec()]));
+                self.open = Some((code, vec![received_text(&line[4..])]));
                 Ok(None)
             }
             Some(_) => Err(malformed()),
@@ -627,6 +640,19 @@ mod tests {
     fn text_with_newlines_becomes_multiline() {
         let r = Reply::new(ReplyCode::HELP, "one\r\ntwo");
         assert_eq!(r.to_bytes(), b"214-one\r\n214 two\r\n");
+    }
+
+    #[test]
+    fn stray_cr_inside_a_reply_line_is_dropped() {
+        // Regression (found by the parse_reply fuzz target): a bare CR inside a line was kept,
+        // so the parsed reply broke the "no CR or LF in lines" invariant and re-serialised
+        // differently (CR written as NUL).
+        let (r, _) = Reply::decode(b"220 a\rb\r\n").unwrap().unwrap();
+        assert_eq!(r.lines(), [b"ab".to_vec()]);
+        let wire = b"211-x\ry\r\n\rin\r\n211 e\rnd\r\n";
+        let (r, _) = Reply::decode(wire).unwrap().unwrap();
+        assert_eq!(r.lines(), [b"xy".to_vec(), b"in".to_vec(), b"end".to_vec()]);
+        assert_eq!(Reply::decode(&r.to_bytes()).unwrap().unwrap().0, r);
     }
 
     #[test]
