@@ -807,7 +807,7 @@ proptest! {
             let wire = reply.to_bytes();
             let (again, n) = Reply::decode(&wire).unwrap().unwrap();
             prop_assert_eq!(n, wire.len());
-            prop_assert_eq!(again.code(), reply.code());
+            prop_assert_eq!(&again, &reply);
             let _ = Features::from_reply(&reply);
             let _ = reply.quoted_path();
         }
