@@ -291,16 +291,18 @@ impl From<line::LineError> for ReplyError {
     }
 }
 
-/// A received line as reply text: stray CR bytes (a bare CR inside a line) are dropped, as the
+/// A received line without stray CR (or LF) bytes: a bare CR inside a line is dropped, as the
 /// constructors do, so a parsed reply re-serialises to what it holds.
-fn received_text(line: &[u8]) -> Vec<u8> {
+fn without_cr(line: &[u8]) -> Cow<'_, [u8]> {
     if line.iter().any(|b| *b == b'\r' || *b == b'\n') {
-        line.iter()
-            .copied()
-            .filter(|b| *b != b'\r' && *b != b'\n')
-            .collect()
+        Cow::Owned(
+            line.iter()
+                .copied()
+                .filter(|b| *b != b'\r' && *b != b'\n')
+                .collect(),
+        )
     } else {
-        line.to_vec()
+        Cow::Borrowed(line)
     }
 }
 
@@ -492,12 +494,15 @@ impl ReplyParser {
     /// Inside a multi-line reply only a line with the *same* code followed by a space (or
     /// nothing) ends it, so inner lines starting with digits are kept as text.
     pub fn push_line(&mut self, line: &[u8]) -> Result<Option<Reply>, ReplyError> {
+        // Stray CRs are not part of the text: the line is read as if they were not there.
+        let line = without_cr(line);
+        let line: &[u8] = &line;
         if let Some((code, lines)) = &mut self.open {
             let ends = line.len() >= 3
                 && line[..3] == code.digits()
                 && (line.len() == 3 || line[3] == b' ');
             if ends {
-                lines.push(received_text(line.get(4..).unwrap_or_default()));
+                lines.push(line.get(4..).unwrap_or_default().to_vec());
                 let (code, lines) = self.open.take().expect("open reply");
                 return Ok(Some(Reply { code, lines }));
             }
@@ -507,7 +512,7 @@ impl ReplyParser {
                     limit: self.max_lines,
                 });
             }
-            lines.push(received_text(line));
+            lines.push(line.to_vec());
             return Ok(None);
         }
         let malformed =
@@ -520,10 +525,10 @@ impl ReplyParser {
             })),
             Some(b' ') => Ok(Some(Reply {
                 code,
-                lines: vec![received_text(&line[4..])],
+                lines: vec![line[4..].to_vec()],
             })),
             Some(b'-') => {
-                self.open = Some((code, vec![received_text(&line[4..])]));
+                self.open = Some((code, vec![line[4..].to_vec()]));
                 Ok(None)
             }
             Some(_) => Err(malformed()),
@@ -652,6 +657,13 @@ mod tests {
         let wire = b"211-x\ry\r\n\rin\r\n211 e\rnd\r\n";
         let (r, _) = Reply::decode(wire).unwrap().unwrap();
         assert_eq!(r.lines(), [b"xy".to_vec(), b"in".to_vec(), b"end".to_vec()]);
+        assert_eq!(Reply::decode(&r.to_bytes()).unwrap().unwrap().0, r);
+        // Found next by the same target: a CR before an inner line's code must not hide a
+        // terminator that re-serialisation would reveal; the line is read without it.
+        let (r, used) = Reply::decode(b"211-a\r\n\r211 end\r\n211 more\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!((r.lines().len(), used), (2, 17));
         assert_eq!(Reply::decode(&r.to_bytes()).unwrap().unwrap().0, r);
     }
 
