@@ -1,0 +1,444 @@
+//! Drives a [`Session`] over a control connection: reads commands, writes replies, and runs
+//! transfers concurrently so `ABOR`, `STAT` and `NOOP` are answered while data flows.
+//!
+//! The control stream is generic over `AsyncRead + AsyncWrite`, so it can later be a TLS
+//! stream.
+
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, SocketAddr, SocketAddrV4};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_net::{TcpListener, TcpStream};
+use ftp_proto::io::{write_reply, CommandReader};
+use ftp_proto::{Command, ParseError, Reply, ReplyCode, Verb};
+use futures_lite::future;
+use futures_lite::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+
+use crate::data::{self, CopyError, Direction};
+use crate::server::{Shared, Signals};
+use crate::session::{storage_error_reply, Action, Session, TransferData};
+use crate::storage::StorageError;
+use crate::vpath::VPath;
+
+/// Read buffer of an idle control connection.
+const CONTROL_BUFFER: usize = 512;
+
+enum DataSetup {
+    None,
+    Passive(TcpListener),
+    Active(SocketAddr),
+}
+
+enum Outcome {
+    Done(u64),
+    NoConnection(io::Error),
+    Data(io::Error),
+    Storage(StorageError),
+}
+
+struct Running {
+    fut: Pin<Box<dyn Future<Output = Outcome> + Send>>,
+    progress: Arc<AtomicU64>,
+    verb: Verb,
+    path: VPath,
+    started: Instant,
+    done: Reply,
+}
+
+enum Event {
+    Command(io::Result<Option<Result<Command, ParseError>>>),
+    TransferDone(Outcome),
+    Idle,
+    Shutdown,
+    Kill,
+}
+
+/// Serves one control connection until it ends.
+pub(crate) async fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    signals: Signals,
+    tag: String,
+) {
+    let local = match stream.local_addr() {
+        Ok(a) => a,
+        Err(e) => {
+            log::warn!("{tag} no local address: {e}");
+            return;
+        }
+    };
+    let _ = stream.set_nodelay(true);
+    let reader = stream.clone();
+    let mut conn = Conn {
+        writer: stream,
+        session: Session::new(shared.config.clone(), shared.auth.clone(), peer, local),
+        shared,
+        peer,
+        local,
+        tag,
+        data: DataSetup::None,
+    };
+    conn.session.set_log_tag(conn.tag.clone());
+    if let Err(e) = conn.run(reader, signals).await {
+        log::info!("{} control connection: {e}", conn.tag);
+    }
+}
+
+struct Conn<W> {
+    writer: W,
+    session: Session,
+    shared: Arc<Shared>,
+    peer: SocketAddr,
+    local: SocketAddr,
+    tag: String,
+    data: DataSetup,
+}
+
+impl<W: AsyncWrite + Unpin> Conn<W> {
+    async fn send(&mut self, r: &Reply) -> io::Result<()> {
+        log::debug!("{} -> {}", self.tag, r);
+        data::timeout(
+            self.shared.config.data_timeout,
+            write_reply(&mut self.writer, r),
+        )
+        .await
+    }
+
+    async fn run<R: AsyncRead + Unpin>(&mut self, reader: R, signals: Signals) -> io::Result<()> {
+        let cfg = self.shared.config.clone();
+        let mut reader = CommandReader::new(BufReader::with_capacity(CONTROL_BUFFER, reader), cfg.max_line);
+        let greeting = self.session.greeting();
+        self.send(&greeting).await?;
+        let mut running: Option<Running> = None;
+        let mut stashed: Option<Result<Command, ParseError>> = None;
+        let mut deadline = Instant::now() + cfg.idle_timeout;
+        let mut shutting_down = false;
+        let mut quit_after = false;
+        loop {
+            let busy = running.is_some();
+            // While a stashed command waits for the transfer, stop reading (bounded input).
+            let read_more = stashed.is_none();
+            let event = {
+                let done = async {
+                    match running.as_mut() {
+                        Some(r) => Event::TransferDone((&mut r.fut).await),
+                        None => future::pending().await,
+                    }
+                };
+                let cmd = async {
+                    if read_more {
+                        Event::Command(reader.next().await)
+                    } else {
+                        future::pending().await
+                    }
+                };
+                let idle = async {
+                    if busy {
+                        future::pending().await
+                    } else {
+                        async_io::Timer::at(deadline).await;
+                        Event::Idle
+                    }
+                };
+                let shutdown = async {
+                    if shutting_down {
+                        future::pending().await
+                    } else {
+                        let _ = signals.shutdown.recv().await;
+                        Event::Shutdown
+                    }
+                };
+                let kill = async {
+                    let _ = signals.kill.recv().await;
+                    Event::Kill
+                };
+                future::or(
+                    future::or(done, kill),
+                    future::or(future::or(shutdown, cmd), idle),
+                )
+                .await
+            };
+            match event {
+                Event::Kill => {
+                    let r = Reply::new(ReplyCode::NOT_AVAILABLE, "Server shutting down.");
+                    let _ = self.send(&r).await;
+                    return Ok(());
+                }
+                Event::Shutdown => {
+                    shutting_down = true;
+                    if !busy {
+                        let r = Reply::new(ReplyCode::NOT_AVAILABLE, "Server shutting down.");
+                        return self.send(&r).await;
+                    }
+                }
+                Event::Idle => {
+                    log::info!("{} idle timeout", self.tag);
+                    let r = Reply::new(ReplyCode::NOT_AVAILABLE, "Idle timeout, closing control connection.");
+                    return self.send(&r).await;
+                }
+                Event::TransferDone(outcome) => {
+                    let Some(r) = running.take() else { continue };
+                    self.finish(r, outcome).await?;
+                    deadline = Instant::now() + cfg.idle_timeout;
+                    if quit_after {
+                        return self.send(&Reply::new(ReplyCode::CLOSING, "Goodbye.")).await;
+                    }
+                    if shutting_down {
+                        let r = Reply::new(ReplyCode::NOT_AVAILABLE, "Server shutting down.");
+                        return self.send(&r).await;
+                    }
+                    if let Some(cmd) = stashed.take() {
+                        if !self.dispatch(cmd, &mut running).await? {
+                            return Ok(());
+                        }
+                    }
+                }
+                Event::Command(Err(e)) => {
+                    if let Some(r) = running.take() {
+                        self.log_transfer(&r, "failed: control connection lost");
+                    }
+                    return Err(e);
+                }
+                Event::Command(Ok(None)) => {
+                    if let Some(r) = running.take() {
+                        self.log_transfer(&r, "failed: client disconnected");
+                    }
+                    return Ok(());
+                }
+                Event::Command(Ok(Some(cmd))) => {
+                    match &cmd {
+                        Ok(c) => log::debug!("{} <- {}", self.tag, c),
+                        Err(e) => log::debug!("{} <- bad line: {}", self.tag, e),
+                    }
+                    deadline = Instant::now() + cfg.idle_timeout;
+                    if let Some(r) = running.as_ref() {
+                        match &cmd {
+                            Ok(Command::Abor) => {
+                                let r = running.take().map(|r| {
+                                    self.log_transfer(&r, "aborted");
+                                });
+                                let _ = r;
+                                self.send(&Reply::new(ReplyCode::TRANSFER_ABORTED, "Transfer aborted."))
+                                    .await?;
+                                self.send(&Reply::new(ReplyCode::CLOSING_DATA, "ABOR successful."))
+                                    .await?;
+                            }
+                            Ok(Command::Stat(None)) => {
+                                let n = r.progress.load(Ordering::Relaxed);
+                                let mut text = format!("Transfer in progress: {} ", r.verb.as_str()).into_bytes();
+                                text.extend_from_slice(r.path.as_bytes());
+                                text.extend_from_slice(format!(", {n} bytes").as_bytes());
+                                self.send(&Reply::multi(ReplyCode::SYSTEM_STATUS, [text, b"End of status".to_vec()])).await?;
+                            }
+                            Ok(Command::Noop) => {
+                                self.send(&Reply::new(ReplyCode::OK, "NOOP ok.")).await?;
+                            }
+                            Ok(Command::Quit) => quit_after = true,
+                            _ => stashed = Some(cmd),
+                        }
+                        continue;
+                    }
+                    if !self.dispatch(cmd, &mut running).await? {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Handles a command with no transfer running; false when the connection must close.
+    async fn dispatch(
+        &mut self,
+        cmd: Result<Command, ParseError>,
+        running: &mut Option<Running>,
+    ) -> io::Result<bool> {
+        let action = self.session.handle(cmd).await;
+        match action {
+            Action::Reply(r) => self.send(&r).await?,
+            Action::Close(r) => {
+                self.send(&r).await?;
+                let _ = self.writer.close().await;
+                return Ok(false);
+            }
+            Action::Active(addr, r) => {
+                self.data = DataSetup::Active(addr);
+                self.send(&r).await?;
+            }
+            Action::Reinitialize(r) => {
+                self.data = DataSetup::None;
+                self.send(&r).await?;
+            }
+            Action::Passive { extended } => {
+                let r = self.open_passive(extended).await;
+                self.send(&r).await?;
+            }
+            Action::Transfer(t) => {
+                let setup = std::mem::replace(&mut self.data, DataSetup::None);
+                if matches!(setup, DataSetup::None) {
+                    self.send(&Reply::new(ReplyCode::CANT_OPEN_DATA, "Use PORT, PASV, EPRT or EPSV first."))
+                        .await?;
+                    return Ok(true);
+                }
+                self.send(&t.opening).await?;
+                let progress = Arc::new(AtomicU64::new(0));
+                let cfg = self.shared.config.clone();
+                let peer_ip = self.peer.ip();
+                let tag = self.tag.clone();
+                let p2 = progress.clone();
+                let (ascii, data) = (t.ascii, t.data);
+                let fut = async move {
+                    let stream = match setup {
+                        DataSetup::Passive(l) => {
+                            data::accept_from(&l, peer_ip, cfg.data_timeout, &tag).await
+                        }
+                        DataSetup::Active(a) => data::connect(a, cfg.data_timeout).await,
+                        DataSetup::None => Err(io::ErrorKind::NotConnected.into()),
+                    };
+                    let mut stream = match stream {
+                        Ok(s) => s,
+                        Err(e) => return Outcome::NoConnection(e),
+                    };
+                    let _ = stream.set_nodelay(true);
+                    run_transfer(&mut stream, data, ascii, cfg.data_timeout, &p2).await
+                };
+                *running = Some(Running {
+                    fut: Box::pin(fut),
+                    progress,
+                    verb: t.verb,
+                    path: t.path,
+                    started: Instant::now(),
+                    done: t.done,
+                });
+            }
+        }
+        Ok(true)
+    }
+
+    async fn open_passive(&mut self, extended: bool) -> Reply {
+        self.data = DataSetup::None;
+        let cfg = self.shared.config.clone();
+        let bind_ip = self.local.ip();
+        let announce_v4 = match (self.shared.public_ip, bind_ip.to_canonical()) {
+            (Some(p), _) => Some(p),
+            (None, IpAddr::V4(v4)) => Some(v4),
+            (None, IpAddr::V6(_)) => None,
+        };
+        if !extended && announce_v4.is_none() {
+            return Reply::new(ReplyCode::CANT_OPEN_DATA, "PASV needs IPv4; use EPSV.");
+        }
+        let l = match data::bind_passive(bind_ip, cfg.passive_ports.as_ref()).await {
+            Ok(l) => l,
+            Err(e) => {
+                log::warn!("{} passive bind failed: {e}", self.tag);
+                return Reply::new(ReplyCode::CANT_OPEN_DATA, "Can't open passive connection.");
+            }
+        };
+        let port = match l.local_addr() {
+            Ok(a) => a.port(),
+            Err(_) => return Reply::new(ReplyCode::CANT_OPEN_DATA, "Can't open passive connection."),
+        };
+        self.data = DataSetup::Passive(l);
+        match (extended, announce_v4) {
+            (true, _) => ftp_proto::addr::epsv_reply(port),
+            (false, Some(ip)) => ftp_proto::addr::pasv_reply(SocketAddrV4::new(ip, port)),
+            (false, None) => Reply::new(ReplyCode::CANT_OPEN_DATA, "PASV needs IPv4; use EPSV."),
+        }
+    }
+
+    fn log_transfer(&self, r: &Running, result: &str) {
+        let secs = r.started.elapsed().as_secs_f64();
+        let bytes = r.progress.load(Ordering::Relaxed);
+        let rate = if secs > 0.0 { bytes as f64 / secs } else { 0.0 };
+        log::info!(
+            "{} transfer user={} cmd={} path={} bytes={} duration={:.3}s rate={:.0}B/s {}",
+            self.tag,
+            self.session.user().unwrap_or("-"),
+            r.verb.as_str(),
+            r.path,
+            bytes,
+            secs,
+            rate,
+            result
+        );
+    }
+
+    async fn finish(&mut self, r: Running, outcome: Outcome) -> io::Result<()> {
+        let reply = match &outcome {
+            Outcome::Done(n) => {
+                r.progress.store(*n, Ordering::Relaxed);
+                self.log_transfer(&r, "ok");
+                r.done.clone()
+            }
+            Outcome::NoConnection(e) => {
+                self.log_transfer(&r, &format!("failed: no data connection: {e}"));
+                Reply::new(ReplyCode::CANT_OPEN_DATA, "Can't open data connection.")
+            }
+            Outcome::Data(e) => {
+                self.log_transfer(&r, &format!("failed: data connection: {e}"));
+                Reply::new(ReplyCode::TRANSFER_ABORTED, "Connection closed; transfer aborted.")
+            }
+            Outcome::Storage(e) => {
+                self.log_transfer(&r, &format!("failed: storage: {e}"));
+                match e {
+                    StorageError::NoSpace => Reply::new(ReplyCode::INSUFFICIENT_STORAGE, "Insufficient storage space."),
+                    StorageError::Other(_) => Reply::new(ReplyCode::LOCAL_ERROR, "Local error in processing."),
+                    other => storage_error_reply(other),
+                }
+            }
+        };
+        self.send(&reply).await
+    }
+}
+
+/// Runs one transfer over an open data connection.
+async fn run_transfer(
+    stream: &mut TcpStream,
+    data: TransferData,
+    ascii: bool,
+    stall: std::time::Duration,
+    progress: &Arc<AtomicU64>,
+) -> Outcome {
+    let dir = |d| if ascii { Some(d) } else { None };
+    match data {
+        TransferData::Send(src) => {
+            match data::copy(src, stream, dir(Direction::Send), stall, progress).await {
+                Ok(n) => match data::timeout(stall, stream.close()).await {
+                    Ok(()) => Outcome::Done(n),
+                    Err(e) => Outcome::Data(e),
+                },
+                Err(CopyError::Read(e)) => Outcome::Storage(e.into()),
+                Err(CopyError::Write(e)) => Outcome::Data(e),
+            }
+        }
+        TransferData::SendBytes(bytes) => {
+            match data::copy(&bytes[..], stream, None, stall, progress).await {
+                Ok(n) => match data::timeout(stall, stream.close()).await {
+                    Ok(()) => Outcome::Done(n),
+                    Err(e) => Outcome::Data(e),
+                },
+                Err(CopyError::Read(e)) | Err(CopyError::Write(e)) => Outcome::Data(e),
+            }
+        }
+        TransferData::Receive(mut up) => {
+            let r = data::copy(&mut *stream, &mut up, dir(Direction::Receive), stall, progress).await;
+            match r {
+                Ok(n) => {
+                    if let Err(e) = up.close().await {
+                        return Outcome::Storage(e.into());
+                    }
+                    match up.commit().await {
+                        Ok(()) => Outcome::Done(n),
+                        Err(e) => Outcome::Storage(e),
+                    }
+                }
+                Err(CopyError::Read(e)) => Outcome::Data(e),
+                Err(CopyError::Write(e)) => Outcome::Storage(e.into()),
+            }
+        }
+    }
+}

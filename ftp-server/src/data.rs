@@ -1,0 +1,215 @@
+//! Data connections: passive listeners (accepting only the control peer), active connects,
+//! and the copy loops with `TYPE A` line-ending conversion and a stall timeout.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::ops::RangeInclusive;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_net::{TcpListener, TcpStream};
+use futures_lite::future;
+use futures_lite::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+/// Size of the copy buffer, allocated only while a transfer runs.
+pub const TRANSFER_BUFFER: usize = 128 * 1024;
+
+/// Runs `fut` with a time limit; `TimedOut` when it expires.
+pub async fn timeout<T>(
+    d: Duration,
+    fut: impl std::future::Future<Output = io::Result<T>>,
+) -> io::Result<T> {
+    future::or(fut, async {
+        async_io::Timer::after(d).await;
+        Err(io::ErrorKind::TimedOut.into())
+    })
+    .await
+}
+
+/// Binds a passive listener on `ip`, on a port from `range` (tried from a random start) or
+/// one the OS chooses.
+pub async fn bind_passive(
+    ip: IpAddr,
+    range: Option<&RangeInclusive<u16>>,
+) -> io::Result<TcpListener> {
+    let Some(range) = range else {
+        return TcpListener::bind(SocketAddr::new(ip, 0)).await;
+    };
+    let (lo, hi) = (u32::from(*range.start()), u32::from(*range.end()));
+    if lo > hi {
+        return Err(io::ErrorKind::InvalidInput.into());
+    }
+    let n = hi - lo + 1;
+    let start = rand::random::<u32>() % n;
+    let mut last = io::Error::from(io::ErrorKind::AddrInUse);
+    for i in 0..n {
+        let port = u16::try_from(lo + (start + i) % n).unwrap_or(0);
+        match TcpListener::bind(SocketAddr::new(ip, port)).await {
+            Ok(l) => return Ok(l),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+/// Accepts the data connection from `peer_ip`; connections from other addresses are dropped
+/// (port-stealing protection) and the wait goes on until `limit` has passed.
+pub async fn accept_from(
+    listener: &TcpListener,
+    peer_ip: IpAddr,
+    limit: Duration,
+    tag: &str,
+) -> io::Result<TcpStream> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let (stream, from) = timeout(left, listener.accept()).await?;
+        if from.ip().to_canonical() == peer_ip.to_canonical() {
+            return Ok(stream);
+        }
+        log::warn!("{tag} dropped data connection from foreign address {from}");
+    }
+}
+
+/// Connects to an active-mode (`PORT`/`EPRT`) address within `limit`.
+pub async fn connect(addr: SocketAddr, limit: Duration) -> io::Result<TcpStream> {
+    timeout(limit, TcpStream::connect(addr)).await
+}
+
+/// Why a copy stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum CopyError {
+    /// Reading the source failed.
+    #[error("read: {0}")]
+    Read(io::Error),
+    /// Writing the destination failed.
+    #[error("write: {0}")]
+    Write(io::Error),
+}
+
+/// Converts LF to CRLF (sending `TYPE A`).
+pub fn lf_to_crlf(input: &[u8], out: &mut Vec<u8>) {
+    for &b in input {
+        if b == b'\n' {
+            out.push(b'\r');
+        }
+        out.push(b);
+    }
+}
+
+/// Converts CRLF to LF (receiving `TYPE A`), across chunk boundaries: `pending_cr` carries a
+/// CR seen at the end of the previous chunk.
+pub fn crlf_to_lf(input: &[u8], pending_cr: &mut bool, out: &mut Vec<u8>) {
+    for &b in input {
+        if *pending_cr {
+            *pending_cr = false;
+            if b != b'\n' {
+                out.push(b'\r');
+            }
+        }
+        if b == b'\r' {
+            *pending_cr = true;
+        } else {
+            out.push(b);
+        }
+    }
+}
+
+/// Which side of a copy is the network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Sending to the client (LF to CRLF in ASCII).
+    Send,
+    /// Receiving from the client (CRLF to LF in ASCII).
+    Receive,
+}
+
+/// Copies `src` to `dst`, converting line endings when `ascii`, with each read and write
+/// limited to `stall`. Counts bytes read from the source in `progress`.
+pub async fn copy<R, W>(
+    mut src: R,
+    dst: &mut W,
+    ascii: Option<Direction>,
+    stall: Duration,
+    progress: &Arc<AtomicU64>,
+) -> Result<u64, CopyError>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin + ?Sized,
+{
+    let mut buf = vec![0u8; TRANSFER_BUFFER];
+    let mut conv = Vec::new();
+    let mut pending_cr = false;
+    let mut total = 0u64;
+    loop {
+        let n = timeout(stall, src.read(&mut buf))
+            .await
+            .map_err(CopyError::Read)?;
+        if n == 0 {
+            break;
+        }
+        total += n as u64;
+        progress.store(total, Ordering::Relaxed);
+        let chunk: &[u8] = match ascii {
+            None => &buf[..n],
+            Some(Direction::Send) => {
+                conv.clear();
+                lf_to_crlf(&buf[..n], &mut conv);
+                &conv
+            }
+            Some(Direction::Receive) => {
+                conv.clear();
+                crlf_to_lf(&buf[..n], &mut pending_cr, &mut conv);
+                &conv
+            }
+        };
+        timeout(stall, dst.write_all(chunk))
+            .await
+            .map_err(CopyError::Write)?;
+    }
+    if pending_cr {
+        timeout(stall, dst.write_all(b"\r"))
+            .await
+            .map_err(CopyError::Write)?;
+    }
+    timeout(stall, dst.flush()).await.map_err(CopyError::Write)?;
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crlf_conversion_handles_split_cr() {
+        let mut out = Vec::new();
+        let mut cr = false;
+        crlf_to_lf(b"a\r", &mut cr, &mut out);
+        crlf_to_lf(b"\nb\rc\r\r\n", &mut cr, &mut out);
+        assert_eq!(out, b"a\nb\rc\r\n");
+        assert!(!cr);
+    }
+
+    #[test]
+    fn lf_to_crlf_is_blind() {
+        let mut out = Vec::new();
+        lf_to_crlf(b"a\nb\r\n", &mut out);
+        assert_eq!(out, b"a\r\nb\r\r\n");
+    }
+
+    #[test]
+    fn copy_converts_and_counts() {
+        let progress = Arc::new(AtomicU64::new(0));
+        let mut out = Vec::new();
+        let n = future::block_on(copy(
+            &b"x\ny\n"[..],
+            &mut out,
+            Some(Direction::Send),
+            Duration::from_secs(5),
+            &progress,
+        ))
+        .unwrap();
+        assert_eq!((n, out.as_slice()), (4, &b"x\r\ny\r\n"[..]));
+    }
+}

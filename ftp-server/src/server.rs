@@ -1,0 +1,332 @@
+//! [`Server`]: binds the control listeners, accepts clients within the session limits, runs
+//! each session as its own task (a panic stays inside it) and shuts down gracefully.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_net::{TcpListener, TcpStream};
+use futures::FutureExt;
+use futures_lite::future;
+use ftp_proto::{Reply, ReplyCode};
+
+use crate::auth::{Authenticator, UserDb, UserDbError};
+use crate::config::Config;
+use crate::conn;
+
+/// Errors starting or running the server.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// A control listener could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// No listen address was configured.
+    #[error("no listen address configured")]
+    NoListenAddress,
+    /// A user's home or the anonymous root is unusable.
+    #[error(transparent)]
+    Users(#[from] UserDbError),
+    /// The public address could not be resolved to an IPv4 address.
+    #[error("cannot resolve public address {0:?} to an IPv4 address")]
+    PublicAddress(String),
+}
+
+/// State shared by all sessions.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) config: Arc<Config>,
+    pub(crate) auth: Arc<dyn Authenticator>,
+    pub(crate) public_ip: Option<Ipv4Addr>,
+    sessions: Mutex<Limits>,
+    next_id: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct Limits {
+    total: usize,
+    per_ip: HashMap<IpAddr, usize>,
+}
+
+/// Releases a session's slot when dropped.
+#[derive(Debug)]
+struct Slot {
+    shared: Arc<Shared>,
+    ip: IpAddr,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut l = self
+            .shared
+            .sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        l.total = l.total.saturating_sub(1);
+        if let Some(n) = l.per_ip.get_mut(&self.ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                l.per_ip.remove(&self.ip);
+            }
+        }
+    }
+}
+
+impl Shared {
+    fn take_slot(self: &Arc<Self>, ip: IpAddr) -> Option<Slot> {
+        let mut l = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        let per = l.per_ip.get(&ip).copied().unwrap_or(0);
+        if l.total >= self.config.max_sessions || per >= self.config.max_sessions_per_ip {
+            return None;
+        }
+        l.total += 1;
+        *l.per_ip.entry(ip).or_insert(0) += 1;
+        Some(Slot {
+            shared: self.clone(),
+            ip,
+        })
+    }
+}
+
+/// Stops a running [`Server`]: it stops accepting, lets running transfers finish within the
+/// grace period, and [`Server::run`] returns.
+#[derive(Debug, Clone)]
+pub struct ShutdownHandle {
+    tx: async_channel::Sender<()>,
+}
+
+impl ShutdownHandle {
+    /// Requests the shutdown (idempotent).
+    pub fn shutdown(&self) {
+        self.tx.close();
+    }
+}
+
+/// Signals a session receives from the server.
+#[derive(Debug, Clone)]
+pub(crate) struct Signals {
+    /// Closed when the server shuts down: finish the current transfer, then leave.
+    pub(crate) shutdown: async_channel::Receiver<()>,
+    /// Closed when the grace period is over: leave now.
+    pub(crate) kill: async_channel::Receiver<()>,
+}
+
+/// An FTP server with bound listeners.
+///
+/// ```
+/// use ftp_server::{Config, Server, User};
+/// let dir = tempfile::tempdir().unwrap();
+/// let cfg = Config {
+///     listen: vec!["127.0.0.1:0".parse().unwrap()],
+///     users: vec![User::new("alice", "secret", dir.path())],
+///     ..Config::default()
+/// };
+/// let server = smol::block_on(Server::bind(cfg)).unwrap();
+/// let addr = server.local_addrs()[0];
+/// let stop = server.shutdown_handle();
+/// let t = std::thread::spawn(move || smol::block_on(server.run()));
+/// // ... talk FTP to `addr` ...
+/// # let _ = addr;
+/// stop.shutdown();
+/// t.join().unwrap().unwrap();
+/// ```
+#[derive(Debug)]
+pub struct Server {
+    listeners: Vec<TcpListener>,
+    shared: Arc<Shared>,
+    shutdown_tx: async_channel::Sender<()>,
+    shutdown_rx: async_channel::Receiver<()>,
+}
+
+impl Server {
+    /// Binds the listeners now, with the built-in [`UserDb`] authenticator.
+    pub async fn bind(config: Config) -> Result<Server, ServerError> {
+        let auth = Arc::new(UserDb::from_config(&config)?);
+        Server::bind_with(config, auth).await
+    }
+
+    /// Binds the listeners now, with a custom authenticator (and thereby storage).
+    pub async fn bind_with(
+        config: Config,
+        auth: Arc<dyn Authenticator>,
+    ) -> Result<Server, ServerError> {
+        if config.listen.is_empty() {
+            return Err(ServerError::NoListenAddress);
+        }
+        let public_ip = match &config.public_address {
+            None => None,
+            Some(a) => Some(resolve_public(a).await?),
+        };
+        let mut listeners = Vec::new();
+        for &addr in &config.listen {
+            let l = TcpListener::bind(addr)
+                .await
+                .map_err(|source| ServerError::Bind { addr, source })?;
+            listeners.push(l);
+        }
+        let (shutdown_tx, shutdown_rx) = async_channel::bounded(1);
+        Ok(Server {
+            listeners,
+            shared: Arc::new(Shared {
+                config: Arc::new(config),
+                auth,
+                public_ip,
+                sessions: Mutex::new(Limits::default()),
+                next_id: AtomicU64::new(1),
+            }),
+            shutdown_tx,
+            shutdown_rx,
+        })
+    }
+
+    /// The bound control addresses (with the real ports when port 0 was asked for).
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.listeners
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect()
+    }
+
+    /// A handle that stops [`Server::run`].
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle {
+            tx: self.shutdown_tx.clone(),
+        }
+    }
+
+    /// Serves until [`ShutdownHandle::shutdown`] is called, then waits up to the grace period
+    /// for running sessions to finish their transfers.
+    pub async fn run(self) -> Result<(), ServerError> {
+        let (alive_tx, alive_rx) = async_channel::bounded::<()>(1);
+        let (kill_tx, kill_rx) = async_channel::bounded::<()>(1);
+        let signals = Signals {
+            shutdown: self.shutdown_rx.clone(),
+            kill: kill_rx,
+        };
+        let accept_loops: Vec<smol::Task<()>> = self
+            .listeners
+            .into_iter()
+            .map(|l| {
+                smol::spawn(accept_loop(
+                    l,
+                    self.shared.clone(),
+                    signals.clone(),
+                    alive_tx.clone(),
+                ))
+            })
+            .collect();
+        let _ = self.shutdown_rx.recv().await;
+        log::info!("shutting down: no new connections");
+        drop(accept_loops);
+        drop(alive_tx);
+        let grace = self.shared.config.shutdown_grace;
+        let all_done = future::or(
+            async {
+                let _ = alive_rx.recv().await;
+                true
+            },
+            async {
+                async_io::Timer::after(grace).await;
+                false
+            },
+        )
+        .await;
+        if !all_done {
+            log::warn!("grace period over: closing remaining sessions");
+            kill_tx.close();
+            future::or(
+                async {
+                    let _ = alive_rx.recv().await;
+                },
+                async {
+                    async_io::Timer::after(Duration::from_secs(2)).await;
+                },
+            )
+            .await;
+        }
+        Ok(())
+    }
+}
+
+async fn resolve_public(a: &str) -> Result<Ipv4Addr, ServerError> {
+    if let Ok(ip) = a.parse::<Ipv4Addr>() {
+        return Ok(ip);
+    }
+    let host = a.to_string();
+    blocking::unblock(move || {
+        use std::net::ToSocketAddrs;
+        (host.as_str(), 0)
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut it| {
+                it.find_map(|s| match s.ip() {
+                    IpAddr::V4(v4) => Some(v4),
+                    IpAddr::V6(_) => None,
+                })
+            })
+            .ok_or(ServerError::PublicAddress(host))
+    })
+    .await
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    signals: Signals,
+    alive: async_channel::Sender<()>,
+) {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                // E.g. out of file descriptors: back off instead of spinning.
+                log::error!("accept failed: {e}");
+                async_io::Timer::after(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+        let tag = format!("[s{id} {peer}]");
+        let Some(slot) = shared.take_slot(peer.ip().to_canonical()) else {
+            log::warn!("{tag} refused: too many sessions");
+            smol::spawn(refuse(stream)).detach();
+            continue;
+        };
+        let shared = shared.clone();
+        let signals = signals.clone();
+        let alive = alive.clone();
+        smol::spawn(async move {
+            let _slot = slot;
+            let _alive = alive;
+            log::info!("{tag} connected");
+            let r = AssertUnwindSafe(conn::serve(stream, peer, shared, signals, tag.clone()))
+                .catch_unwind()
+                .await;
+            match r {
+                Ok(()) => log::info!("{tag} disconnected"),
+                Err(_) => log::error!("{tag} session panicked; closed"),
+            }
+        })
+        .detach();
+    }
+}
+
+async fn refuse(mut stream: TcpStream) {
+    let r = Reply::new(
+        ReplyCode::NOT_AVAILABLE,
+        "Too many connections, try again later.",
+    );
+    let _ = crate::data::timeout(
+        Duration::from_secs(5),
+        ftp_proto::io::write_reply(&mut stream, &r),
+    )
+    .await;
+}

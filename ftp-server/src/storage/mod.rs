@@ -1,0 +1,178 @@
+//! The storage backend trait. The local filesystem ([`fs::FsStorage`]) is the first
+//! implementation; anything that can list, read and write by [`VPath`] can be another (an
+//! object store, an in-memory tree for fuzzing), without touching session code.
+
+pub mod fs;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::SystemTime;
+
+use futures_lite::io::{AsyncRead, AsyncWrite};
+
+use crate::vpath::VPath;
+
+pub use fs::FsStorage;
+
+/// A boxed, `Send` future (the trait methods return these so the trait is object-safe).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A file's contents being read.
+pub type ReadStream = Pin<Box<dyn AsyncRead + Send>>;
+
+/// A file being written. Dropping it without [`Upload::commit`] discards what was written
+/// when the write mode was [`WriteMode::Replace`] or [`WriteMode::CreateNew`] (no truncated
+/// file ever replaces a complete one); appends and offset writes keep what reached storage.
+pub trait Upload: AsyncWrite + Send + Unpin {
+    /// Makes the data visible under its final name. Call after the last write.
+    fn commit(self: Box<Self>) -> BoxFuture<'static, Result<(), StorageError>>;
+}
+
+/// How [`Storage::open_write`] opens a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteMode {
+    /// Write a new version, replacing any existing file atomically on commit.
+    Replace,
+    /// Create a file that must not exist yet (for `STOU`); atomic on commit.
+    CreateNew,
+    /// Append to the file, creating it if missing.
+    Append,
+    /// Write in place from this byte offset (resume), truncating what follows.
+    At(u64),
+}
+
+/// The kind of a directory entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// A regular file.
+    File,
+    /// A directory.
+    Dir,
+    /// Something else (device, socket, ...).
+    Other,
+}
+
+/// What a listing shows about an entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Metadata {
+    /// File, directory or other.
+    pub kind: FileKind,
+    /// Size in bytes.
+    pub len: u64,
+    /// Last modification time.
+    pub modified: Option<SystemTime>,
+    /// Unix permission bits (`0o755`), if the backend has them.
+    pub mode: Option<u32>,
+    /// A unique identifier (RFC 3659 `unique` fact), if the backend has one.
+    pub unique: Option<String>,
+}
+
+impl Metadata {
+    /// True for directories.
+    pub fn is_dir(&self) -> bool {
+        self.kind == FileKind::Dir
+    }
+}
+
+/// One entry of a directory listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirEntry {
+    /// The entry's name (one path component, raw bytes).
+    pub name: Vec<u8>,
+    /// Its metadata.
+    pub metadata: Metadata,
+}
+
+/// Why a storage operation failed. Messages never contain real (host) paths.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StorageError {
+    /// No such file or directory (also: a path that would leave the root).
+    #[error("no such file or directory")]
+    NotFound,
+    /// Not allowed.
+    #[error("permission denied")]
+    PermissionDenied,
+    /// The target already exists.
+    #[error("file exists")]
+    AlreadyExists,
+    /// A directory was expected.
+    #[error("not a directory")]
+    NotADirectory,
+    /// A file was expected.
+    #[error("is a directory")]
+    IsADirectory,
+    /// The directory is not empty.
+    #[error("directory not empty")]
+    DirectoryNotEmpty,
+    /// Out of space or quota.
+    #[error("no space left on device")]
+    NoSpace,
+    /// Any other failure.
+    #[error("storage error: {0}")]
+    Other(std::io::Error),
+}
+
+impl From<std::io::Error> for StorageError {
+    fn from(e: std::io::Error) -> Self {
+        use std::io::ErrorKind as K;
+        match e.kind() {
+            K::NotFound => StorageError::NotFound,
+            K::PermissionDenied => StorageError::PermissionDenied,
+            K::AlreadyExists => StorageError::AlreadyExists,
+            K::NotADirectory => StorageError::NotADirectory,
+            K::IsADirectory => StorageError::IsADirectory,
+            K::DirectoryNotEmpty => StorageError::DirectoryNotEmpty,
+            K::StorageFull | K::QuotaExceeded => StorageError::NoSpace,
+            _ => StorageError::Other(e),
+        }
+    }
+}
+
+/// A storage backend addressed by virtual paths. All paths given are already normalised
+/// [`VPath`]s; a backend must make sure nothing outside its root is reachable through them
+/// (e.g. via symlinks).
+pub trait Storage: Send + Sync + std::fmt::Debug {
+    /// Metadata of a file or directory.
+    fn metadata<'a>(&'a self, path: &'a VPath) -> BoxFuture<'a, Result<Metadata, StorageError>>;
+
+    /// The entries of a directory (without `.` and `..`).
+    fn list<'a>(&'a self, path: &'a VPath) -> BoxFuture<'a, Result<Vec<DirEntry>, StorageError>>;
+
+    /// Opens a file for reading from byte `offset`.
+    fn open_read<'a>(
+        &'a self,
+        path: &'a VPath,
+        offset: u64,
+    ) -> BoxFuture<'a, Result<ReadStream, StorageError>>;
+
+    /// Opens a file for writing.
+    fn open_write<'a>(
+        &'a self,
+        path: &'a VPath,
+        mode: WriteMode,
+    ) -> BoxFuture<'a, Result<Box<dyn Upload>, StorageError>>;
+
+    /// Creates a directory.
+    fn mkdir<'a>(&'a self, path: &'a VPath) -> BoxFuture<'a, Result<(), StorageError>>;
+
+    /// Removes an empty directory.
+    fn rmdir<'a>(&'a self, path: &'a VPath) -> BoxFuture<'a, Result<(), StorageError>>;
+
+    /// Removes a file.
+    fn remove<'a>(&'a self, path: &'a VPath) -> BoxFuture<'a, Result<(), StorageError>>;
+
+    /// Renames a file or directory, replacing a file at `to`.
+    fn rename<'a>(
+        &'a self,
+        from: &'a VPath,
+        to: &'a VPath,
+    ) -> BoxFuture<'a, Result<(), StorageError>>;
+
+    /// Sets a file's modification time.
+    fn set_mtime<'a>(
+        &'a self,
+        path: &'a VPath,
+        time: SystemTime,
+    ) -> BoxFuture<'a, Result<(), StorageError>>;
+}
