@@ -173,10 +173,13 @@ impl AsyncWrite for FsUpload {
     }
 
     fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.file.as_mut() {
-            Some(f) => Pin::new(f).poll_close(cx),
-            None => Poll::Ready(Ok(())),
-        }
+        let r = match self.file.as_mut() {
+            Some(f) => std::task::ready!(Pin::new(f).poll_close(cx)),
+            None => return Poll::Ready(Ok(())),
+        };
+        // The file is closed (and dropped by `Unblock`); nothing more to write.
+        self.file = None;
+        Poll::Ready(r)
     }
 }
 
@@ -186,15 +189,12 @@ impl Upload for FsUpload {
         let rename = self.rename.take();
         Box::pin(async move {
             if let Some(mut f) = file {
-                let r = f.flush().await;
-                let file = f.into_inner().await;
-                if let Err(e) = r {
+                if let Err(e) = f.close().await {
                     if let Some((temp, _)) = &rename {
                         let _ = std::fs::remove_file(temp);
                     }
                     return Err(e.into());
                 }
-                drop(file);
             }
             if let Some((temp, dest)) = rename {
                 unblock(move || {
