@@ -1,1 +1,127 @@
-//! placeholder
+//! The test harness shared by the end-to-end tests.
+//!
+//! - [`TestServer`] runs our `ftp-server` in-process on a background thread;
+//! - [`bin_path`] finds (and builds once, if needed) a workspace binary such as `ftp-client`;
+//! - [`peers`] starts real third-party servers (vsftpd, pure-ftpd, ProFTPD, pyftpdlib);
+//! - [`tool`] and [`or_skip`] find third-party clients (curl, lftp, python3) and decide whether
+//!   a missing one skips the test (locally) or fails it (`FTP_INTEROP_REQUIRED=1`, as in CI);
+//! - [`with_timeout`] and [`free_port`] are small helpers every test needs.
+//!
+//! Everything listens on loopback only.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod bin;
+pub mod peers;
+mod process;
+// mod server;
+
+pub use bin::bin_path;
+pub use process::ChildGuard;
+// pub use server::TestServer;
+
+use std::future::Future;
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Why a test cannot run here: a third-party peer or tool is not installed.
+///
+/// Turn it into a skip or a failure with [`or_skip`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skip(pub String);
+
+impl std::fmt::Display for Skip {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Whether missing peers must fail the tests instead of skipping them: true when the
+/// environment variable `FTP_INTEROP_REQUIRED` is `1` (set by `.ci/run` and `cargo xtask interop`).
+pub fn interop_required() -> bool {
+    std::env::var_os("FTP_INTEROP_REQUIRED").is_some_and(|v| v == "1")
+}
+
+/// `Some(value)`, or `None` after printing a skip notice; panics instead of skipping when
+/// [`interop_required`].
+///
+/// ```
+/// use integration_tests::{or_skip, Skip};
+/// assert_eq!(or_skip(Ok::<_, Skip>(3), "demo"), Some(3));
+/// ```
+#[track_caller]
+pub fn or_skip<T>(result: Result<T, Skip>, test: &str) -> Option<T> {
+    match result {
+        Ok(value) => Some(value),
+        Err(skip) if interop_required() => {
+            panic!("{test}: {skip} (FTP_INTEROP_REQUIRED=1; run `cargo xtask install`)")
+        }
+        Err(skip) => {
+            eprintln!("SKIPPED {test}: {skip} (install peers with `cargo xtask install`)");
+            None
+        }
+    }
+}
+
+/// The path of an executable found on `PATH`, or a [`Skip`] naming it.
+///
+/// ```
+/// let sh = integration_tests::tool("sh").expect("every Unix has sh");
+/// assert!(sh.is_absolute());
+/// ```
+pub fn tool(name: &str) -> Result<PathBuf, Skip> {
+    std::env::var_os("PATH")
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|dir| dir.join(name))
+                .find(|candidate| candidate.is_file())
+        })
+        .ok_or_else(|| Skip(format!("`{name}` is not installed")))
+}
+
+/// Whether `python3` can import `module` (e.g. `pyftpdlib`).
+pub fn python_module(module: &str) -> Result<PathBuf, Skip> {
+    let python = tool("python3")?;
+    let ok = std::process::Command::new(&python)
+        .args(["-c", &format!("import {module}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if ok {
+        Ok(python)
+    } else {
+        Err(Skip(format!("python3 module `{module}` is not installed")))
+    }
+}
+
+/// Runs `fut` to completion on the current thread, panicking if it takes longer than `secs`.
+///
+/// ```
+/// let v = integration_tests::with_timeout(5, async { 1 + 1 });
+/// assert_eq!(v, 2);
+/// ```
+#[track_caller]
+pub fn with_timeout<T>(secs: u64, fut: impl Future<Output = T>) -> T {
+    let caller = std::panic::Location::caller();
+    smol::block_on(futures_lite::future::or(fut, async move {
+        async_io::Timer::after(Duration::from_secs(secs)).await;
+        panic!("timed out after {secs}s (with_timeout at {caller})")
+    }))
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago, for third-party servers that cannot
+/// listen on port 0. Racy by nature: launchers retry on a bind failure.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("cannot bind 127.0.0.1:0")
+}
+
+/// `ftp://host:port/` for a loopback address (IPv6 in brackets).
+pub fn ftp_url(addr: SocketAddr) -> String {
+    format!("ftp://{addr}/")
+}

@@ -1,0 +1,91 @@
+//! Child processes that are always cleaned up: each runs in its own process group, which is
+//! terminated (then killed) by id when the guard drops.
+
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, ExitStatus};
+use std::time::{Duration, Instant};
+
+use rustix::process::{kill_process_group, Pid, Signal};
+
+/// A spawned child process (and everything it forked) that is terminated on drop.
+///
+/// The child is started in a new process group; dropping the guard sends `SIGTERM` to that
+/// group, waits up to two seconds, then sends `SIGKILL` and reaps the child.
+///
+/// ```
+/// use std::process::Command;
+/// let mut sleeper = integration_tests::ChildGuard::spawn(Command::new("sleep").arg("60")).unwrap();
+/// assert!(sleeper.try_wait().unwrap().is_none());
+/// drop(sleeper); // killed by pid, not left behind
+/// ```
+#[derive(Debug)]
+pub struct ChildGuard {
+    child: Child,
+    exited: Option<ExitStatus>,
+}
+
+impl ChildGuard {
+    /// Spawns `cmd` in a new process group.
+    pub fn spawn(cmd: &mut Command) -> std::io::Result<ChildGuard> {
+        let child = cmd.process_group(0).spawn()?;
+        Ok(ChildGuard {
+            child,
+            exited: None,
+        })
+    }
+
+    /// The child's process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The child itself, e.g. to take its stdout.
+    pub fn child_mut(&mut self) -> &mut Child {
+        &mut self.child
+    }
+
+    /// The exit status if the child has exited, without blocking.
+    pub fn try_wait(&mut self) -> std::io::Result<Option<ExitStatus>> {
+        if self.exited.is_none() {
+            self.exited = self.child.try_wait()?;
+        }
+        Ok(self.exited)
+    }
+
+    /// Waits for the child to exit on its own for at most `timeout`.
+    pub fn wait_timeout(&mut self, timeout: Duration) -> std::io::Result<Option<ExitStatus>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.try_wait()? {
+                return Ok(Some(status));
+            }
+            if Instant::now() >= deadline {
+                return Ok(None);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn signal_group(&self, signal: Signal) {
+        let pid = i32::try_from(self.child.id()).ok().and_then(Pid::from_raw);
+        if let Some(pid) = pid {
+            // The group may already be gone; nothing to do then.
+            let _ = kill_process_group(pid, signal);
+        }
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        // The group can outlive the leader (forked session processes), so signal it even
+        // when the leader has exited.
+        self.signal_group(Signal::Term);
+        if matches!(self.wait_timeout(Duration::from_secs(2)), Ok(Some(_))) {
+            self.signal_group(Signal::Kill);
+            return;
+        }
+        self.signal_group(Signal::Kill);
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
