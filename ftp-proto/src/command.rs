@@ -829,6 +829,10 @@ impl Command {
                     TextFormat::Asa => "C",
                 };
                 let s = match t {
+                    // The default format (N) is left out: `TYPE A` is what every server
+                    // accepts, while some (e.g. pyftpdlib) refuse `TYPE A N`.
+                    TransferType::Ascii(TextFormat::NonPrint) => "A".to_string(),
+                    TransferType::Ebcdic(TextFormat::NonPrint) => "E".to_string(),
                     TransferType::Ascii(f) => format!("A {}", fmt_letter(f)),
                     TransferType::Ebcdic(f) => format!("E {}", fmt_letter(f)),
                     TransferType::Image => "I".to_string(),
@@ -905,6 +909,15 @@ mod tests {
 
     fn p(s: &[u8]) -> Command {
         Command::parse(s).unwrap()
+    }
+
+    #[test]
+    fn type_ascii_is_sent_without_default_format() {
+        let t = Command::Type(TransferType::Ascii(TextFormat::NonPrint));
+        assert_eq!(t.to_line(), b"TYPE A\r\n");
+        assert_eq!(p(b"TYPE A"), t);
+        let t = Command::Type(TransferType::Ascii(TextFormat::Telnet));
+        assert_eq!(t.to_line(), b"TYPE A T\r\n");
     }
 
     #[test]
