@@ -86,6 +86,8 @@ pub(crate) struct Session {
     pub client: Option<Client>,
     pub opts: crate::Options,
     pub kind: crate::TransferKind,
+    /// The directory to return to after a reconnect.
+    pub cwd: Option<Vec<u8>>,
 }
 
 impl Session {
@@ -95,6 +97,7 @@ impl Session {
             client: None,
             opts: ctx.opts.clone(),
             kind: ctx.kind,
+            cwd: None,
         }
     }
 
@@ -105,6 +108,9 @@ impl Session {
                 Client::connect(&self.login.host, self.login.port, self.opts.clone()).await?;
             c.login(&self.login.user, &self.login.password).await?;
             c.set_transfer_kind(self.kind);
+            if let Some(d) = &self.cwd {
+                c.cwd(d).await?;
+            }
             self.client = Some(c);
         }
         Ok(self.client.get_or_insert_with(|| unreachable!()))
