@@ -73,6 +73,9 @@ pub(crate) async fn serve(
         }
     };
     let _ = stream.set_nodelay(true);
+    // Clients send ABOR as urgent data (e.g. Python's ftplib: the final LF is the urgent byte);
+    // keep it in the normal stream so the line is complete.
+    let _ = rustix::net::sockopt::set_socket_oobinline(&stream, true);
     let reader = stream.clone();
     let mut conn = Conn {
         writer: stream,
