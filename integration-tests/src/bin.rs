@@ -91,3 +91,20 @@ fn build(name: &str, target_dir: &Path, profile: &str) {
         .unwrap_or_else(|e| panic!("cannot run cargo to build {name}: {e}"));
     assert!(status.success(), "building {name} failed: {status}");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bin_path_builds_the_server_binary_next_to_the_tests() {
+        let path = bin_path("ftp-server");
+        assert!(path.is_file(), "{}", path.display());
+        let (target_dir, profile) = target_layout();
+        assert_eq!(path.parent(), Some(target_dir.join(profile).as_path()));
+        // Cached: the second call does not build again and returns the same path.
+        assert_eq!(bin_path("ftp-server"), path);
+        let status = Command::new(&path).arg("--help").output().expect("run it");
+        assert!(status.status.success());
+    }
+}

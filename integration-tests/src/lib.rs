@@ -14,11 +14,11 @@
 mod bin;
 pub mod peers;
 mod process;
-// mod server;
+mod server;
 
 pub use bin::bin_path;
 pub use process::ChildGuard;
-// pub use server::TestServer;
+pub use server::TestServer;
 
 use std::future::Future;
 use std::net::{SocketAddr, TcpListener};
