@@ -57,6 +57,9 @@ pub struct Options {
     pub mode: DataMode,
     /// Connect to the address in a `227` reply instead of the control connection's peer.
     pub trust_pasv_address: bool,
+    /// Try `EPSV`/`EPRT` before `PASV`/`PORT` (turn off for servers or middleboxes that
+    /// mishandle the extended commands).
+    pub extended_data_commands: bool,
     /// Longest accepted control line.
     pub max_line: usize,
     /// Largest listing (bytes) accepted from `LIST`/`MLSD`/`NLST`.
@@ -72,6 +75,7 @@ impl Default for Options {
             keepalive: Some(Duration::from_secs(30)),
             mode: DataMode::Passive,
             trust_pasv_address: false,
+            extended_data_commands: true,
             max_line: 8192,
             max_listing: 64 << 20,
         }

@@ -88,7 +88,7 @@ impl Client {
     async fn prepare_data(&mut self) -> Result<Prepared> {
         match self.opts.mode {
             DataMode::Passive => {
-                if !self.epsv_broken {
+                if !self.epsv_broken && self.opts.extended_data_commands {
                     let r = self.command(&Command::Epsv(EpsvArg::Any)).await?;
                     if r.code().as_u16() == 229 {
                         let port = addr::parse_epsv_reply(&r.lines()[0]).map_err(|e| {
@@ -124,7 +124,7 @@ impl Client {
                 let here = listener
                     .local_addr()
                     .map_err(|e| Error::io("listener address", e))?;
-                if !self.eprt_broken {
+                if !self.eprt_broken && self.opts.extended_data_commands {
                     let r = self.command(&Command::Eprt(here)).await?;
                     if r.code().is_completion() {
                         return Ok(Prepared::Listening(listener));
