@@ -17,7 +17,7 @@ mod process;
 mod server;
 
 pub use bin::bin_path;
-pub use process::ChildGuard;
+pub use process::{output_within, ChildGuard};
 pub use server::TestServer;
 
 use std::future::Future;
@@ -124,4 +124,25 @@ pub fn free_port() -> u16 {
 /// `ftp://host:port/` for a loopback address (IPv6 in brackets).
 pub fn ftp_url(addr: SocketAddr) -> String {
     format!("ftp://{addr}/")
+}
+
+/// Deterministic, incompressible-looking test data: `len` bytes from a xorshift generator
+/// seeded with `seed` (different seeds give different contents).
+///
+/// ```
+/// let a = integration_tests::test_bytes(1000, 1);
+/// assert_eq!(a.len(), 1000);
+/// assert_eq!(a, integration_tests::test_bytes(1000, 1));
+/// assert_ne!(a, integration_tests::test_bytes(1000, 2));
+/// ```
+pub fn test_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect()
 }

@@ -89,3 +89,63 @@ impl Drop for ChildGuard {
         let _ = self.child.wait();
     }
 }
+
+/// Runs `cmd` to completion with stdin closed and output captured, killing it (and its process
+/// group) if it takes longer than `timeout`.
+///
+/// # Panics
+/// When the command cannot start or times out (with what it printed so far).
+///
+/// ```
+/// use std::process::Command;
+/// use std::time::Duration;
+/// let out = integration_tests::output_within(Command::new("echo").arg("hi"), Duration::from_secs(10));
+/// assert_eq!(out.stdout, b"hi\n");
+/// ```
+pub fn output_within(cmd: &mut Command, timeout: Duration) -> std::process::Output {
+    use std::io::Read;
+    use std::process::Stdio;
+    let shown = format!("{cmd:?}");
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut guard = ChildGuard::spawn(cmd).unwrap_or_else(|e| panic!("cannot start {shown}: {e}"));
+    let mut stdout = guard.child_mut().stdout.take().expect("piped stdout");
+    let mut stderr = guard.child_mut().stderr.take().expect("piped stderr");
+    let out_thread = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stdout.read_to_end(&mut buf);
+        buf
+    });
+    let err_thread = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stderr.read_to_end(&mut buf);
+        buf
+    });
+    let status = guard
+        .wait_timeout(timeout)
+        .unwrap_or_else(|e| panic!("waiting for {shown}: {e}"));
+    match status {
+        Some(status) => {
+            // The group may hold the pipes open (background children); the guard kills it.
+            drop(guard);
+            let stdout = out_thread.join().unwrap_or_default();
+            let stderr = err_thread.join().unwrap_or_default();
+            std::process::Output {
+                status,
+                stdout,
+                stderr,
+            }
+        }
+        None => {
+            drop(guard);
+            let stdout = out_thread.join().unwrap_or_default();
+            let stderr = err_thread.join().unwrap_or_default();
+            panic!(
+                "{shown} did not finish within {timeout:?}\nstdout:\n{}\nstderr:\n{}",
+                String::from_utf8_lossy(&stdout),
+                String::from_utf8_lossy(&stderr)
+            )
+        }
+    }
+}
