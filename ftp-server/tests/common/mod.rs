@@ -176,6 +176,13 @@ impl Ctl {
         r
     }
 
+    /// Reads the next reply and asserts its code.
+    pub fn expect_reply(&mut self, code: u16) -> Reply {
+        let r = self.reply();
+        assert_eq!(r.code().as_u16(), code, "{r}");
+        r
+    }
+
     pub fn login(&mut self, user: &str, pass: &str) {
         self.expect(&format!("USER {user}"), 331);
         self.expect(&format!("PASS {pass}"), 230);

@@ -1,0 +1,400 @@
+//! Data connections and transfers: PASV/EPSV/PORT/EPRT over IPv4 and IPv6, TYPE A, resume,
+//! APPE, STOU, ABOR, commands during a transfer, disconnects, graceful shutdown.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, SocketAddrV4, TcpStream};
+use std::time::Duration;
+
+use common::*;
+
+fn payload(n: usize) -> Vec<u8> {
+    (0..n).map(|i| (i * 31 % 251) as u8).collect()
+}
+
+#[test]
+fn retr_and_stor_over_pasv_ipv4() {
+    let srv = Srv::start();
+    let data = payload(300_000);
+    srv.write("f.bin", &data);
+    let mut c = srv.login();
+    c.expect("TYPE I", 200);
+    let mut d = c.pasv();
+    c.expect("RETR f.bin", 150);
+    let mut got = Vec::new();
+    d.read_to_end(&mut got).unwrap();
+    c.expect_reply(226);
+    assert_eq!(got, data);
+    let mut d = c.pasv();
+    c.expect("STOR up.bin", 150);
+    d.write_all(&data).unwrap();
+    drop(d);
+    c.expect_reply(226);
+    assert_eq!(srv.read("up.bin"), data);
+}
+
+#[test]
+fn retr_and_stor_over_epsv_ipv4_and_ipv6() {
+    for srv in [Srv::start(), Srv::start_v6()] {
+        let data = payload(100_000);
+        srv.write("f.bin", &data);
+        let mut c = srv.login();
+        let (got, r) = c.download("RETR f.bin");
+        assert_eq!((got == data, r.code().as_u16()), (true, 226));
+        assert_eq!(c.upload("STOR g.bin", &data).code().as_u16(), 226);
+        assert_eq!(srv.read("g.bin"), data);
+    }
+}
+
+#[test]
+fn pasv_on_ipv6_control_connection_is_refused_but_epsv_works() {
+    let srv = Srv::start_v6();
+    let mut c = srv.login();
+    c.expect("PASV", 425);
+    c.expect("EPSV 1", 522);
+    c.expect("EPSV 2", 229);
+    c.expect("EPSV", 229);
+}
+
+fn active_roundtrip(srv: &Srv, use_eprt: bool) {
+    let data = payload(200_000);
+    srv.write("f.bin", &data);
+    let mut c = srv.login();
+    for upload in [false, true] {
+        let l = active_listener(&c);
+        let a = l.local_addr().unwrap();
+        match (use_eprt, a) {
+            (false, SocketAddr::V4(v4)) => {
+                c.expect(&format!("PORT {}", ftp_proto::addr::encode_port(v4)), 200)
+            }
+            _ => c.expect(&format!("EPRT {}", ftp_proto::addr::encode_eprt(a)), 200),
+        };
+        if upload {
+            c.expect("STOR up.bin", 150);
+            let mut d = accept_timeout(&l, IO_TIMEOUT).expect("server connected");
+            d.write_all(&data).unwrap();
+            drop(d);
+            c.expect_reply(226);
+            assert_eq!(srv.read("up.bin"), data);
+        } else {
+            c.expect("RETR f.bin", 150);
+            let mut d = accept_timeout(&l, IO_TIMEOUT).expect("server connected");
+            let mut got = Vec::new();
+            d.read_to_end(&mut got).unwrap();
+            c.expect_reply(226);
+            assert_eq!(got, data);
+        }
+    }
+}
+
+#[test]
+fn port_transfers_ipv4() {
+    active_roundtrip(&Srv::start(), false);
+}
+
+#[test]
+fn eprt_transfers_ipv4_and_ipv6() {
+    active_roundtrip(&Srv::start(), true);
+    active_roundtrip(&Srv::start_v6(), true);
+}
+
+#[test]
+fn transfer_without_data_setup_gets_425() {
+    let srv = Srv::start();
+    srv.write("f", b"x");
+    let mut c = srv.login();
+    c.expect("RETR f", 425);
+    c.expect("NOOP", 200);
+}
+
+#[test]
+fn epsv_all_refuses_port_pasv_and_eprt() {
+    let srv = Srv::start();
+    srv.write("f", b"data");
+    let mut c = srv.login();
+    c.expect("EPSV ALL", 200);
+    c.expect("PASV", 503);
+    c.expect("PORT 127,0,0,1,100,100", 503);
+    c.expect("EPRT |1|127.0.0.1|25700|", 503);
+    assert_eq!(c.download("RETR f").0, b"data");
+}
+
+#[test]
+fn type_a_converts_line_endings_both_ways() {
+    let srv = Srv::start();
+    srv.write("unix.txt", b"one\ntwo\n\nthree");
+    let mut c = srv.login();
+    c.expect("TYPE A", 200);
+    assert_eq!(c.download("RETR unix.txt").0, b"one\r\ntwo\r\n\r\nthree");
+    c.upload("STOR up.txt", b"a\r\nb\r\nbare\rcr\r\n");
+    assert_eq!(srv.read("up.txt"), b"a\nb\nbare\rcr\n");
+    c.expect("TYPE I", 200);
+    assert_eq!(c.download("RETR unix.txt").0, b"one\ntwo\n\nthree");
+    c.upload("STOR bin.txt", b"a\r\nb");
+    assert_eq!(srv.read("bin.txt"), b"a\r\nb");
+}
+
+#[test]
+fn rest_resumes_retr_and_stor() {
+    let srv = Srv::start();
+    let data = payload(50_000);
+    srv.write("f.bin", &data);
+    srv.write("part.bin", &data[..20_000]);
+    let mut c = srv.login();
+    c.expect("REST 12345", 350);
+    assert_eq!(c.download("RETR f.bin").0, &data[12345..]);
+    // REST applies to one transfer only.
+    assert_eq!(c.download("RETR f.bin").0, data);
+    c.expect("REST 20000", 350);
+    c.upload("STOR part.bin", &data[20_000..]);
+    assert_eq!(srv.read("part.bin"), data);
+    // REST into the middle truncates what follows.
+    c.expect("REST 10", 350);
+    c.upload("STOR part.bin", b"XY");
+    assert_eq!(srv.read("part.bin"), [&data[..10], b"XY"].concat());
+}
+
+#[test]
+fn appe_appends_and_creates() {
+    let srv = Srv::start();
+    srv.write("log", b"one\n");
+    let mut c = srv.login();
+    c.upload("APPE log", b"two\n");
+    c.upload("APPE new", b"x");
+    assert_eq!(srv.read("log"), b"one\ntwo\n");
+    assert_eq!(srv.read("new"), b"x");
+}
+
+#[test]
+fn stou_creates_unique_names() {
+    let srv = Srv::start();
+    srv.write("f", b"existing");
+    let mut c = srv.login();
+    for content in [&b"1"[..], b"2"] {
+        let mut d = c.epsv();
+        let r = c.expect("STOU f", 150);
+        assert!(r.text().starts_with("FILE: f."), "{r}");
+        d.write_all(content).unwrap();
+        drop(d);
+        c.expect_reply(226);
+    }
+    assert_eq!(srv.read("f"), b"existing");
+    assert_eq!(dir_names(srv.root.path()), ["f", "f.1", "f.2"]);
+    assert_eq!(srv.read("f.2"), b"2");
+}
+
+#[test]
+fn retr_of_missing_file_or_directory_is_550_without_data_connection() {
+    let srv = Srv::start();
+    std::fs::create_dir(srv.path("d")).unwrap();
+    let mut c = srv.login();
+    let _d = c.epsv();
+    c.expect("RETR nope", 550);
+    c.expect("RETR d", 550);
+    c.expect("STOR d", 550);
+    c.expect("STOR nodir/x", 550);
+}
+
+#[test]
+fn abor_during_long_retr_replies_426_then_226_and_session_goes_on() {
+    let srv = Srv::start();
+    sparse(&srv.path("huge"), 1 << 30);
+    srv.write("small", b"small");
+    let mut c = srv.login();
+    let mut d = c.epsv();
+    c.expect("RETR huge", 150);
+    // Read a little so the transfer is surely running, then abort.
+    let mut buf = [0u8; 4096];
+    d.read_exact(&mut buf).unwrap();
+    c.expect("ABOR", 426);
+    c.expect_reply(226);
+    // The data connection is closed by the server.
+    let mut rest = Vec::new();
+    let _ = d.read_to_end(&mut rest);
+    assert!(rest.len() < (1 << 30) - 4096);
+    c.expect("NOOP", 200);
+    assert_eq!(c.download("RETR small").0, b"small");
+}
+
+#[test]
+fn stat_and_noop_are_answered_during_a_transfer() {
+    let srv = Srv::start();
+    let data = payload(8 << 20);
+    srv.write("big", &data);
+    let mut c = srv.login();
+    let mut d = c.epsv();
+    c.expect("RETR big", 150);
+    let mut first = vec![0u8; 1024];
+    d.read_exact(&mut first).unwrap();
+    let st = c.expect("STAT", 211);
+    assert!(st.to_string().contains("RETR /big"), "{st}");
+    c.expect("NOOP", 200);
+    let mut rest = Vec::new();
+    d.read_to_end(&mut rest).unwrap();
+    c.expect_reply(226);
+    first.extend_from_slice(&rest);
+    assert_eq!(first, data);
+}
+
+#[test]
+fn quit_during_transfer_waits_for_it() {
+    let srv = Srv::start();
+    let data = payload(4 << 20);
+    srv.write("big", &data);
+    let mut c = srv.login();
+    let mut d = c.epsv();
+    c.expect("RETR big", 150);
+    c.send("QUIT");
+    let mut got = Vec::new();
+    d.read_to_end(&mut got).unwrap();
+    assert_eq!(got, data);
+    c.expect_reply(226);
+    c.expect_reply(221);
+    assert!(c.closed());
+}
+
+#[test]
+fn commands_sent_during_a_transfer_are_answered_after_it() {
+    let srv = Srv::start();
+    let data = payload(1 << 20);
+    srv.write("big", &data);
+    let mut c = srv.login();
+    let mut d = c.epsv();
+    c.expect("RETR big", 150);
+    c.send("PWD");
+    let mut got = Vec::new();
+    d.read_to_end(&mut got).unwrap();
+    c.expect_reply(226);
+    c.expect_reply(257);
+    assert_eq!(got, data);
+}
+
+#[test]
+fn abor_during_stor_leaves_the_old_file_and_no_temp_files() {
+    let srv = Srv::start();
+    srv.write("f", b"complete old content");
+    let mut c = srv.login();
+    let mut d = c.epsv();
+    c.expect("STOR f", 150);
+    d.write_all(b"partial new").unwrap();
+    c.expect("ABOR", 426);
+    c.expect_reply(226);
+    assert_eq!(srv.read("f"), b"complete old content");
+    eventually("temp file removed", || dir_names(srv.root.path()) == ["f"]);
+}
+
+#[test]
+fn client_disconnect_mid_stor_leaves_no_truncated_file() {
+    let srv = Srv::start();
+    srv.write("f", b"complete old content");
+    let mut c = srv.login();
+    let mut d = c.epsv();
+    c.expect("STOR f", 150);
+    d.write_all(b"partial").unwrap();
+    c.stream.shutdown(Shutdown::Both).unwrap();
+    drop(c);
+    drop(d);
+    eventually("temp file removed", || dir_names(srv.root.path()) == ["f"]);
+    assert_eq!(srv.read("f"), b"complete old content");
+    srv.login().expect("NOOP", 200);
+}
+
+#[test]
+fn client_disconnect_mid_retr_does_not_disturb_other_sessions() {
+    let srv = Srv::start();
+    sparse(&srv.path("huge"), 1 << 30);
+    let data = payload(500_000);
+    srv.write("f", &data);
+    let mut other = srv.login();
+    for _ in 0..5 {
+        let mut c = srv.login();
+        let mut d = c.epsv();
+        c.expect("RETR huge", 150);
+        let mut buf = [0u8; 1024];
+        d.read_exact(&mut buf).unwrap();
+        drop(d);
+        drop(c);
+    }
+    assert_eq!(other.download("RETR f").0, data);
+    let mut fresh = srv.login();
+    assert_eq!(fresh.download("RETR f").0, data);
+}
+
+#[test]
+fn data_connection_closed_early_by_client_gives_426() {
+    let srv = Srv::start();
+    sparse(&srv.path("huge"), 1 << 30);
+    let mut c = srv.login();
+    let mut d = c.epsv();
+    c.expect("RETR huge", 150);
+    let mut buf = [0u8; 1024];
+    d.read_exact(&mut buf).unwrap();
+    drop(d);
+    c.expect_reply(426);
+    c.expect("NOOP", 200);
+}
+
+#[test]
+fn passive_listener_times_out_when_nobody_connects() {
+    let srv = Srv::start_with(|c| c.data_timeout = Duration::from_millis(300));
+    srv.write("f", b"x");
+    let mut c = srv.login();
+    c.expect("EPSV", 229);
+    c.expect("RETR f", 150);
+    c.expect_reply(425);
+    c.expect("NOOP", 200);
+}
+
+#[test]
+fn passive_ports_come_from_the_configured_range() {
+    let srv = Srv::start_with(|c| c.passive_ports = Some(40_000..=40_010));
+    let mut c = srv.login();
+    for _ in 0..3 {
+        let r = c.expect("EPSV", 229);
+        let port = ftp_proto::addr::parse_epsv_reply(&r.lines()[0]).unwrap();
+        assert!((40_000..=40_010).contains(&port), "{port}");
+    }
+}
+
+#[test]
+fn public_address_is_announced_in_227() {
+    let srv = Srv::start_with(|c| c.public_address = Some("192.0.2.7".into()));
+    let mut c = srv.login();
+    let r = c.expect("PASV", 227);
+    let a: SocketAddrV4 = ftp_proto::addr::parse_pasv_reply(&r.lines()[0]).unwrap();
+    assert_eq!(a.ip().octets(), [192, 0, 2, 7]);
+}
+
+#[test]
+fn shutdown_lets_a_running_transfer_finish_then_run_returns() {
+    let mut srv = Srv::start();
+    let data = payload(4 << 20);
+    srv.write("big", &data);
+    let mut idle = srv.login();
+    let mut c = srv.login();
+    let mut d = c.epsv();
+    c.expect("RETR big", 150);
+    let stop = std::thread::scope(|s| {
+        let reader = s.spawn(move || {
+            let mut got = Vec::new();
+            d.read_to_end(&mut got).unwrap();
+            got
+        });
+        // The idle session is told to go.
+        let stopper = s.spawn(|| srv.shutdown());
+        assert_eq!(idle.reply().code().as_u16(), 421);
+        let got = reader.join().unwrap();
+        stopper.join().unwrap();
+        got
+    });
+    assert_eq!(stop, data);
+    c.expect_reply(226);
+    c.expect_reply(421);
+    assert!(TcpStream::connect(srv.addr).is_err() || {
+        let mut s = TcpStream::connect(srv.addr).unwrap();
+        s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        let mut b = [0u8; 1];
+        matches!(s.read(&mut b), Ok(0) | Err(_))
+    });
+}
