@@ -1,0 +1,188 @@
+//! RFC 2577 hardening: bounce attacks, port stealing, resource limits, timeouts, garbage.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::time::Duration;
+
+use common::*;
+
+#[test]
+fn rejects_port_to_foreign_host() {
+    let srv = Srv::start();
+    srv.write("f", b"secret");
+    let target = TcpListener::bind("127.0.0.2:0").unwrap();
+    let port = target.local_addr().unwrap().port();
+    let mut c = srv.login();
+    let r = c.cmd(&format!("PORT 127,0,0,2,{},{}", port >> 8, port & 0xff));
+    assert!(r.code().as_u16() >= 500, "{r}");
+    let r = c.cmd(&format!("EPRT |1|127.0.0.2|{port}|"));
+    assert!(r.code().as_u16() >= 500, "{r}");
+    c.expect("RETR f", 425);
+    assert!(accept_timeout(&target, Duration::from_millis(300)).is_none());
+}
+
+#[test]
+fn rejects_port_below_1024() {
+    let srv = Srv::start();
+    let mut c = srv.login();
+    let r = c.cmd("PORT 127,0,0,1,0,21");
+    assert!(r.code().as_u16() >= 500, "{r}");
+    let r = c.cmd("EPRT |1|127.0.0.1|80|");
+    assert!(r.code().as_u16() >= 500, "{r}");
+}
+
+#[test]
+fn fxp_can_be_allowed_explicitly() {
+    let srv = Srv::start_with(|c| c.allow_foreign_data_address = true);
+    srv.write("f", b"fxp");
+    let target = TcpListener::bind("127.0.0.2:0").unwrap();
+    let port = target.local_addr().unwrap().port();
+    let mut c = srv.login();
+    c.expect(&format!("EPRT |1|127.0.0.2|{port}|"), 200);
+    c.expect("RETR f", 150);
+    let mut d = accept_timeout(&target, IO_TIMEOUT).expect("server connected");
+    let mut got = Vec::new();
+    d.read_to_end(&mut got).unwrap();
+    assert_eq!(got, b"fxp");
+    c.expect_reply(226);
+}
+
+#[test]
+fn drops_passive_connection_from_foreign_address_and_serves_the_client() {
+    let srv = Srv::start();
+    srv.write("f", b"for the real client");
+    let mut c = srv.login();
+    let r = c.expect("EPSV", 229);
+    let port = ftp_proto::addr::parse_epsv_reply(&r.lines()[0]).unwrap();
+    let thief = bind_connect("127.0.0.2", SocketAddr::from(([127, 0, 0, 1], port)));
+    c.expect("RETR f", 150);
+    // The thief gets nothing: its connection is closed without data.
+    let mut stolen = Vec::new();
+    let _ = (&thief).read_to_end(&mut stolen);
+    assert!(stolen.is_empty());
+    let mut d = data_stream(TcpStream::connect(("127.0.0.1", port)).unwrap());
+    let mut got = Vec::new();
+    d.read_to_end(&mut got).unwrap();
+    assert_eq!(got, b"for the real client");
+    c.expect_reply(226);
+}
+
+/// A TCP connection to `to` from local address `from_ip` (bind before connect).
+fn bind_connect(from_ip: &str, to: SocketAddr) -> TcpStream {
+    use rustix::net::{bind, connect, socket, AddressFamily, SocketType};
+    let fd = socket(AddressFamily::INET, SocketType::STREAM, None).unwrap();
+    let from: std::net::SocketAddrV4 = format!("{from_ip}:0").parse().unwrap();
+    bind(&fd, &SocketAddr::V4(from)).unwrap();
+    connect(&fd, &to).unwrap();
+    let s = TcpStream::from(fd);
+    data_stream(s)
+}
+
+#[test]
+fn over_the_per_ip_limit_gets_421() {
+    let srv = Srv::start_with(|c| c.max_sessions_per_ip = 2);
+    let a = Ctl::connect(srv.addr);
+    let b = Ctl::connect(srv.addr);
+    let c = Ctl::connect(srv.addr);
+    assert_eq!(c.greeting.code().as_u16(), 421);
+    drop((a, b));
+    eventually("slot released", || {
+        Ctl::connect(srv.addr).greeting.code().as_u16() == 220
+    });
+}
+
+#[test]
+fn over_the_total_limit_gets_421() {
+    let srv = Srv::start_with(|c| c.max_sessions = 1);
+    let _a = Ctl::connect(srv.addr);
+    let b = Ctl::connect(srv.addr);
+    assert_eq!(b.greeting.code().as_u16(), 421);
+}
+
+#[test]
+fn idle_control_connection_is_closed() {
+    let srv = Srv::start_with(|c| c.idle_timeout = Duration::from_millis(300));
+    let mut c = srv.login();
+    assert_eq!(c.reply().code().as_u16(), 421);
+    assert!(c.closed());
+}
+
+#[test]
+fn trickling_client_is_dropped_by_the_idle_timeout() {
+    let srv = Srv::start_with(|c| c.idle_timeout = Duration::from_millis(500));
+    let mut c = Ctl::connect(srv.addr);
+    // One byte every 50 ms never completes a line; the bounded loop outlasts the timeout.
+    let mut closed = false;
+    for _ in 0..200 {
+        if c.stream.write_all(b"N").is_err() {
+            closed = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        c.stream.set_nonblocking(true).unwrap();
+        let mut b = [0u8; 64];
+        let r = (&c.stream).read(&mut b);
+        c.stream.set_nonblocking(false).unwrap();
+        if matches!(r, Ok(_)) {
+            closed = true;
+            break;
+        }
+    }
+    assert!(closed, "trickling client was not dropped");
+}
+
+#[test]
+fn long_line_gets_500_and_session_goes_on() {
+    let srv = Srv::start();
+    let mut c = srv.login();
+    let mut line = vec![b'A'; 64 * 1024];
+    line.extend_from_slice(b"\r\n");
+    c.send_raw(&line);
+    c.expect_reply(500);
+    c.expect("NOOP", 200);
+}
+
+#[test]
+fn megabyte_line_without_newline_does_not_kill_the_server() {
+    let srv = Srv::start();
+    let mut c = srv.login();
+    let _ = c.stream.write_all(&vec![b'x'; 1 << 20]);
+    drop(c);
+    srv.login().expect("NOOP", 200);
+}
+
+#[test]
+fn garbage_lines_and_telnet_iac_are_answered() {
+    let srv = Srv::start();
+    let mut c = srv.login();
+    c.send_raw(b"\xff\xf4\xff\xf2NOOP\r\n");
+    c.expect_reply(200);
+    let mut junk = Vec::new();
+    for i in 0..1000u32 {
+        junk.extend_from_slice(format!("\x01garbage {i} \x7f\r\n").as_bytes());
+    }
+    c.send_raw(&junk);
+    for _ in 0..1000 {
+        let r = c.reply();
+        assert_eq!(r.code().as_u16(), 500, "{r}");
+    }
+    c.send_raw(b"CWD \xc3\x28\xfe\r\n");
+    assert_eq!(c.reply().code().as_u16(), 550);
+    c.expect("NOOP", 200);
+}
+
+#[test]
+fn thousands_of_pasv_without_connecting_keep_one_listener() {
+    let srv = Srv::start();
+    srv.write("f", b"ok");
+    let mut c = srv.login();
+    let mut last = 0;
+    for _ in 0..2000 {
+        let r = c.expect("EPSV", 229);
+        last = ftp_proto::addr::parse_epsv_reply(&r.lines()[0]).unwrap();
+    }
+    let _ = last;
+    assert_eq!(c.download("RETR f").0, b"ok");
+}
