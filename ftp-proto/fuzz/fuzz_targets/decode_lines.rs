@@ -1,0 +1,40 @@
+//! Fuzzes `LineDecoder`: decoding in chunks gives the same lines as decoding at once, no line
+//! exceeds the limit, and the decoder never holds more than the limit.
+#![no_main]
+
+use ftp_proto::line::{LineDecoder, LineError};
+use libfuzzer_sys::fuzz_target;
+
+fn decode_all(dec: &mut LineDecoder, mut input: &[u8], out: &mut Vec<Result<Vec<u8>, LineError>>) {
+    while !input.is_empty() {
+        let (used, line) = dec.decode(input);
+        assert!(used > 0 || line.is_some(), "progress");
+        input = &input[used..];
+        out.extend(line);
+        assert!(dec.pending() <= dec.max_line() + 1);
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    // The first byte chooses the limit and Telnet handling, the second the chunk size.
+    let [a, b, input @ ..] = data else { return };
+    let max = usize::from(a & 0x7f);
+    let telnet = a & 0x80 == 0;
+    let chunk = usize::from(*b).max(1);
+
+    let mut whole = LineDecoder::new(max).with_telnet(telnet);
+    let mut expected = Vec::new();
+    decode_all(&mut whole, input, &mut expected);
+
+    let mut chunked = LineDecoder::new(max).with_telnet(telnet);
+    let mut got = Vec::new();
+    for piece in input.chunks(chunk) {
+        decode_all(&mut chunked, piece, &mut got);
+    }
+    assert_eq!(got, expected);
+    assert_eq!(chunked.pending(), whole.pending());
+    for line in expected.iter().flatten() {
+        assert!(line.len() <= max);
+        assert!(!line.contains(&b'\n'));
+    }
+});
