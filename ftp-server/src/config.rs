@@ -251,7 +251,7 @@ pub fn parse_port_range(s: &str) -> Result<RangeInclusive<u16>, ConfigError> {
 /// Parses `NAME:PASSWORD` (the `--user` flag) into a user with every permission at `home`.
 ///
 /// ```
-/// let u = ftp_server::config::parse_user_spec("bob:pw:with:colons", "/tmp").unwrap();
+/// let u = ftp_server::config::parse_user_spec("bob:pw:with:colons", "/tmp".as_ref()).unwrap();
 /// assert_eq!(u.name, "bob");
 /// ```
 pub fn parse_user_spec(spec: &str, home: &Path) -> Result<User, ConfigError> {
@@ -454,12 +454,16 @@ mod tests {
         assert_eq!(users.len(), 1);
         assert_eq!(users[0].home, dir.path().join("alice"));
         assert!(users[0].permissions.mkdir && !users[0].permissions.write);
-        assert_eq!(users[0].password, PasswordSpec::Argon2("$argon2id$x".into()));
+        assert_eq!(
+            users[0].password,
+            PasswordSpec::Argon2("$argon2id$x".into())
+        );
     }
 
     #[test]
     fn config_file_overrides_only_given_keys() {
-        let f: ConfigFile = toml::from_str("max_sessions = 7\npassive_ports = \"6000-6010\"").unwrap();
+        let f: ConfigFile =
+            toml::from_str("max_sessions = 7\npassive_ports = \"6000-6010\"").unwrap();
         let mut c = Config::default();
         f.apply(&mut c).unwrap();
         assert_eq!(c.max_sessions, 7);

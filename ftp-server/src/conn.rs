@@ -114,7 +114,10 @@ impl<W: AsyncWrite + Unpin> Conn<W> {
 
     async fn run<R: AsyncRead + Unpin>(&mut self, reader: R, signals: Signals) -> io::Result<()> {
         let cfg = self.shared.config.clone();
-        let mut reader = CommandReader::new(BufReader::with_capacity(CONTROL_BUFFER, reader), cfg.max_line);
+        let mut reader = CommandReader::new(
+            BufReader::with_capacity(CONTROL_BUFFER, reader),
+            cfg.max_line,
+        );
         let greeting = self.session.greeting();
         self.send(&greeting).await?;
         let mut running: Option<Running> = None;
@@ -181,7 +184,10 @@ impl<W: AsyncWrite + Unpin> Conn<W> {
                 }
                 Event::Idle => {
                     log::info!("{} idle timeout", self.tag);
-                    let r = Reply::new(ReplyCode::NOT_AVAILABLE, "Idle timeout, closing control connection.");
+                    let r = Reply::new(
+                        ReplyCode::NOT_AVAILABLE,
+                        "Idle timeout, closing control connection.",
+                    );
                     return self.send(&r).await;
                 }
                 Event::TransferDone(outcome) => {
@@ -226,17 +232,26 @@ impl<W: AsyncWrite + Unpin> Conn<W> {
                                     self.log_transfer(&r, "aborted");
                                 });
                                 let _ = r;
-                                self.send(&Reply::new(ReplyCode::TRANSFER_ABORTED, "Transfer aborted."))
-                                    .await?;
+                                self.send(&Reply::new(
+                                    ReplyCode::TRANSFER_ABORTED,
+                                    "Transfer aborted.",
+                                ))
+                                .await?;
                                 self.send(&Reply::new(ReplyCode::CLOSING_DATA, "ABOR successful."))
                                     .await?;
                             }
                             Ok(Command::Stat(None)) => {
                                 let n = r.progress.load(Ordering::Relaxed);
-                                let mut text = format!("Transfer in progress: {} ", r.verb.as_str()).into_bytes();
+                                let mut text =
+                                    format!("Transfer in progress: {} ", r.verb.as_str())
+                                        .into_bytes();
                                 text.extend_from_slice(r.path.as_bytes());
                                 text.extend_from_slice(format!(", {n} bytes").as_bytes());
-                                self.send(&Reply::multi(ReplyCode::SYSTEM_STATUS, [text, b"End of status".to_vec()])).await?;
+                                self.send(&Reply::multi(
+                                    ReplyCode::SYSTEM_STATUS,
+                                    [text, b"End of status".to_vec()],
+                                ))
+                                .await?;
                             }
                             Ok(Command::Noop) => {
                                 self.send(&Reply::new(ReplyCode::OK, "NOOP ok.")).await?;
@@ -283,8 +298,11 @@ impl<W: AsyncWrite + Unpin> Conn<W> {
             Action::Transfer(t) => {
                 let setup = std::mem::replace(&mut self.data, DataSetup::None);
                 if matches!(setup, DataSetup::None) {
-                    self.send(&Reply::new(ReplyCode::CANT_OPEN_DATA, "Use PORT, PASV, EPRT or EPSV first."))
-                        .await?;
+                    self.send(&Reply::new(
+                        ReplyCode::CANT_OPEN_DATA,
+                        "Use PORT, PASV, EPRT or EPSV first.",
+                    ))
+                    .await?;
                     return Ok(true);
                 }
                 self.send(&t.opening).await?;
@@ -343,7 +361,9 @@ impl<W: AsyncWrite + Unpin> Conn<W> {
         };
         let port = match l.local_addr() {
             Ok(a) => a.port(),
-            Err(_) => return Reply::new(ReplyCode::CANT_OPEN_DATA, "Can't open passive connection."),
+            Err(_) => {
+                return Reply::new(ReplyCode::CANT_OPEN_DATA, "Can't open passive connection.")
+            }
         };
         self.data = DataSetup::Passive(l);
         match (extended, announce_v4) {
@@ -383,13 +403,21 @@ impl<W: AsyncWrite + Unpin> Conn<W> {
             }
             Outcome::Data(e) => {
                 self.log_transfer(&r, &format!("failed: data connection: {e}"));
-                Reply::new(ReplyCode::TRANSFER_ABORTED, "Connection closed; transfer aborted.")
+                Reply::new(
+                    ReplyCode::TRANSFER_ABORTED,
+                    "Connection closed; transfer aborted.",
+                )
             }
             Outcome::Storage(e) => {
                 self.log_transfer(&r, &format!("failed: storage: {e}"));
                 match e {
-                    StorageError::NoSpace => Reply::new(ReplyCode::INSUFFICIENT_STORAGE, "Insufficient storage space."),
-                    StorageError::Other(_) => Reply::new(ReplyCode::LOCAL_ERROR, "Local error in processing."),
+                    StorageError::NoSpace => Reply::new(
+                        ReplyCode::INSUFFICIENT_STORAGE,
+                        "Insufficient storage space.",
+                    ),
+                    StorageError::Other(_) => {
+                        Reply::new(ReplyCode::LOCAL_ERROR, "Local error in processing.")
+                    }
                     other => storage_error_reply(other),
                 }
             }
@@ -428,7 +456,14 @@ async fn run_transfer(
             }
         }
         TransferData::Receive(mut up) => {
-            let r = data::copy(&mut *stream, &mut up, dir(Direction::Receive), stall, progress).await;
+            let r = data::copy(
+                &mut *stream,
+                &mut up,
+                dir(Direction::Receive),
+                stall,
+                progress,
+            )
+            .await;
             match r {
                 Ok(n) => {
                     if let Err(e) = up.close().await {

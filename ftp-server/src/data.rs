@@ -173,7 +173,9 @@ where
             .await
             .map_err(CopyError::Write)?;
     }
-    timeout(stall, dst.flush()).await.map_err(CopyError::Write)?;
+    timeout(stall, dst.flush())
+        .await
+        .map_err(CopyError::Write)?;
     Ok(total)
 }
 

@@ -38,7 +38,8 @@ fn mode_string(m: &Metadata) -> String {
 /// use ftp_server::storage::{FileKind, Metadata};
 /// let m = Metadata { kind: FileKind::File, len: 5, modified: None, mode: Some(0o644), unique: None };
 /// let mut out = Vec::new();
-/// ftp_server::listing::list_line(&m, b"a.txt", std::time::SystemTime::UNIX_EPOCH, &mut out);
+/// let now = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(400 * 86_400);
+/// ftp_server::listing::list_line(&m, b"a.txt", now, &mut out);
 /// assert_eq!(out, b"-rw-r--r-- 1 ftp ftp            5 Jan 01  1970 a.txt\r\n");
 /// ```
 pub fn list_line(m: &Metadata, name: &[u8], now: SystemTime, out: &mut Vec<u8>) {
@@ -50,15 +51,16 @@ pub fn list_line(m: &Metadata, name: &[u8], now: SystemTime, out: &mut Vec<u8>) 
     };
     let month = MONTHS[usize::from(ts.month().clamp(1, 12)) - 1];
     let when = if recent {
-        format!("{month} {:02} {:02}:{:02}", ts.day(), ts.hour(), ts.minute())
+        format!(
+            "{month} {:02} {:02}:{:02}",
+            ts.day(),
+            ts.hour(),
+            ts.minute()
+        )
     } else {
         format!("{month} {:02}  {:04}", ts.day(), ts.year())
     };
-    let head = format!(
-        "{} 1 ftp ftp {:>12} {when} ",
-        mode_string(m),
-        m.len
-    );
+    let head = format!("{} 1 ftp ftp {:>12} {when} ", mode_string(m), m.len);
     out.extend_from_slice(head.as_bytes());
     out.extend_from_slice(name);
     out.extend_from_slice(b"\r\n");
@@ -145,7 +147,10 @@ pub fn split_list_args(arg: &[u8]) -> (bool, Option<&[u8]>) {
     loop {
         let trimmed = rest.strip_prefix(b" ").unwrap_or(rest);
         if trimmed.first() == Some(&b'-') && trimmed.len() > 1 {
-            let end = trimmed.iter().position(|&b| b == b' ').unwrap_or(trimmed.len());
+            let end = trimmed
+                .iter()
+                .position(|&b| b == b' ')
+                .unwrap_or(trimmed.len());
             let opts = &trimmed[1..end];
             if !opts.iter().all(u8::is_ascii_alphanumeric) {
                 break;

@@ -121,7 +121,11 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
         "s" => Duration::from_secs(n),
         "m" => Duration::from_secs(n * 60),
         "h" => Duration::from_secs(n * 3600),
-        _ => return Err(format!("invalid duration unit in {s:?} (use ms, s, m or h)")),
+        _ => {
+            return Err(format!(
+                "invalid duration unit in {s:?} (use ms, s, m or h)"
+            ))
+        }
     })
 }
 
@@ -227,11 +231,9 @@ fn main() -> Result<()> {
             }
         }
         let stop = server.shutdown_handle();
-        let signals = async_signal::Signals::new([
-            async_signal::Signal::Int,
-            async_signal::Signal::Term,
-        ])
-        .context("installing signal handlers")?;
+        let signals =
+            async_signal::Signals::new([async_signal::Signal::Int, async_signal::Signal::Term])
+                .context("installing signal handlers")?;
         smol::spawn(async move {
             use futures_lite::StreamExt;
             let mut signals = signals;
@@ -260,7 +262,10 @@ mod tests {
     fn durations_parse_with_units() {
         assert_eq!(humantime_duration("90").unwrap(), Duration::from_secs(90));
         assert_eq!(humantime_duration("5m").unwrap(), Duration::from_secs(300));
-        assert_eq!(humantime_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(
+            humantime_duration("250ms").unwrap(),
+            Duration::from_millis(250)
+        );
         assert!(humantime_duration("5 parsecs").is_err());
     }
 

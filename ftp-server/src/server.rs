@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_net::{TcpListener, TcpStream};
+use ftp_proto::{Reply, ReplyCode};
 use futures::FutureExt;
 use futures_lite::future;
-use ftp_proto::{Reply, ReplyCode};
 
 use crate::auth::{Authenticator, UserDb, UserDbError};
 use crate::config::Config;

@@ -139,9 +139,7 @@ pub fn storage_error_reply(e: &StorageError) -> Reply {
         StorageError::AlreadyExists => (ReplyCode::FILE_NOT_AVAILABLE, "File exists."),
         StorageError::NotADirectory => (ReplyCode::FILE_NOT_AVAILABLE, "Not a directory."),
         StorageError::IsADirectory => (ReplyCode::FILE_NOT_AVAILABLE, "Is a directory."),
-        StorageError::DirectoryNotEmpty => {
-            (ReplyCode::FILE_NOT_AVAILABLE, "Directory not empty.")
-        }
+        StorageError::DirectoryNotEmpty => (ReplyCode::FILE_NOT_AVAILABLE, "Directory not empty."),
         StorageError::NoSpace => (
             ReplyCode::INSUFFICIENT_STORAGE,
             "Insufficient storage space.",
@@ -364,7 +362,9 @@ impl Session {
     fn opts(&mut self, name: &str, value: Option<&str>) -> Action {
         match name.to_ascii_uppercase().as_str() {
             "UTF8" | "UTF-8" => match value.map(|v| v.trim().to_ascii_uppercase()) {
-                Some(v) if v == "ON" || v.is_empty() => reply(ReplyCode::OK, "Always in UTF8 mode."),
+                Some(v) if v == "ON" || v.is_empty() => {
+                    reply(ReplyCode::OK, "Always in UTF8 mode.")
+                }
                 None => reply(ReplyCode::OK, "Always in UTF8 mode."),
                 _ => reply(
                     ReplyCode::NOT_IMPLEMENTED_FOR_PARAMETER,
@@ -376,7 +376,10 @@ impl Session {
                 let opts = self.mlst.to_opts();
                 reply(ReplyCode::OK, format!("MLST OPTS {opts}"))
             }
-            _ => reply(ReplyCode::SYNTAX_ERROR_IN_ARGUMENTS, "Option not understood."),
+            _ => reply(
+                ReplyCode::SYNTAX_ERROR_IN_ARGUMENTS,
+                "Option not understood.",
+            ),
         }
     }
 
@@ -384,7 +387,12 @@ impl Session {
         let mut lines = vec!["The following commands are recognized:".to_string()];
         let names: Vec<&str> = Verb::ALL
             .iter()
-            .filter(|v| !matches!(v, Verb::Smnt | Verb::Adat | Verb::Ccc | Verb::Mic | Verb::Conf | Verb::Enc))
+            .filter(|v| {
+                !matches!(
+                    v,
+                    Verb::Smnt | Verb::Adat | Verb::Ccc | Verb::Mic | Verb::Conf | Verb::Enc
+                )
+            })
             .map(|v| v.as_str())
             .collect();
         for chunk in names.chunks(8) {
@@ -437,7 +445,7 @@ impl Session {
         let storage = acct.storage.clone();
         macro_rules! path {
             ($arg:expr) => {
-                match self.path(&$arg) {
+                match self.path(&$arg[..]) {
                     Ok(p) => p,
                     Err(a) => return a,
                 }
@@ -461,10 +469,9 @@ impl Session {
                     "Service ready for new user.",
                 ))
             }
-            Command::Pwd => Action::Reply(Reply::path(
-                self.cwd.as_bytes(),
-                "is the current directory",
-            )),
+            Command::Pwd => {
+                Action::Reply(Reply::path(self.cwd.as_bytes(), "is the current directory"))
+            }
             Command::Cwd(arg) => {
                 need!(list);
                 let p = path!(arg);
@@ -521,8 +528,7 @@ impl Session {
                     return reply(ReplyCode::BAD_SEQUENCE, "RNFR required first.");
                 };
                 let to = path!(arg);
-                if to.is_root() || to.as_bytes().starts_with(&[from.as_bytes(), b"/"].concat())
-                {
+                if to.is_root() || to.as_bytes().starts_with(&[from.as_bytes(), b"/"].concat()) {
                     return reply(ReplyCode::FILE_NAME_NOT_ALLOWED, "Cannot rename there.");
                 }
                 match storage.rename(&from, &to).await {
@@ -548,7 +554,10 @@ impl Session {
                     Ok(m) => match m.modified {
                         Some(t) => {
                             let (s, _) = Timestamp::from_system_time(t).to_unix();
-                            reply(ReplyCode::FILE_STATUS, Timestamp::from_unix(s, 0).to_string())
+                            reply(
+                                ReplyCode::FILE_STATUS,
+                                Timestamp::from_unix(s, 0).to_string(),
+                            )
                         }
                         None => reply(ReplyCode::FILE_NOT_AVAILABLE, "Time not available."),
                     },
@@ -618,7 +627,10 @@ impl Session {
             }
             Command::Pasv => {
                 if self.epsv_all {
-                    return reply(ReplyCode::BAD_SEQUENCE, "Only EPSV is allowed after EPSV ALL.");
+                    return reply(
+                        ReplyCode::BAD_SEQUENCE,
+                        "Only EPSV is allowed after EPSV ALL.",
+                    );
                 }
                 Action::Passive { extended: false }
             }
@@ -630,8 +642,8 @@ impl Session {
                 EpsvArg::Family(f)
                     if f != ftp_proto::addr::AddressFamily::of(canonical_ip(self.local.ip())) =>
                 {
-                    let n = ftp_proto::addr::AddressFamily::of(canonical_ip(self.local.ip()))
-                        .number();
+                    let n =
+                        ftp_proto::addr::AddressFamily::of(canonical_ip(self.local.ip())).number();
                     reply(
                         ReplyCode::UNSUPPORTED_NETWORK_PROTOCOL,
                         format!("Network protocol not supported, use ({n})"),
@@ -671,7 +683,7 @@ impl Session {
                 need!(write);
                 let base = match arg {
                     Some(a) => path!(a),
-                    None => path!(b"ftp-upload".to_vec()),
+                    None => path!(b"ftp-upload"),
                 };
                 for i in 0..100u32 {
                     let p = if i == 0 {
@@ -700,7 +712,10 @@ impl Session {
                         Err(e) => return Action::Reply(storage_error_reply(&e)),
                     }
                 }
-                reply(ReplyCode::FILE_NAME_NOT_ALLOWED, "Could not find a unique name.")
+                reply(
+                    ReplyCode::FILE_NAME_NOT_ALLOWED,
+                    "Could not find a unique name.",
+                )
             }
             Command::List(arg) => {
                 need!(list);

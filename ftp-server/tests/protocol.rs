@@ -29,7 +29,10 @@ fn pass_without_user_is_bad_sequence() {
 fn commands_before_login_get_530_except_the_allowed_few() {
     let srv = Srv::start();
     let mut c = Ctl::connect(srv.addr);
-    for cmd in ["PWD", "CWD /", "LIST", "RETR a", "STOR a", "PASV", "EPSV", "TYPE I", "MKD x", "SIZE a", "STAT /", "MLST", "ACCT a"] {
+    for cmd in [
+        "PWD", "CWD /", "LIST", "RETR a", "STOR a", "PASV", "EPSV", "TYPE I", "MKD x", "SIZE a",
+        "STAT /", "MLST", "ACCT a",
+    ] {
         c.expect(cmd, 530);
     }
     c.expect("SYST", 215);
@@ -67,7 +70,9 @@ fn syst_feat_and_opts() {
     assert_eq!(c.expect("SYST", 215).text(), "UNIX Type: L8");
     let feat = c.expect("FEAT", 211);
     let f = ftp_proto::feat::Features::from_reply(&feat);
-    for name in ["EPRT", "EPSV", "MDTM", "MFMT", "MLST", "PASV", "SIZE", "TVFS", "UTF8", "HOST"] {
+    for name in [
+        "EPRT", "EPSV", "MDTM", "MFMT", "MLST", "PASV", "SIZE", "TVFS", "UTF8", "HOST",
+    ] {
         assert!(f.has(name), "FEAT lacks {name}");
     }
     assert_eq!(f.params("REST"), Some("STREAM"));
@@ -148,7 +153,19 @@ fn replies_never_reveal_the_real_root() {
     let real = real.to_string_lossy().into_owned();
     let mut c = srv.login();
     let mut replies = Vec::new();
-    for cmd in ["PWD", "MKD d", "CWD d", "PWD", "CWD /nope", "RETR nope", "STAT /", "MLST /", "MLST /d", "STAT", "RMD /d"] {
+    for cmd in [
+        "PWD",
+        "MKD d",
+        "CWD d",
+        "PWD",
+        "CWD /nope",
+        "RETR nope",
+        "STAT /",
+        "MLST /",
+        "MLST /d",
+        "STAT",
+        "RMD /d",
+    ] {
         replies.push(c.cmd(cmd).to_string());
     }
     replies.push(c.text("LIST /"));
@@ -183,10 +200,16 @@ fn symlinks_leading_outside_root_are_refused() {
     c.expect("DELE out/secret", 550);
     c.expect("MFMT 20200101000000 s", 550);
     let list = c.text("NLST");
-    assert!(!list.contains("out") && !list.lines().any(|l| l == "s"), "{list}");
+    assert!(
+        !list.contains("out") && !list.lines().any(|l| l == "s"),
+        "{list}"
+    );
     assert!(list.contains("good"), "{list}");
     assert_eq!(c.download("RETR good").0, b"ok");
-    assert_eq!(std::fs::read(outside.path().join("secret")).unwrap(), b"top secret");
+    assert_eq!(
+        std::fs::read(outside.path().join("secret")).unwrap(),
+        b"top secret"
+    );
     assert_eq!(dir_names(outside.path()), ["secret"]);
 }
 
@@ -284,17 +307,32 @@ fn list_nlst_mlsd_mlst_and_stat_of_a_path() {
     let list = c.text("LIST d");
     let lines: Vec<&str> = list.lines().collect();
     assert_eq!(lines.len(), 2, "{list}");
-    assert!(lines[0].starts_with("-rw") && lines[0].ends_with(" a.txt"), "{list}");
-    assert!(lines[1].starts_with('d') && lines[1].ends_with(" sub"), "{list}");
+    assert!(
+        lines[0].starts_with("-rw") && lines[0].ends_with(" a.txt"),
+        "{list}"
+    );
+    assert!(
+        lines[1].starts_with('d') && lines[1].ends_with(" sub"),
+        "{list}"
+    );
     assert!(list.ends_with("\r\n"));
     let all = c.text("LIST -la d");
     assert!(all.contains(".hidden"), "{all}");
     assert_eq!(c.text("NLST d"), "a.txt\r\nsub\r\n");
     let one = c.text("LIST d/a.txt");
-    assert!(one.trim_end().ends_with(" a.txt") && one.lines().count() == 1, "{one}");
+    assert!(
+        one.trim_end().ends_with(" a.txt") && one.lines().count() == 1,
+        "{one}"
+    );
     let mlsd = c.text("MLSD d");
-    assert!(mlsd.contains("type=file;size=5;") && mlsd.contains(" a.txt\r\n"), "{mlsd}");
-    assert!(mlsd.contains("type=dir;") && mlsd.contains(" sub\r\n"), "{mlsd}");
+    assert!(
+        mlsd.contains("type=file;size=5;") && mlsd.contains(" a.txt\r\n"),
+        "{mlsd}"
+    );
+    assert!(
+        mlsd.contains("type=dir;") && mlsd.contains(" sub\r\n"),
+        "{mlsd}"
+    );
     assert!(mlsd.contains(".hidden"), "MLSD shows every entry: {mlsd}");
     let r = c.expect("MLST d/a.txt", 250);
     assert_eq!(r.lines().len(), 3, "{r}");
@@ -317,7 +355,16 @@ fn read_only_user_cannot_change_anything() {
     srv.write("f", b"x");
     std::fs::create_dir(srv.path("d")).unwrap();
     let mut c = srv.login();
-    for cmd in ["STOR g", "APPE f", "STOU", "DELE f", "MKD e", "RMD d", "RNFR f", "MFMT 20200101000000 f"] {
+    for cmd in [
+        "STOR g",
+        "APPE f",
+        "STOU",
+        "DELE f",
+        "MKD e",
+        "RMD d",
+        "RNFR f",
+        "MFMT 20200101000000 f",
+    ] {
         c.expect(cmd, 550);
     }
     assert_eq!(c.download("RETR f").0, b"x");

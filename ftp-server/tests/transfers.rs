@@ -391,10 +391,12 @@ fn shutdown_lets_a_running_transfer_finish_then_run_returns() {
     assert_eq!(stop, data);
     c.expect_reply(226);
     c.expect_reply(421);
-    assert!(TcpStream::connect(srv.addr).is_err() || {
-        let mut s = TcpStream::connect(srv.addr).unwrap();
-        s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-        let mut b = [0u8; 1];
-        matches!(s.read(&mut b), Ok(0) | Err(_))
-    });
+    assert!(
+        TcpStream::connect(srv.addr).is_err() || {
+            let mut s = TcpStream::connect(srv.addr).unwrap();
+            s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+            let mut b = [0u8; 1];
+            matches!(s.read(&mut b), Ok(0) | Err(_))
+        }
+    );
 }

@@ -306,7 +306,8 @@ impl Storage for FsStorage {
                 }
                 match mode {
                     WriteMode::Replace | WriteMode::CreateNew => {
-                        if mode == WriteMode::CreateNew && std::fs::symlink_metadata(&dest).is_ok() {
+                        if mode == WriteMode::CreateNew && std::fs::symlink_metadata(&dest).is_ok()
+                        {
                             return Err(StorageError::AlreadyExists);
                         }
                         let dir = dest.parent().ok_or(StorageError::PermissionDenied)?;
