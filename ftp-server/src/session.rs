@@ -948,3 +948,132 @@ impl Session {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::UserDb;
+    use crate::config::User;
+    use futures_lite::future::block_on;
+
+    struct Harness {
+        s: Session,
+        _dir: tempfile::TempDir,
+    }
+
+    impl Harness {
+        fn new() -> Harness {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(dir.path().join("f"), b"0123456789").unwrap();
+            let cfg = Config {
+                users: vec![User::new("alice", "secret", dir.path())],
+                login_failure_delay: std::time::Duration::ZERO,
+                ..Config::default()
+            };
+            let auth = Arc::new(UserDb::from_config(&cfg).unwrap());
+            let s = Session::new(
+                Arc::new(cfg),
+                auth,
+                "127.0.0.1:40000".parse().unwrap(),
+                "127.0.0.1:21".parse().unwrap(),
+            );
+            Harness { s, _dir: dir }
+        }
+
+        fn run(&mut self, line: &str) -> Action {
+            block_on(self.s.handle(Command::parse(line.as_bytes())))
+        }
+
+        fn code(&mut self, line: &str) -> u16 {
+            match self.run(line) {
+                Action::Reply(r) | Action::Close(r) | Action::Active(_, r) => r.code().as_u16(),
+                Action::Reinitialize(r) => r.code().as_u16(),
+                Action::Passive { .. } => 227,
+                Action::Transfer(t) => t.opening.code().as_u16(),
+            }
+        }
+
+        fn logged_in() -> Harness {
+            let mut h = Harness::new();
+            assert_eq!(h.code("USER alice"), 331);
+            assert_eq!(h.code("PASS secret"), 230);
+            h
+        }
+    }
+
+    #[test]
+    fn login_then_logout_with_rein() {
+        let mut h = Harness::new();
+        assert_eq!(h.code("PWD"), 530);
+        assert_eq!(h.code("USER alice"), 331);
+        assert_eq!(h.code("PASS nope"), 530);
+        assert_eq!(h.s.user(), None);
+        assert_eq!(h.code("USER alice"), 331);
+        assert_eq!(h.code("PASS secret"), 230);
+        assert_eq!(h.s.user(), Some("alice"));
+        assert!(matches!(h.run("REIN"), Action::Reinitialize(_)));
+        assert_eq!(h.code("PWD"), 530);
+    }
+
+    #[test]
+    fn third_failure_closes() {
+        let mut h = Harness::new();
+        for i in 0..3 {
+            h.code("USER x");
+            let a = h.run("PASS y");
+            assert_eq!(matches!(a, Action::Close(_)), i == 2, "{a:?}");
+        }
+    }
+
+    #[test]
+    fn data_addresses_are_checked_against_the_peer() {
+        let mut h = Harness::logged_in();
+        assert!(matches!(h.run("PORT 127,0,0,1,100,0"), Action::Active(..)));
+        assert_eq!(h.code("PORT 127,0,0,2,100,0"), 504);
+        assert_eq!(h.code("PORT 127,0,0,1,0,80"), 504);
+        assert_eq!(h.code("EPRT |2|::1|30000|"), 504);
+        assert!(matches!(h.run("EPSV"), Action::Passive { extended: true }));
+        assert_eq!(h.code("EPSV ALL"), 200);
+        assert_eq!(h.code("PASV"), 503);
+        assert_eq!(h.code("PORT 127,0,0,1,100,0"), 503);
+        assert!(matches!(h.run("EPSV"), Action::Passive { extended: true }));
+    }
+
+    #[test]
+    fn rest_applies_to_the_next_transfer_only() {
+        let mut h = Harness::logged_in();
+        assert_eq!(h.code("REST 4"), 350);
+        let Action::Transfer(t) = h.run("RETR f") else {
+            panic!("expected a transfer")
+        };
+        let TransferData::Send(mut s) = t.data else {
+            panic!("expected a read stream")
+        };
+        let mut got = Vec::new();
+        block_on(futures_lite::io::AsyncReadExt::read_to_end(
+            &mut s, &mut got,
+        ))
+        .unwrap();
+        assert_eq!(got, b"456789");
+        assert_eq!(h.s.rest, 0);
+    }
+
+    #[test]
+    fn rnto_must_follow_rnfr_directly() {
+        let mut h = Harness::logged_in();
+        assert_eq!(h.code("RNFR f"), 350);
+        assert_eq!(h.code("NOOP"), 200);
+        assert_eq!(h.code("RNTO g"), 503);
+        assert_eq!(h.code("RNFR f"), 350);
+        assert_eq!(h.code("RNTO g"), 250);
+        assert_eq!(h.code("SIZE g"), 213);
+    }
+
+    #[test]
+    fn parse_errors_become_replies() {
+        let mut h = Harness::logged_in();
+        assert_eq!(h.code("BOGUS"), 500);
+        assert_eq!(h.code("RETR"), 501);
+        assert_eq!(h.code(""), 500);
+    }
+}
