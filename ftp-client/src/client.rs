@@ -6,11 +6,11 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use async_io::Timer;
-use futures_lite::io::{AsyncRead, AsyncWrite, BufReader};
 use ftp_proto::command::TransferType;
 use ftp_proto::feat::Features;
 use ftp_proto::io::{write_command, ReadReplyError, ReplyReader};
 use ftp_proto::{Command, Reply, Secret, Timestamp};
+use futures_lite::io::{AsyncRead, AsyncWrite, BufReader};
 
 use crate::error::{Error, Result};
 use crate::listing::Entry;
@@ -146,7 +146,9 @@ pub(crate) async fn with_timeout<T>(
 fn read_error(e: ReadReplyError) -> Error {
     match e {
         ReadReplyError::Io(e) => Error::io("control connection", e),
-        ReadReplyError::Closed => Error::Protocol("the server closed the control connection".into()),
+        ReadReplyError::Closed => {
+            Error::Protocol("the server closed the control connection".into())
+        }
         other => Error::Protocol(other.to_string()),
     }
 }
@@ -164,7 +166,10 @@ impl Client {
         } else {
             format!("{host}:{port}")
         };
-        let host_owned = host.trim_start_matches('[').trim_end_matches(']').to_string();
+        let host_owned = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
         let t2 = target.clone();
         let stream = with_timeout(
             opts.connect_timeout,
@@ -179,7 +184,9 @@ impl Client {
             },
         )
         .await?;
-        let peer = stream.peer_addr().map_err(|e| Error::io("peer address", e))?;
+        let peer = stream
+            .peer_addr()
+            .map_err(|e| Error::io("peer address", e))?;
         let local = stream
             .local_addr()
             .map_err(|e| Error::io("local address", e))?;
@@ -309,7 +316,9 @@ impl Client {
                 }
             }
         }
-        Err(Error::Protocol("could not resynchronise the control connection".into()))
+        Err(Error::Protocol(
+            "could not resynchronise the control connection".into(),
+        ))
     }
 
     /// Reads stale NOOP replies.
@@ -334,7 +343,9 @@ impl Client {
                 return Ok(r);
             }
         }
-        Err(Error::Protocol(format!("too many preliminary replies to {what}")))
+        Err(Error::Protocol(format!(
+            "too many preliminary replies to {what}"
+        )))
     }
 
     /// Sends a command and checks its reply is a completion (2xx), or 3xx if `allow_3xx`.
@@ -478,7 +489,9 @@ impl Client {
     /// The size of a file in bytes (`SIZE`, asked in binary mode).
     pub async fn size(&mut self, path: impl AsRef<[u8]>) -> Result<u64> {
         self.ensure_binary_for_size().await?;
-        let r = self.expect_ok(&Command::Size(path.as_ref().to_vec())).await?;
+        let r = self
+            .expect_ok(&Command::Size(path.as_ref().to_vec()))
+            .await?;
         let text = r.text();
         text.trim()
             .parse()
@@ -487,7 +500,9 @@ impl Client {
 
     /// The modification time of a file (`MDTM`).
     pub async fn mdtm(&mut self, path: impl AsRef<[u8]>) -> Result<Timestamp> {
-        let r = self.expect_ok(&Command::Mdtm(path.as_ref().to_vec())).await?;
+        let r = self
+            .expect_ok(&Command::Mdtm(path.as_ref().to_vec()))
+            .await?;
         Timestamp::parse(r.lines()[0].trim_ascii())
             .map_err(|_| Error::Protocol(format!("bad MDTM reply: {r}")))
     }

@@ -8,10 +8,10 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use async_io::Timer;
-use futures_lite::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use futures_lite::FutureExt;
 use ftp_proto::command::{EpsvArg, TextFormat, TransferType};
 use ftp_proto::{addr, Command, Reply};
+use futures_lite::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use futures_lite::FutureExt;
 
 use crate::client::{unsupported, with_timeout, BoxStream, Client, DataMode, TransferKind};
 use crate::error::{Error, Result};
@@ -91,9 +91,8 @@ impl Client {
                 if !self.epsv_broken && self.opts.extended_data_commands {
                     let r = self.command(&Command::Epsv(EpsvArg::Any)).await?;
                     if r.code().as_u16() == 229 {
-                        let port = addr::parse_epsv_reply(&r.lines()[0]).map_err(|e| {
-                            Error::Protocol(format!("bad EPSV reply ({e}): {r}"))
-                        })?;
+                        let port = addr::parse_epsv_reply(&r.lines()[0])
+                            .map_err(|e| Error::Protocol(format!("bad EPSV reply ({e}): {r}")))?;
                         let target = SocketAddr::new(self.peer.ip(), port);
                         return Ok(Prepared::Connected(self.connect_data(target).await?));
                     }
@@ -214,7 +213,11 @@ impl Client {
 
     /// Reads the final reply of a transfer whose data connection is closed, accounting for
     /// keep-alive NOOP replies.
-    pub(crate) async fn finish_transfer(&mut self, what: &str, early: Option<Reply>) -> Result<Reply> {
+    pub(crate) async fn finish_transfer(
+        &mut self,
+        what: &str,
+        early: Option<Reply>,
+    ) -> Result<Reply> {
         let fin = match early {
             Some(r) => r,
             None => loop {

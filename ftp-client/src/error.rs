@@ -147,9 +147,7 @@ impl Error {
                 _ => ErrorClass::Transfer,
             },
             Error::Io { source, .. } => match source.kind() {
-                io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied => {
-                    ErrorClass::NotFound
-                }
+                io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied => ErrorClass::NotFound,
                 io::ErrorKind::TimedOut => ErrorClass::Timeout,
                 _ => ErrorClass::Transfer,
             },

@@ -37,9 +37,7 @@ mod data;
 mod error;
 pub mod listing;
 
-pub use client::{
-    BoxStream, Client, DataMode, Options, Stream, TransferKind, TRANSCRIPT_TARGET,
-};
+pub use client::{BoxStream, Client, DataMode, Options, Stream, TransferKind, TRANSCRIPT_TARGET};
 pub use data::Download;
 pub use error::{Error, ErrorClass, Result};
 pub use listing::{Entry, EntryKind};

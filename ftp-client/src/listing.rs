@@ -118,9 +118,7 @@ pub fn split_lines(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
 pub fn parse_mlsd(bytes: &[u8]) -> Vec<Entry> {
     split_lines(bytes)
         .filter_map(|l| Facts::parse(l).ok())
-        .filter(|(f, _)| {
-            !matches!(f.entry_type, Some(EntryType::Cdir) | Some(EntryType::Pdir))
-        })
+        .filter(|(f, _)| !matches!(f.entry_type, Some(EntryType::Cdir) | Some(EntryType::Pdir)))
         .filter(|(_, n)| n != b"." && n != b"..")
         .map(|(f, n)| Entry::from_facts(f, n))
         .collect()
@@ -172,7 +170,10 @@ fn month(tok: &[u8]) -> Option<u8> {
         return None;
     }
     let lower = tok.to_ascii_lowercase();
-    MONTHS.iter().position(|m| *m == lower.as_slice()).map(|i| i as u8 + 1)
+    MONTHS
+        .iter()
+        .position(|m| *m == lower.as_slice())
+        .map(|i| i as u8 + 1)
 }
 
 fn number(tok: &[u8]) -> Option<u64> {
@@ -218,7 +219,8 @@ fn parse_unix(line: &[u8], now: Timestamp) -> Option<Entry> {
             let mut year = now.year();
             let this_year = Timestamp::new(year, mon, day as u8, h, m, 0, 0).ok();
             // A date more than a day ahead is from last year (ls shows times for ~6 months).
-            let ahead = (u32::from(mon), day as u32) > (u32::from(now.month()), u32::from(now.day()) + 1);
+            let ahead =
+                (u32::from(mon), day as u32) > (u32::from(now.month()), u32::from(now.day()) + 1);
             if ahead || this_year.is_none() {
                 year -= 1;
             }
@@ -366,7 +368,10 @@ mod tests {
     #[test]
     fn missing_group_column_is_tolerated() {
         let e = one(b"-rw-r--r-- 1 ftp 512 Apr  1  2021 nogroup.txt");
-        assert_eq!((e.size, e.name.as_slice()), (Some(512), &b"nogroup.txt"[..]));
+        assert_eq!(
+            (e.size, e.name.as_slice()),
+            (Some(512), &b"nogroup.txt"[..])
+        );
     }
 
     #[test]
@@ -390,7 +395,10 @@ mod tests {
         assert_eq!(e.kind, EntryKind::Dir);
         assert_eq!(e.modified.unwrap().to_string(), "20200102150400");
         let e = one(b"12-31-1999  11:59AM             1,234 old file.txt");
-        assert_eq!((e.size, e.name.as_slice()), (Some(1234), &b"old file.txt"[..]));
+        assert_eq!(
+            (e.size, e.name.as_slice()),
+            (Some(1234), &b"old file.txt"[..])
+        );
         let e = one(b"07-04-21  12:00AM                 0 midnight");
         assert_eq!(e.modified.unwrap().hour(), 0);
         let e = one(b"07-04-2021  18:30                 5 24h");

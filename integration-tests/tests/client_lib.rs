@@ -20,8 +20,12 @@ fn opts(mode: DataMode, extended: bool) -> Options {
 
 async fn login(server: &TestServer, o: Options) -> Client {
     let host = server.addr.ip().to_string();
-    let mut c = Client::connect(&host, server.addr.port(), o).await.expect("connect");
-    c.login(TestServer::USER, TestServer::PASS).await.expect("login");
+    let mut c = Client::connect(&host, server.addr.port(), o)
+        .await
+        .expect("connect");
+    c.login(TestServer::USER, TestServer::PASS)
+        .await
+        .expect("login");
     c
 }
 
@@ -43,7 +47,11 @@ fn round_trip(server: &TestServer, o: Options, name: &str) {
         let mut c = login(server, o).await;
         let sent = c.stor(name, &data[..], 0).await.expect("STOR");
         assert_eq!(sent, data.len() as u64);
-        assert_eq!(std::fs::read(server.path(name)).unwrap(), data, "bytes on disk");
+        assert_eq!(
+            std::fs::read(server.path(name)).unwrap(),
+            data,
+            "bytes on disk"
+        );
         assert_eq!(download(&mut c, name, 0).await, data, "bytes downloaded");
         // A second transfer on the same connection works too.
         assert_eq!(download(&mut c, name, 299_990).await, data[299_990..]);
@@ -97,7 +105,10 @@ fn ascii_mode_converts_line_ends_both_ways() {
             let text = b"one\ntwo\r\nthree\n".to_vec();
             c.stor("t.txt", &text[..], 0).await.expect("STOR");
             let on_disk = std::fs::read(s.path("t.txt")).unwrap();
-            assert_eq!(on_disk, b"one\ntwo\nthree\n", "server stores local (LF) line ends");
+            assert_eq!(
+                on_disk, b"one\ntwo\nthree\n",
+                "server stores local (LF) line ends"
+            );
             assert_eq!(download(&mut c, "t.txt", 0).await, b"one\ntwo\nthree\n");
             c.set_transfer_kind(TransferKind::Binary);
             assert_eq!(download(&mut c, "t.txt", 0).await, on_disk);
@@ -123,7 +134,10 @@ fn listing_returns_one_entry_type_with_sizes_and_kinds() {
         names.sort();
         assert_eq!(
             names,
-            vec![("2024 report".to_string(), false), ("dir one".to_string(), true)]
+            vec![
+                ("2024 report".to_string(), false),
+                ("dir one".to_string(), true)
+            ]
         );
         let inner = c.list(Some(b"dir one")).await.unwrap();
         assert_eq!(inner.len(), 1);
@@ -176,7 +190,10 @@ fn resumes_downloads_and_uploads_at_an_offset() {
         assert_eq!(std::fs::read(s.path("up.bin")).unwrap(), data);
         // APPE appends.
         c.appe("up.bin", &b"tail"[..]).await.unwrap();
-        assert_eq!(std::fs::read(s.path("up.bin")).unwrap().len(), data.len() + 4);
+        assert_eq!(
+            std::fs::read(s.path("up.bin")).unwrap().len(),
+            data.len() + 4
+        );
     });
 }
 
@@ -192,7 +209,9 @@ fn errors_keep_the_reply_and_map_to_exit_classes() {
         assert_eq!(c.pwd().await.unwrap(), b"/");
 
         let host = s.addr.ip().to_string();
-        let mut bad = Client::connect(&host, s.addr.port(), Options::default()).await.unwrap();
+        let mut bad = Client::connect(&host, s.addr.port(), Options::default())
+            .await
+            .unwrap();
         let e = bad.login(TestServer::USER, "wrong").await.unwrap_err();
         assert!(matches!(e, Error::Login { .. }), "{e:?}");
         assert_eq!(e.class(), ErrorClass::Login);
@@ -204,7 +223,9 @@ fn errors_keep_the_reply_and_map_to_exit_classes() {
 fn connect_refused_is_a_connect_error() {
     let port = integration_tests::free_port();
     with_timeout(30, async {
-        let e = Client::connect("127.0.0.1", port, Options::default()).await.unwrap_err();
+        let e = Client::connect("127.0.0.1", port, Options::default())
+            .await
+            .unwrap_err();
         assert_eq!(e.class(), ErrorClass::Connect);
     });
 }

@@ -9,8 +9,7 @@ use anyhow::{Context as _, Result};
 use ftp_proto::Timestamp;
 
 use super::ops::{
-    download_file, local_name, remote_name, resolve_login, rjoin, upload_file, walk_remote,
-    Session,
+    download_file, local_name, remote_name, resolve_login, rjoin, upload_file, walk_remote, Session,
 };
 use super::url::{is_url, FtpUrl};
 use super::{fail, Ctx};
@@ -48,7 +47,9 @@ impl std::fmt::Display for Action {
         match self {
             Action::MkdirLocal(p) => write!(f, "mkdir {}", p.display()),
             Action::MkdirRemote(p) => write!(f, "mkdir {}", l(p)),
-            Action::Get { remote, local, .. } => write!(f, "get {} -> {}", l(remote), local.display()),
+            Action::Get { remote, local, .. } => {
+                write!(f, "get {} -> {}", l(remote), local.display())
+            }
             Action::Put { local, remote } => write!(f, "put {} -> {}", local.display(), l(remote)),
             Action::DeleteLocal(p, _) => write!(f, "delete {}", p.display()),
             Action::DeleteRemote(p, _) => write!(f, "delete {}", l(p)),
@@ -72,7 +73,8 @@ fn needs_copy(src: &Meta, dst: Option<&Meta>, only_newer: bool) -> bool {
             _ => src.size != dst.size,
         };
     }
-    src.size != dst.size || matches!((secs(src.mtime), secs(dst.mtime)), (Some(s), Some(d)) if s != d)
+    src.size != dst.size
+        || matches!((secs(src.mtime), secs(dst.mtime)), (Some(s), Some(d)) if s != d)
 }
 
 fn walk_local(root: &Path) -> Result<BTreeMap<Vec<u8>, Meta>> {
@@ -83,7 +85,10 @@ fn walk_local(root: &Path) -> Result<BTreeMap<Vec<u8>, Meta>> {
     let mut stack = vec![(Vec::new(), 0usize)];
     while let Some((rel, depth)) = stack.pop() {
         if depth > 64 {
-            return Err(fail(ErrorClass::Transfer, "directory tree deeper than 64 levels"));
+            return Err(fail(
+                ErrorClass::Transfer,
+                "directory tree deeper than 64 levels",
+            ));
         }
         let dir = root.join(local_name(&rel));
         for ent in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
@@ -191,7 +196,10 @@ async fn remote_tree(sess: &mut Session, root: &[u8]) -> Result<BTreeMap<Vec<u8>
     for (rel, e) in entries {
         let dir = e.kind == EntryKind::Dir;
         if !dir && e.kind != EntryKind::File {
-            log::info!("skipping {} (not a regular file)", String::from_utf8_lossy(&rel));
+            log::info!(
+                "skipping {} (not a regular file)",
+                String::from_utf8_lossy(&rel)
+            );
             continue;
         }
         out.insert(
@@ -232,12 +240,21 @@ async fn execute(
         .partition(|a| matches!(a, Action::Get { .. } | Action::Put { .. }));
     for a in mkdirs {
         let r: Result<()> = match &a {
-            Action::MkdirLocal(p) => std::fs::create_dir_all(p).with_context(|| format!("creating {}", p.display())),
-            Action::MkdirRemote(p) => async {
-                sess.client().await?.mkdir(p).await?;
-                Ok(())
+            Action::MkdirLocal(p) => {
+                std::fs::create_dir_all(p).with_context(|| format!("creating {}", p.display()))
             }
-            .await,
+            Action::MkdirRemote(p) => {
+                async {
+                    let c = sess.client().await?;
+                    if c.mkdir(p).await.is_err() {
+                        // Maybe a parent is missing too (the mirror's root).
+                        super::ops::make_parents(c, p).await;
+                        c.mkdir(p).await?;
+                    }
+                    Ok(())
+                }
+                .await
+            }
             _ => Ok(()),
         };
         if let Err(e) = r {
@@ -257,11 +274,17 @@ async fn execute(
         let mut failed = 0usize;
         while let Ok(a) = rx.recv().await {
             let r = match &a {
-                Action::Get { remote, local, mtime } => {
-                    download_file(ctx, &mut s, remote, local, resume, *mtime).await.map(drop)
-                }
+                Action::Get {
+                    remote,
+                    local,
+                    mtime,
+                } => download_file(ctx, &mut s, remote, local, resume, *mtime)
+                    .await
+                    .map(drop),
                 Action::Put { local, remote } => {
-                    upload_file(ctx, &mut s, local, remote, false, true).await.map(drop)
+                    upload_file(ctx, &mut s, local, remote, false, true)
+                        .await
+                        .map(drop)
                 }
                 _ => Ok(()),
             };
@@ -295,18 +318,24 @@ async fn execute(
     }
     for a in deletes {
         let r: Result<()> = match &a {
-            Action::DeleteLocal(p, true) => std::fs::remove_dir(p).with_context(|| format!("removing {}", p.display())),
-            Action::DeleteLocal(p, false) => std::fs::remove_file(p).with_context(|| format!("removing {}", p.display())),
-            Action::DeleteRemote(p, dir) => async {
-                let c = sess.client().await?;
-                if *dir {
-                    c.rmdir(p).await?;
-                } else {
-                    c.delete(p).await?;
-                }
-                Ok(())
+            Action::DeleteLocal(p, true) => {
+                std::fs::remove_dir(p).with_context(|| format!("removing {}", p.display()))
             }
-            .await,
+            Action::DeleteLocal(p, false) => {
+                std::fs::remove_file(p).with_context(|| format!("removing {}", p.display()))
+            }
+            Action::DeleteRemote(p, dir) => {
+                async {
+                    let c = sess.client().await?;
+                    if *dir {
+                        c.rmdir(p).await?;
+                    } else {
+                        c.delete(p).await?;
+                    }
+                    Ok(())
+                }
+                .await
+            }
             _ => Ok(()),
         };
         if let Err(e) = r {
@@ -364,7 +393,10 @@ pub(crate) async fn run(
         plan_download(&url.path, &local, &remote, &local_tree, only_newer, delete)
     } else {
         if !local.is_dir() {
-            return Err(fail(ErrorClass::NotFound, format!("{}: not a directory", local.display())));
+            return Err(fail(
+                ErrorClass::NotFound,
+                format!("{}: not a directory", local.display()),
+            ));
         }
         let local_tree = walk_local(&local)?;
         let exists = url.path.is_empty() || sess.client().await?.is_dir(&url.path).await?;
@@ -373,13 +405,24 @@ pub(crate) async fn run(
         } else {
             BTreeMap::new()
         };
-        plan_upload(&local, &url.path, &local_tree, &remote, exists, only_newer, delete)
+        plan_upload(
+            &local,
+            &url.path,
+            &local_tree,
+            &remote,
+            exists,
+            only_newer,
+            delete,
+        )
     };
     let total = acts.len();
     let failed = execute(ctx, &mut sess, acts, parallel, dry_run, false).await?;
     sess.quit().await;
     if failed > 0 {
-        return Err(fail(ErrorClass::Partial, format!("{failed} of {total} actions failed")));
+        return Err(fail(
+            ErrorClass::Partial,
+            format!("{failed} of {total} actions failed"),
+        ));
     }
     if !ctx.quiet && !dry_run {
         eprintln!("mirror: {total} action(s) done");

@@ -1,9 +1,9 @@
 //! The `ftp-client` command line: argument parsing and the subcommands. The binary's `main`
 //! only calls [`main_with_args`].
 
+mod mirror;
 pub mod netrc;
 mod ops;
-mod mirror;
 mod shell;
 pub mod url;
 
@@ -54,7 +54,7 @@ Exit codes:
 
 /// Command-line arguments.
 #[derive(Debug, Parser)]
-#[command(name = "ftp-client", version, about = "An FTP client for scripts and people", long_about = LONG_ABOUT)]
+#[command(name = "ftp-client", version, args_override_self = true, about = "An FTP client for scripts and people", long_about = LONG_ABOUT)]
 pub struct Cli {
     /// Print nothing but data and errors.
     #[arg(short, long, global = true)]
@@ -321,7 +321,12 @@ fn init_logging(cli: &Cli) {
         if rec.target() == crate::TRANSCRIPT_TARGET {
             writeln!(f, "{}", rec.args())
         } else {
-            writeln!(f, "ftp-client: {}: {}", rec.level().as_str().to_lowercase(), rec.args())
+            writeln!(
+                f,
+                "ftp-client: {}: {}",
+                rec.level().as_str().to_lowercase(),
+                rec.args()
+            )
         }
     });
     if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
@@ -335,15 +340,30 @@ fn init_logging(cli: &Cli) {
 /// `ftp-client URL` is short for `ftp-client shell URL`.
 pub fn main_with_args(args: Vec<OsString>) -> i32 {
     let mut args = args;
-    if let Some(first) = args.get(1).and_then(|a| a.to_str()) {
-        if url::is_url(first) {
-            args.insert(1, "shell".into());
+    const SUBCOMMANDS: &[&str] = &[
+        "ls", "get", "put", "rm", "mkdir", "rmdir", "mv", "stat", "cat", "mirror", "shell", "help",
+    ];
+    let first_sub = args
+        .iter()
+        .skip(1)
+        .position(|a| a.to_str().is_some_and(|a| SUBCOMMANDS.contains(&a)));
+    let first_url = args
+        .iter()
+        .skip(1)
+        .position(|a| a.to_str().is_some_and(url::is_url));
+    if let Some(u) = first_url {
+        if first_sub.is_none_or(|s| s > u) {
+            args.insert(u + 1, "shell".into());
         }
     }
     let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => {
-            let code = if e.use_stderr() { ErrorClass::Usage.exit_code() } else { 0 };
+            let code = if e.use_stderr() {
+                ErrorClass::Usage.exit_code()
+            } else {
+                0
+            };
             let _ = e.print();
             return code;
         }

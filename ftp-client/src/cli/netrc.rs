@@ -32,8 +32,7 @@ pub fn lookup(text: &str, host: &str, user: Option<&str>) -> Option<NetrcEntry> 
     let mut toks = Vec::new();
     let mut lines = text.lines();
     while let Some(line) = lines.next() {
-        let mut words = line.split_whitespace();
-        while let Some(w) = words.next() {
+        for w in line.split_whitespace() {
             if w == "macdef" {
                 // Skip the macro body: up to the next empty line.
                 for l in lines.by_ref() {
@@ -105,8 +104,14 @@ mod tests {
     #[test]
     fn multiline_and_macdef_and_user_filter() {
         let text = "machine h\n  login a\n  password pa\nmacdef init\ncd /\nls\n\nmachine h login b password pb\n";
-        assert_eq!(lookup(text, "h", None).unwrap().password.as_deref(), Some("pa"));
-        assert_eq!(lookup(text, "h", Some("b")).unwrap().password.as_deref(), Some("pb"));
+        assert_eq!(
+            lookup(text, "h", None).unwrap().password.as_deref(),
+            Some("pa")
+        );
+        assert_eq!(
+            lookup(text, "h", Some("b")).unwrap().password.as_deref(),
+            Some("pb")
+        );
         assert_eq!(lookup(text, "H", Some("c")), None);
         assert_eq!(lookup(text, "other", None), None);
     }

@@ -36,14 +36,18 @@ impl std::fmt::Debug for Login {
 /// prompt; anonymous when no user is known.
 pub(crate) fn resolve_login(ctx: &Ctx, u: &FtpUrl) -> Result<Login> {
     let mut user = ctx.user.clone().or_else(|| u.user.clone());
-    let mut password = u.password.clone().filter(|_| ctx.user.is_none() || ctx.user == u.user);
+    let mut password = u
+        .password
+        .clone()
+        .filter(|_| ctx.user.is_none() || ctx.user == u.user);
     if password.is_none() {
         password = std::env::var("FTP_PASSWORD").ok().filter(|p| !p.is_empty());
     }
     if password.is_none() {
-        let path = ctx.netrc.clone().or_else(|| {
-            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".netrc"))
-        });
+        let path = ctx
+            .netrc
+            .clone()
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".netrc")));
         if let Some(text) = path.and_then(|p| std::fs::read_to_string(p).ok()) {
             if let Some(e) = super::netrc::lookup(&text, &u.host, user.as_deref()) {
                 if user.is_none() {
@@ -149,13 +153,22 @@ pub(crate) async fn retry_pause(
         .retry_delay
         .saturating_mul(1 << (*attempt - 1).min(5))
         .min(Duration::from_secs(30));
-    log::warn!("{what}: {e:#}; retry {}/{} in {delay:?}", *attempt, ctx.retries);
+    log::warn!(
+        "{what}: {e:#}; retry {}/{} in {delay:?}",
+        *attempt,
+        ctx.retries
+    );
     sess.reset();
     async_io::Timer::after(delay).await;
     Ok(())
 }
 
-pub(crate) fn progress_bar(ctx: &Ctx, name: &str, total: Option<u64>, start: u64) -> Option<ProgressBar> {
+pub(crate) fn progress_bar(
+    ctx: &Ctx,
+    name: &str,
+    total: Option<u64>,
+    start: u64,
+) -> Option<ProgressBar> {
     if !ctx.progress {
         return None;
     }
@@ -164,7 +177,9 @@ pub(crate) fn progress_bar(ctx: &Ctx, name: &str, total: Option<u64>, start: u64
         None => ProgressBar::new_spinner(),
     };
     let tpl = match (total.is_some(), ctx.color) {
-        (true, true) => "{msg:20!} {bar:30.cyan/blue} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
+        (true, true) => {
+            "{msg:20!} {bar:30.cyan/blue} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}"
+        }
         (true, false) => "{msg:20!} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
         (false, _) => "{msg:20!} {spinner} {bytes} {bytes_per_sec}",
     };
@@ -230,7 +245,10 @@ pub(crate) fn remote_name(p: &Path) -> Vec<u8> {
 }
 
 fn part_path(local: &Path) -> PathBuf {
-    let name = local.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let name = local
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
     let mut part = std::ffi::OsString::from(".");
     part.push(name);
     part.push(".part");
@@ -417,7 +435,11 @@ struct Counting<R> {
 }
 
 impl<R: AsyncRead + Unpin> AsyncRead for Counting<R> {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<std::io::Result<usize>> {
         let this = &mut *self;
         let r = Pin::new(&mut this.inner).poll_read(cx, buf);
         if let Poll::Ready(Ok(n)) = r {
@@ -442,7 +464,10 @@ pub(crate) async fn upload_file(
 ) -> Result<u64> {
     let meta = std::fs::metadata(local).with_context(|| format!("reading {}", local.display()))?;
     if meta.is_dir() {
-        return Err(fail(ErrorClass::Usage, format!("{} is a directory", local.display())));
+        return Err(fail(
+            ErrorClass::Usage,
+            format!("{} is a directory", local.display()),
+        ));
     }
     let name = lossy(remote);
     let started = Instant::now();
@@ -460,7 +485,9 @@ pub(crate) async fn upload_file(
         if let Ok(m) = meta.modified() {
             let c = sess.client().await?;
             if c.feat().await.map(|f| f.has("MFMT")).unwrap_or(false) {
-                let _ = c.set_mtime(remote, ftp_proto::Timestamp::from_system_time(m)).await;
+                let _ = c
+                    .set_mtime(remote, ftp_proto::Timestamp::from_system_time(m))
+                    .await;
             }
         }
     }
@@ -563,15 +590,15 @@ async fn open(ctx: &Ctx, u: &FtpUrl) -> Result<Session> {
 }
 
 /// Recursively collects the entries under `dir` as (relative path, entry); bounded depth.
-pub(crate) async fn walk_remote(
-    c: &mut Client,
-    dir: &[u8],
-) -> Result<Vec<(Vec<u8>, Entry)>> {
+pub(crate) async fn walk_remote(c: &mut Client, dir: &[u8]) -> Result<Vec<(Vec<u8>, Entry)>> {
     let mut out = Vec::new();
     let mut stack = vec![(Vec::new(), 0usize)];
     while let Some((rel, depth)) = stack.pop() {
         if depth > 64 {
-            return Err(fail(ErrorClass::Transfer, "directory tree deeper than 64 levels"));
+            return Err(fail(
+                ErrorClass::Transfer,
+                "directory tree deeper than 64 levels",
+            ));
         }
         let full = rjoin(dir, &rel);
         let entries = c.list(Some(&full)).await?;
@@ -640,10 +667,15 @@ pub(crate) async fn run(ctx: &Ctx, cmd: Cmd) -> Result<()> {
                     None if base.is_empty() => PathBuf::from("."),
                     None => local_name(base),
                 };
-                let failed = super::mirror::download_tree(ctx, &mut s, &u.path, &dest, false, false, resume).await?;
+                let failed =
+                    super::mirror::download_tree(ctx, &mut s, &u.path, &dest, false, false, resume)
+                        .await?;
                 if failed > 0 {
                     s.quit().await;
-                    return Err(fail(ErrorClass::Partial, format!("{failed} file(s) failed")));
+                    return Err(fail(
+                        ErrorClass::Partial,
+                        format!("{failed} file(s) failed"),
+                    ));
                 }
             } else {
                 if u.path.is_empty() {
@@ -676,7 +708,10 @@ pub(crate) async fn run(ctx: &Ctx, cmd: Cmd) -> Result<()> {
             let from_stdin = file.as_os_str() == "-";
             if u.dir_hint || remote.is_empty() {
                 if from_stdin {
-                    return Err(fail(ErrorClass::Usage, "uploading stdin needs a file name in the URL"));
+                    return Err(fail(
+                        ErrorClass::Usage,
+                        "uploading stdin needs a file name in the URL",
+                    ));
                 }
                 let name = file
                     .file_name()
@@ -684,7 +719,10 @@ pub(crate) async fn run(ctx: &Ctx, cmd: Cmd) -> Result<()> {
                 remote = rjoin(&remote, &remote_name(Path::new(name)));
             }
             if !from_stdin && !file.exists() {
-                return Err(fail(ErrorClass::NotFound, format!("{}: no such file", file.display())));
+                return Err(fail(
+                    ErrorClass::NotFound,
+                    format!("{}: no such file", file.display()),
+                ));
             }
             let mut s = open(ctx, &u).await?;
             if create_dirs {
@@ -717,7 +755,9 @@ pub(crate) async fn run(ctx: &Ctx, cmd: Cmd) -> Result<()> {
                     }
                     sess = Some((u.host.clone(), u.port, open(ctx, &u).await?));
                 }
-                let Some((_, _, s)) = sess.as_mut() else { continue };
+                let Some((_, _, s)) = sess.as_mut() else {
+                    continue;
+                };
                 if let Err(e) = s.client().await?.delete(&u.path).await {
                     eprintln!("ftp-client: rm {}: {e}", lossy(&u.path));
                     failed += 1;
@@ -732,7 +772,10 @@ pub(crate) async fn run(ctx: &Ctx, cmd: Cmd) -> Result<()> {
             match (failed, last) {
                 (0, _) => Ok(()),
                 (n, Some(e)) if n == urls.len() => Err(e.into()),
-                (n, _) => Err(fail(ErrorClass::Partial, format!("{n} of {} deletions failed", urls.len()))),
+                (n, _) => Err(fail(
+                    ErrorClass::Partial,
+                    format!("{n} of {} deletions failed", urls.len()),
+                )),
             }
         }
         Cmd::Mkdir { url, parents } => {

@@ -40,8 +40,14 @@ const COMMANDS: &[(&str, &str)] = &[
     ("reget", "reget REMOTE [LOCAL] — resume a download"),
     ("put", "put LOCAL [REMOTE] — upload a file"),
     ("reput", "reput LOCAL [REMOTE] — resume an upload"),
-    ("mget", "mget PATTERN... — download files matching glob patterns"),
-    ("mput", "mput PATTERN... — upload local files matching glob patterns"),
+    (
+        "mget",
+        "mget PATTERN... — download files matching glob patterns",
+    ),
+    (
+        "mput",
+        "mput PATTERN... — upload local files matching glob patterns",
+    ),
     ("mkdir", "mkdir PATH — create a remote directory"),
     ("rmdir", "rmdir PATH — remove a remote directory"),
     ("delete", "delete PATH — delete a remote file"),
@@ -210,7 +216,10 @@ impl State {
                         } else if std::io::stdin().is_terminal() {
                             rpassword::prompt_password("Password: ")?
                         } else {
-                            return Err(fail(ErrorClass::Login, "no password (stdin is not a terminal)"));
+                            return Err(fail(
+                                ErrorClass::Login,
+                                "no password (stdin is not a terminal)",
+                            ));
                         }
                     }
                 };
@@ -260,10 +269,17 @@ impl State {
             "lcd" => {
                 let dir = match args.first() {
                     Some(d) => PathBuf::from(d),
-                    None => std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| ".".into()),
+                    None => std::env::var_os("HOME")
+                        .map(PathBuf::from)
+                        .unwrap_or_else(|| ".".into()),
                 };
-                std::env::set_current_dir(&dir).with_context(|| format!("lcd {}", dir.display()))?;
-                writeln!(out, "Local directory now {}", std::env::current_dir()?.display())?;
+                std::env::set_current_dir(&dir)
+                    .with_context(|| format!("lcd {}", dir.display()))?;
+                writeln!(
+                    out,
+                    "Local directory now {}",
+                    std::env::current_dir()?.display()
+                )?;
             }
             "lpwd" => writeln!(out, "{}", std::env::current_dir()?.display())?,
             "get" | "reget" | "recv" => {
@@ -280,7 +296,9 @@ impl State {
                 let local = arg(0, "put LOCAL [REMOTE]")?;
                 let remote = match args.get(1) {
                     Some(r) => r.as_bytes().to_vec(),
-                    None => remote_name(Path::new(Path::new(&local).file_name().unwrap_or_default())),
+                    None => {
+                        remote_name(Path::new(Path::new(&local).file_name().unwrap_or_default()))
+                    }
                 };
                 let ctx = self.ctx.clone();
                 let s = self.sess()?;
@@ -296,7 +314,7 @@ impl State {
                 let mut matched = 0;
                 for pat in args {
                     let (dir, name_pat) = match pat.rfind('/') {
-                        Some(i) => (pat[..i].as_bytes().to_vec(), &pat[i + 1..]),
+                        Some(i) => (pat.as_bytes()[..i].to_vec(), &pat[i + 1..]),
                         None => (Vec::new(), pat.as_str()),
                     };
                     let pattern = glob::Pattern::new(name_pat)
@@ -309,7 +327,8 @@ impl State {
                         matched += 1;
                         let remote = rjoin(&dir, &e.name);
                         if let Err(err) =
-                            download_file(&ctx, s, &remote, &local_name(&e.name), false, e.modified).await
+                            download_file(&ctx, s, &remote, &local_name(&e.name), false, e.modified)
+                                .await
                         {
                             eprintln!("mget {}: {}", e.name_lossy(), error_text(&err));
                             failed += 1;
@@ -320,7 +339,10 @@ impl State {
                     return Err(fail(ErrorClass::NotFound, "no remote file matches"));
                 }
                 if failed > 0 {
-                    return Err(fail(ErrorClass::Partial, format!("{failed} of {matched} files failed")));
+                    return Err(fail(
+                        ErrorClass::Partial,
+                        format!("{failed} of {matched} files failed"),
+                    ));
                 }
             }
             "mput" => {
@@ -347,7 +369,10 @@ impl State {
                     return Err(fail(ErrorClass::NotFound, "no local file matches"));
                 }
                 if failed > 0 {
-                    return Err(fail(ErrorClass::Partial, format!("{failed} of {matched} files failed")));
+                    return Err(fail(
+                        ErrorClass::Partial,
+                        format!("{failed} of {matched} files failed"),
+                    ));
                 }
             }
             "cat" => {
@@ -370,7 +395,11 @@ impl State {
                 let p = arg(0, "mkdir PATH")?;
                 let c = self.sess()?.client().await?;
                 if args.iter().any(|a| a == "-p") {
-                    let p = args.iter().find(|a| *a != "-p").cloned().unwrap_or_default();
+                    let p = args
+                        .iter()
+                        .find(|a| *a != "-p")
+                        .cloned()
+                        .unwrap_or_default();
                     make_parents(c, p.as_bytes()).await;
                     let _ = c.mkdir(p.as_bytes()).await;
                 } else {
@@ -429,7 +458,11 @@ impl State {
                         c.set_transfer_kind(kind);
                     }
                 }
-                writeln!(out, "Transfer mode: {}", if cmd == "ascii" { "ascii" } else { "binary" })?;
+                writeln!(
+                    out,
+                    "Transfer mode: {}",
+                    if cmd == "ascii" { "ascii" } else { "binary" }
+                )?;
             }
             "passive" => {
                 let on = match args.first().map(String::as_str) {
@@ -437,7 +470,11 @@ impl State {
                     Some("off") => false,
                     _ => self.ctx.opts.mode != DataMode::Passive,
                 };
-                let mode = if on { DataMode::Passive } else { DataMode::Active };
+                let mode = if on {
+                    DataMode::Passive
+                } else {
+                    DataMode::Active
+                };
                 self.ctx.opts.mode = mode;
                 if let Some(s) = self.sess.as_mut() {
                     s.opts.mode = mode;
@@ -457,18 +494,33 @@ impl State {
             }
             "status" => {
                 match &self.sess {
-                    Some(s) => writeln!(out, "Connected to {}:{} as {}.", s.login.host, s.login.port, s.login.user)?,
+                    Some(s) => writeln!(
+                        out,
+                        "Connected to {}:{} as {}.",
+                        s.login.host, s.login.port, s.login.user
+                    )?,
                     None => writeln!(out, "Not connected.")?,
                 }
                 writeln!(
                     out,
                     "Mode: {}; type: {}.",
-                    if self.ctx.opts.mode == DataMode::Passive { "passive" } else { "active" },
-                    if self.ctx.kind == TransferKind::Ascii { "ascii" } else { "binary" }
+                    if self.ctx.opts.mode == DataMode::Passive {
+                        "passive"
+                    } else {
+                        "active"
+                    },
+                    if self.ctx.kind == TransferKind::Ascii {
+                        "ascii"
+                    } else {
+                        "binary"
+                    }
                 )?;
             }
             other => {
-                return Err(fail(ErrorClass::Usage, format!("unknown command {other:?} (try help)")));
+                return Err(fail(
+                    ErrorClass::Usage,
+                    format!("unknown command {other:?} (try help)"),
+                ));
             }
         }
         Ok(Flow::Continue)
@@ -487,7 +539,9 @@ impl State {
             };
             let list = smol::block_on(async {
                 let c = s.client().await.ok()?;
-                c.list(Some(dir.trim_end_matches('/').as_bytes())).await.ok()
+                c.list(Some(dir.trim_end_matches('/').as_bytes()))
+                    .await
+                    .ok()
             })
             .unwrap_or_default();
             let names = list
@@ -498,7 +552,12 @@ impl State {
         }
         self.cache
             .get(&key)
-            .map(|v| v.iter().filter(|(n, _)| n.starts_with(word)).cloned().collect())
+            .map(|v| {
+                v.iter()
+                    .filter(|(n, _)| n.starts_with(word))
+                    .cloned()
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }
@@ -541,7 +600,8 @@ impl Completer for ShellHelper {
             return Ok((0, v));
         }
         let cmd = before.split_whitespace().next().unwrap_or("");
-        if matches!(cmd, "lcd" | "put" | "reput" | "mput" | "send") && before[..start].trim() == cmd {
+        if matches!(cmd, "lcd" | "put" | "reput" | "mput" | "send") && before[..start].trim() == cmd
+        {
             return self.files.complete(line, pos, ctx);
         }
         let Ok(mut st) = self.state.try_borrow_mut() else {
@@ -552,7 +612,11 @@ impl Completer for ShellHelper {
             .into_iter()
             .map(|(n, dir)| Pair {
                 display: n.clone(),
-                replacement: if dir { format!("{n}/") } else { format!("{n} ") },
+                replacement: if dir {
+                    format!("{n}/")
+                } else {
+                    format!("{n} ")
+                },
             })
             .collect();
         Ok((start, v))

@@ -1,0 +1,485 @@
+//! The `ftp-client` binary against our server: every subcommand, mirror both ways, exit codes,
+//! credentials and the shell driven through piped stdin.
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use integration_tests::{bin_path, ChildGuard, TestServer};
+
+struct Out {
+    code: i32,
+    stdout: Vec<u8>,
+    stderr: String,
+}
+
+impl Out {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+}
+
+/// Runs `ftp-client args` in `cwd` with HOME = `home`, stdin null (or `input`), 60 s limit.
+fn run_in(
+    cwd: &Path,
+    home: &Path,
+    args: &[&str],
+    input: Option<&[u8]>,
+    env: &[(&str, &str)],
+) -> Out {
+    let mut cmd = Command::new(bin_path("ftp-client"));
+    cmd.args(["--timeout", "10"])
+        .args(args)
+        .current_dir(cwd)
+        .env("HOME", home)
+        .env("NO_COLOR", "1")
+        .env_remove("FTP_PASSWORD")
+        .env_remove("RUST_LOG")
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = ChildGuard::spawn(&mut cmd).expect("spawn ftp-client");
+    if let Some(input) = input {
+        let mut stdin = child.child_mut().stdin.take().unwrap();
+        stdin.write_all(input).unwrap();
+    }
+    let mut so = child.child_mut().stdout.take().unwrap();
+    let mut se = child.child_mut().stderr.take().unwrap();
+    let t1 = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = so.read_to_end(&mut v);
+        v
+    });
+    let t2 = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = se.read_to_end(&mut v);
+        String::from_utf8_lossy(&v).into_owned()
+    });
+    let status = child
+        .wait_timeout(Duration::from_secs(60))
+        .unwrap()
+        .unwrap_or_else(|| panic!("ftp-client {args:?} did not finish in 60 s"));
+    Out {
+        code: status.code().unwrap_or(-1),
+        stdout: t1.join().unwrap(),
+        stderr: t2.join().unwrap(),
+    }
+}
+
+struct Env {
+    server: TestServer,
+    work: tempfile::TempDir,
+    home: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Env {
+        Env {
+            server: TestServer::start(),
+            work: tempfile::tempdir().unwrap(),
+            home: tempfile::tempdir().unwrap(),
+        }
+    }
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.server.url_with_login())
+    }
+    fn run(&self, args: &[&str]) -> Out {
+        run_in(self.work.path(), self.home.path(), args, None, &[])
+    }
+    fn ok(&self, args: &[&str]) -> Out {
+        let o = self.run(args);
+        assert_eq!(o.code, 0, "ftp-client {args:?} failed: {}", o.stderr);
+        o
+    }
+    fn local(&self, p: &str) -> std::path::PathBuf {
+        self.work.path().join(p)
+    }
+}
+
+fn pattern(n: usize) -> Vec<u8> {
+    (0..n).map(|i| (i % 253) as u8 ^ (i >> 8) as u8).collect()
+}
+
+#[test]
+fn ls_prints_names_long_format_and_json() {
+    let e = Env::new();
+    std::fs::create_dir(e.server.path("sub")).unwrap();
+    std::fs::write(e.server.path("a file.txt"), b"12345").unwrap();
+    let o = e.ok(&["ls", &e.url("")]);
+    let mut names: Vec<_> = o.text().lines().map(str::to_string).collect();
+    names.sort();
+    assert_eq!(names, ["a file.txt", "sub"]);
+    let o = e.ok(&["ls", "-l", &e.url("")]);
+    let line = o
+        .text()
+        .lines()
+        .find(|l| l.ends_with("a file.txt"))
+        .unwrap()
+        .to_string();
+    assert!(line.starts_with('-') && line.contains(" 5 "), "{line}");
+    assert!(o
+        .text()
+        .lines()
+        .any(|l| l.starts_with('d') && l.ends_with("sub")));
+    let o = e.ok(&["ls", "--json", &e.url("")]);
+    let text = o.text();
+    assert!(text.trim_start().starts_with('['), "{text}");
+    assert!(
+        text.contains(r#""name":"a file.txt""#) && text.contains(r#""size":5"#),
+        "{text}"
+    );
+    assert!(text.contains(r#""type":"dir""#), "{text}");
+}
+
+#[test]
+fn get_downloads_byte_exact_without_leaving_a_part_file() {
+    let e = Env::new();
+    let data = pattern(1_500_000);
+    std::fs::write(e.server.path("data.bin"), &data).unwrap();
+    let o = e.ok(&["get", &e.url("data.bin")]);
+    assert!(o.stdout.is_empty(), "nothing on stdout");
+    assert_eq!(std::fs::read(e.local("data.bin")).unwrap(), data);
+    assert!(!e.local(".data.bin.part").exists());
+    e.ok(&["get", "-o", "renamed.bin", &e.url("data.bin")]);
+    assert_eq!(std::fs::read(e.local("renamed.bin")).unwrap(), data);
+    let o = e.ok(&["get", "-o", "-", &e.url("data.bin")]);
+    assert_eq!(o.stdout, data);
+    let o = e.ok(&["cat", &e.url("data.bin")]);
+    assert_eq!(o.stdout, data);
+}
+
+#[test]
+fn get_continue_resumes_from_the_partial_file() {
+    let e = Env::new();
+    let data = pattern(200_000);
+    std::fs::write(e.server.path("r.bin"), &data).unwrap();
+    // A partial download whose bytes differ from the server's: a resume keeps them.
+    let mut partial = vec![0xAAu8; 50_000];
+    std::fs::write(e.local(".r.bin.part"), &partial).unwrap();
+    e.ok(&["get", "-c", &e.url("r.bin")]);
+    partial.extend_from_slice(&data[50_000..]);
+    assert_eq!(std::fs::read(e.local("r.bin")).unwrap(), partial);
+    // Without -c the download starts over.
+    std::fs::write(e.local(".r.bin.part"), vec![0xAAu8; 50_000]).unwrap();
+    e.ok(&["get", &e.url("r.bin")]);
+    assert_eq!(std::fs::read(e.local("r.bin")).unwrap(), data);
+}
+
+#[test]
+fn get_recursive_copies_a_tree() {
+    let e = Env::new();
+    std::fs::create_dir_all(e.server.path("tree/a/b")).unwrap();
+    std::fs::write(e.server.path("tree/top.txt"), b"top").unwrap();
+    std::fs::write(e.server.path("tree/a/b/deep name.txt"), b"deep").unwrap();
+    e.ok(&["get", "-r", &e.url("tree")]);
+    assert_eq!(std::fs::read(e.local("tree/top.txt")).unwrap(), b"top");
+    assert_eq!(
+        std::fs::read(e.local("tree/a/b/deep name.txt")).unwrap(),
+        b"deep"
+    );
+}
+
+#[test]
+fn put_uploads_creates_dirs_and_resumes() {
+    let e = Env::new();
+    let data = pattern(300_000);
+    std::fs::write(e.local("up.bin"), &data).unwrap();
+    e.ok(&["put", "up.bin", &e.url("")]);
+    assert_eq!(std::fs::read(e.server.path("up.bin")).unwrap(), data);
+    e.ok(&["put", "up.bin", &e.url("renamed.bin")]);
+    assert_eq!(std::fs::read(e.server.path("renamed.bin")).unwrap(), data);
+    let o = e.run(&["put", "up.bin", &e.url("no/such/dir/x.bin")]);
+    assert_ne!(o.code, 0);
+    e.ok(&["put", "--create-dirs", "up.bin", &e.url("new/deep/x.bin")]);
+    assert_eq!(
+        std::fs::read(e.server.path("new/deep/x.bin")).unwrap(),
+        data
+    );
+    // Resume: the server holds a (different) prefix; -c sends only the rest.
+    let mut prefix = vec![0x55u8; 100_000];
+    std::fs::write(e.server.path("part.bin"), &prefix).unwrap();
+    e.ok(&["put", "-c", "up.bin", &e.url("part.bin")]);
+    prefix.extend_from_slice(&data[100_000..]);
+    assert_eq!(std::fs::read(e.server.path("part.bin")).unwrap(), prefix);
+}
+
+#[test]
+fn file_management_subcommands() {
+    let e = Env::new();
+    std::fs::write(e.server.path("f1"), b"one").unwrap();
+    std::fs::write(e.server.path("f2"), b"two").unwrap();
+    e.ok(&["mkdir", &e.url("d")]);
+    assert!(e.server.path("d").is_dir());
+    e.ok(&["mkdir", "-p", &e.url("p/q/r")]);
+    assert!(e.server.path("p/q/r").is_dir());
+    e.ok(&["rmdir", &e.url("d")]);
+    assert!(!e.server.path("d").exists());
+    e.ok(&["mv", &e.url("f1"), "moved"]);
+    assert!(e.server.path("moved").is_file() && !e.server.path("f1").exists());
+    let o = e.ok(&["stat", &e.url("moved")]);
+    assert!(
+        o.text().contains("type: file") && o.text().contains("size: 3"),
+        "{}",
+        o.text()
+    );
+    let o = e.ok(&["stat", &e.url("p")]);
+    assert!(o.text().contains("type: directory"), "{}", o.text());
+    e.ok(&["rm", &e.url("moved"), &e.url("f2")]);
+    assert!(!e.server.path("moved").exists() && !e.server.path("f2").exists());
+}
+
+fn tree(root: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for ent in std::fs::read_dir(&d).unwrap() {
+            let p = ent.unwrap().path();
+            let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            if p.is_dir() {
+                out.push((rel + "/", Vec::new()));
+                stack.push(p);
+            } else {
+                out.push((rel, std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn mirror_downloads_and_uploads_trees_with_delete_and_only_newer() {
+    let e = Env::new();
+    std::fs::create_dir_all(e.server.path("site/img/icons")).unwrap();
+    std::fs::write(e.server.path("site/index.html"), b"<html>").unwrap();
+    std::fs::write(e.server.path("site/img/logo.png"), pattern(70_000)).unwrap();
+    std::fs::write(e.server.path("site/img/icons/a b.ico"), b"ico").unwrap();
+    e.ok(&["mirror", "-P", "3", &e.url("site"), "copy"]);
+    assert_eq!(tree(&e.local("copy")), tree(&e.server.path("site")));
+
+    // Nothing to do the second time.
+    let o = e.ok(&["mirror", "--dry-run", &e.url("site"), "copy"]);
+    assert_eq!(o.text(), "", "dry run after a mirror lists nothing");
+
+    // Upload direction with --delete: local changes win, remote extras go.
+    std::fs::write(e.local("copy/new.txt"), b"new").unwrap();
+    std::fs::remove_file(e.local("copy/index.html")).unwrap();
+    let o = e.ok(&["mirror", "--delete", "--dry-run", "copy", &e.url("site")]);
+    assert!(
+        o.text().contains("put ") && o.text().contains("delete "),
+        "{}",
+        o.text()
+    );
+    assert!(
+        e.server.path("site/index.html").exists(),
+        "dry run changes nothing"
+    );
+    e.ok(&["mirror", "--delete", "copy", &e.url("site")]);
+    assert_eq!(tree(&e.local("copy")), tree(&e.server.path("site")));
+
+    // --only-newer skips a destination file that is newer than the source.
+    std::fs::write(e.server.path("site/new.txt"), b"server edit").unwrap();
+    let o = e.ok(&[
+        "mirror",
+        "--only-newer",
+        "--dry-run",
+        "copy",
+        &e.url("site"),
+    ]);
+    assert!(!o.text().contains("new.txt"), "{}", o.text());
+    // Upload to a directory that does not exist yet.
+    e.ok(&["mirror", "-P", "2", "copy", &e.url("fresh/site")]);
+    assert_eq!(tree(&e.local("copy")), tree(&e.server.path("fresh/site")));
+}
+
+#[test]
+fn exit_codes_follow_the_failure_class() {
+    let e = Env::new();
+    std::fs::write(e.server.path("exists"), b"x").unwrap();
+    assert_eq!(e.run(&["get", &e.url("missing")]).code, 6);
+    assert!(!e.local("missing").exists() && !e.local(".missing.part").exists());
+    let bad = format!("ftp://alice:wrong@{}/", e.server.addr);
+    assert_eq!(e.run(&["ls", &bad]).code, 4);
+    let refused = format!("ftp://127.0.0.1:{}/", integration_tests::free_port());
+    assert_eq!(e.run(&["ls", &refused]).code, 3);
+    assert_eq!(e.run(&["ls"]).code, 2);
+    assert_eq!(e.run(&["ls", "http://example.invalid/"]).code, 2);
+    assert_eq!(e.run(&["ls", "ftps://127.0.0.1/"]).code, 5);
+    assert_eq!(e.run(&["rm", &e.url("exists"), &e.url("missing")]).code, 9);
+    assert_eq!(e.run(&["mirror", "a", "b"]).code, 2);
+}
+
+#[test]
+fn reply_timeout_exits_with_the_timeout_code() {
+    let e = Env::new();
+    // Accepts connections (in the backlog) but never greets.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("ftp://{}/", silent.local_addr().unwrap());
+    let o = e.run(&["--timeout", "0.5", "ls", &url]);
+    assert_eq!(o.code, 8, "{}", o.stderr);
+}
+
+#[test]
+fn transcript_masks_the_password_and_data_stays_on_stdout() {
+    let e = Env::new();
+    std::fs::write(e.server.path("f"), b"payload").unwrap();
+    let o = e.ok(&["-vv", "cat", &e.url("f")]);
+    assert_eq!(o.stdout, b"payload");
+    assert!(o.stderr.contains("PASS ****"), "{}", o.stderr);
+    assert!(o.stderr.contains("RETR f"), "{}", o.stderr);
+    assert!(!o.stderr.contains(TestServer::PASS), "{}", o.stderr);
+    let o = e.ok(&["-q", "get", &e.url("f")]);
+    assert_eq!(o.stderr, "");
+}
+
+#[test]
+fn password_sources_netrc_env_and_no_prompt_without_tty() {
+    let e = Env::new();
+    std::fs::write(e.server.path("f"), b"x").unwrap();
+    let url = format!("ftp://alice@{}/", e.server.addr);
+    // No password anywhere and stdin is not a terminal: fail at once, do not prompt.
+    let o = e.run(&["ls", &url]);
+    assert_eq!(o.code, 4, "{}", o.stderr);
+    // The environment variable.
+    let o = run_in(
+        e.work.path(),
+        e.home.path(),
+        &["ls", &url],
+        None,
+        &[("FTP_PASSWORD", "secret")],
+    );
+    assert_eq!((o.code, o.text().trim()), (0, "f"), "{}", o.stderr);
+    // ~/.netrc, user included.
+    std::fs::write(
+        e.home.path().join(".netrc"),
+        format!(
+            "machine {} login alice password secret\n",
+            e.server.addr.ip()
+        ),
+    )
+    .unwrap();
+    let anon = format!("ftp://{}/", e.server.addr);
+    let o = e.ok(&["ls", &anon]);
+    assert_eq!(o.text().trim(), "f");
+}
+
+#[test]
+fn shell_runs_classic_commands_from_piped_stdin() {
+    let e = Env::new();
+    std::fs::create_dir(e.server.path("docs")).unwrap();
+    std::fs::write(e.server.path("docs/a.txt"), b"alpha").unwrap();
+    std::fs::write(e.server.path("docs/b.txt"), b"beta").unwrap();
+    std::fs::write(e.server.path("docs/c.bin"), b"gamma").unwrap();
+    std::fs::write(e.local("local.txt"), b"from local").unwrap();
+    std::fs::write(e.local("m1.dat"), b"m1").unwrap();
+    std::fs::write(e.local("m2.dat"), b"m2").unwrap();
+    let script = "\
+pwd
+cd docs
+pwd
+ls
+size a.txt
+get a.txt
+mget *.txt
+put local.txt up.txt
+mput *.dat
+mkdir newdir
+rename up.txt newdir/moved.txt
+delete c.bin
+binary
+ascii
+passive
+passive
+status
+quote NOOP
+modtime b.txt
+cdup
+lcd sub
+dir docs
+help get
+bye
+";
+    std::fs::create_dir(e.local("sub")).unwrap();
+    std::fs::write(e.local("sub/x.dat"), b"x").unwrap();
+    let o = run_in(
+        e.work.path(),
+        e.home.path(),
+        &["shell", &e.url("")],
+        Some(script.as_bytes()),
+        &[],
+    );
+    assert_eq!(o.code, 0, "stderr: {}", o.stderr);
+    let out = o.text();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "/");
+    assert_eq!(lines[1], "/docs");
+    assert!(
+        out.contains("a.txt\tb.txt") || out.contains("a.txt\t5"),
+        "{out}"
+    );
+    assert!(out.contains("a.txt\t5"), "{out}");
+    assert!(
+        out.contains("Passive mode: off") && out.contains("Passive mode: on"),
+        "{out}"
+    );
+    assert!(out.contains("200"), "{out}");
+    assert!(out.contains("Connected to"), "{out}");
+    assert!(out.contains("b.txt\t"), "{out}");
+    assert!(out.contains("get REMOTE"), "{out}");
+    assert_eq!(std::fs::read(e.local("a.txt")).unwrap(), b"alpha");
+    assert_eq!(std::fs::read(e.local("b.txt")).unwrap(), b"beta");
+    assert_eq!(
+        std::fs::read(e.server.path("docs/newdir/moved.txt")).unwrap(),
+        b"from local"
+    );
+    assert_eq!(std::fs::read(e.server.path("docs/m1.dat")).unwrap(), b"m1");
+    assert_eq!(std::fs::read(e.server.path("docs/m2.dat")).unwrap(), b"m2");
+    assert!(!e.server.path("docs/c.bin").exists());
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with('d') && l.ends_with("newdir")),
+        "{out}"
+    );
+}
+
+#[test]
+fn shell_reports_failures_in_its_exit_code_when_scripted() {
+    let e = Env::new();
+    let o = run_in(
+        e.work.path(),
+        e.home.path(),
+        &["shell", &e.url("")],
+        Some(b"get missing\npwd\n"),
+        &[],
+    );
+    assert_eq!(o.code, 6, "{}", o.stderr);
+    assert_eq!(o.text().trim(), "/", "later commands still run");
+    let o = run_in(
+        e.work.path(),
+        e.home.path(),
+        &["shell"],
+        Some(b"pwd\n"),
+        &[],
+    );
+    assert_eq!(o.code, 2, "not connected is a usage error: {}", o.stderr);
+    let o = run_in(
+        e.work.path(),
+        e.home.path(),
+        &[&e.url("")],
+        Some(b"pwd\nbye\n"),
+        &[],
+    );
+    assert_eq!(
+        (o.code, o.text().trim()),
+        (0, "/"),
+        "ftp-client URL opens the shell"
+    );
+}
