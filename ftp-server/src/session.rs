@@ -309,9 +309,12 @@ impl Session {
                 reply(ReplyCode::NEED_PASSWORD, "Please specify the password.")
             }
             Command::Pass(pw) => {
+                if !matches!(self.login, Login::AwaitPass(_)) {
+                    return reply(ReplyCode::BAD_SEQUENCE, "Already logged in.");
+                }
                 let Login::AwaitPass(name) = std::mem::replace(&mut self.login, Login::AwaitUser)
                 else {
-                    return reply(ReplyCode::BAD_SEQUENCE, "Already logged in.");
+                    return reply(ReplyCode::BAD_SEQUENCE, "Login with USER first.");
                 };
                 match self.auth.authenticate(&name, &pw).await {
                     Ok(acct) => {
@@ -1011,6 +1014,8 @@ mod tests {
         assert_eq!(h.code("USER alice"), 331);
         assert_eq!(h.code("PASS secret"), 230);
         assert_eq!(h.s.user(), Some("alice"));
+        assert_eq!(h.code("PASS secret"), 503);
+        assert_eq!(h.s.user(), Some("alice"), "a stray PASS keeps the login");
         assert!(matches!(h.run("REIN"), Action::Reinitialize(_)));
         assert_eq!(h.code("PWD"), 530);
     }
