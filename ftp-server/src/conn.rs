@@ -228,10 +228,11 @@ impl<W: AsyncWrite + Unpin> Conn<W> {
                     if let Some(r) = running.as_ref() {
                         match &cmd {
                             Ok(Command::Abor) => {
-                                let r = running.take().map(|r| {
+                                // Dropping the transfer closes the data connection and
+                                // discards an unfinished upload's temporary file.
+                                if let Some(r) = running.take() {
                                     self.log_transfer(&r, "aborted");
-                                });
-                                let _ = r;
+                                }
                                 self.send(&Reply::new(
                                     ReplyCode::TRANSFER_ABORTED,
                                     "Transfer aborted.",
