@@ -186,3 +186,53 @@ fn thousands_of_pasv_without_connecting_keep_one_listener() {
     let _ = last;
     assert_eq!(c.download("RETR f").0, b"ok");
 }
+
+/// An authenticator that panics for one user name and delegates otherwise.
+#[derive(Debug)]
+struct PanickyAuth(ftp_server::auth::UserDb);
+
+impl ftp_server::Authenticator for PanickyAuth {
+    fn authenticate<'a>(
+        &'a self,
+        user: &'a str,
+        password: &'a ftp_proto::Secret<Vec<u8>>,
+    ) -> ftp_server::storage::BoxFuture<'a, Result<ftp_server::Account, ftp_server::auth::AuthError>>
+    {
+        assert_ne!(user, "boom", "deliberate panic inside a session");
+        self.0.authenticate(user, password)
+    }
+}
+
+#[test]
+fn a_panicking_session_is_contained() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("f"), b"still here").unwrap();
+    let cfg = ftp_server::Config {
+        listen: vec!["127.0.0.1:0".parse().unwrap()],
+        users: vec![ftp_server::User::new(USER, PASS, root.path())],
+        ..Default::default()
+    };
+    let db = ftp_server::auth::UserDb::from_config(&cfg).unwrap();
+    let server = smol::block_on(ftp_server::Server::bind_with(
+        cfg,
+        std::sync::Arc::new(PanickyAuth(db)),
+    ))
+    .unwrap();
+    let addr = server.local_addrs()[0];
+    let stop = server.shutdown_handle();
+    let t = std::thread::spawn(move || smol::block_on(server.run()));
+    let mut other = Ctl::connect(addr);
+    other.login(USER, PASS);
+    let mut victim = Ctl::connect(addr);
+    victim.expect("USER boom", 331);
+    victim.send("PASS x");
+    assert!(
+        victim.try_reply().is_none(),
+        "the panicking session is closed"
+    );
+    assert_eq!(other.download("RETR f").0, b"still here");
+    let mut fresh = Ctl::connect(addr);
+    fresh.login(USER, PASS);
+    stop.shutdown();
+    t.join().unwrap().unwrap();
+}
