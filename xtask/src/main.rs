@@ -270,13 +270,18 @@ fn find_deb(dir: &Path, package: &str) -> Result<PathBuf> {
 /// The `lib*` packages a `.deb` depends on (first alternative of each, versions dropped).
 fn library_depends(deb: &Path) -> Result<Vec<String>> {
     let depends = output(Command::new("dpkg-deb").arg("-f").arg(deb).arg("Depends"))?;
-    Ok(depends
+    Ok(lib_packages(&depends))
+}
+
+/// The `lib*` package names of a Debian `Depends` field, except PAM modules.
+fn lib_packages(depends: &str) -> Vec<String> {
+    depends
         .split(',')
         .filter_map(|dep| dep.split('|').next())
         .filter_map(|dep| dep.split_whitespace().next())
         .map(|name| name.split(':').next().unwrap_or(name).to_string())
         .filter(|name| name.starts_with("lib") && !name.starts_with("libpam-"))
-        .collect())
+        .collect()
 }
 
 /// vsftpd logs in system accounts only: a no-shell system account with a known password,
@@ -347,7 +352,8 @@ fn interop(root: &Path, only: Option<&str>) -> Result<()> {
         }
     };
     if let Some(filter) = filter {
-        cmd.arg("--").arg(filter);
+        // Test names use `_` where peer names use `-` (pure-ftpd -> pure_ftpd_...).
+        cmd.arg("--").arg(filter.replace('-', "_"));
     }
     run(&mut cmd)
 }
@@ -405,4 +411,28 @@ fn bench() -> Result<()> {
          transfer benchmark against other servers is not written yet."
     );
     run(cargo().args(["bench", "-p", "ftp-proto"]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lib_packages_keeps_first_library_alternative_without_versions() {
+        let depends = "adduser, libpam-runtime, libc6 (>= 2.34), libcap2 (>= 1:2.10), \
+                       libssl3 (>= 3.0.0) | libssl1.1, debconf (>= 0.5) | debconf-2.0, \
+                       libwrap0:amd64 (>= 7.6-4~)";
+        assert_eq!(
+            lib_packages(depends),
+            ["libc6", "libcap2", "libssl3", "libwrap0"]
+        );
+    }
+
+    #[test]
+    fn interop_suites_lists_the_interop_test_files() {
+        let suites = interop_suites(&workspace_root().unwrap()).unwrap();
+        for expected in ["curl", "ftplib", "lftp", "peers"] {
+            assert!(suites.iter().any(|s| s == expected), "{suites:?}");
+        }
+    }
 }
