@@ -116,9 +116,36 @@ impl LineDecoder {
     /// Returns how many bytes were consumed and the line, if one was completed (or the error
     /// for an overlong one). Call again with the rest of the input to get further lines.
     pub fn decode(&mut self, input: &[u8]) -> (usize, Decoded) {
-        for (i, &b) in input.iter().enumerate() {
+        let mut i = 0;
+        while i < input.len() {
+            // Fast path: outside Telnet sequences, a run of bytes that are neither LF nor IAC
+            // is plain data, copied (or skipped while discarding) in one go.
+            if self.telnet == Telnet::Data {
+                let rest = &input[i..];
+                let stop = if self.telnet_enabled {
+                    rest.iter().position(|&b| b == b'\n' || b == IAC)
+                } else {
+                    rest.iter().position(|&b| b == b'\n')
+                }
+                .unwrap_or(rest.len());
+                if stop > 0 {
+                    if self.discarding {
+                        i += stop;
+                        continue;
+                    }
+                    let take = stop.min(self.max.saturating_sub(self.buf.len()));
+                    self.buf.extend_from_slice(&rest[..take]);
+                    i += take;
+                    if take == stop {
+                        continue;
+                    }
+                    // At the limit: the byte-wise path decides (a CR may still fit).
+                }
+            }
+            let b = input[i];
+            i += 1;
             if let Some(out) = self.byte(b) {
-                return (i + 1, Some(out));
+                return (i, Some(out));
             }
         }
         (input.len(), None)
@@ -204,13 +231,19 @@ impl LineDecoder {
 /// ```
 pub fn encode_line(out: &mut Vec<u8>, line: &[u8]) {
     out.reserve(line.len() + 2);
-    for &b in line {
-        match b {
+    let mut rest = line;
+    while let Some(p) = rest
+        .iter()
+        .position(|&b| b == IAC || b == b'\r' || b == b'\n')
+    {
+        out.extend_from_slice(&rest[..p]);
+        match rest[p] {
             IAC => out.extend_from_slice(&[IAC, IAC]),
-            b'\r' | b'\n' => out.push(0),
-            _ => out.push(b),
+            _ => out.push(0),
         }
+        rest = &rest[p + 1..];
     }
+    out.extend_from_slice(rest);
     out.extend_from_slice(b"\r\n");
 }
 

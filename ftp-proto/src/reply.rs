@@ -385,21 +385,19 @@ impl Reply {
     pub fn encode(&self, out: &mut Vec<u8>) {
         let digits = self.code.digits();
         let last = self.lines.len() - 1;
-        let mut buf = Vec::with_capacity(64);
         for (i, l) in self.lines.iter().enumerate() {
-            buf.clear();
             if i == 0 || i == last {
-                buf.extend_from_slice(&digits);
-                buf.push(if i == last { b' ' } else { b'-' });
+                // Digits and separator never need Telnet escaping: written as they are.
+                out.extend_from_slice(&digits);
+                out.push(if i == last { b' ' } else { b'-' });
             }
-            buf.extend_from_slice(l);
-            line::encode_line(out, &buf);
+            line::encode_line(out, l);
         }
     }
 
     /// The reply's wire form as a new buffer.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(self.lines.iter().map(|l| l.len() + 6).sum());
         self.encode(&mut out);
         out
     }
