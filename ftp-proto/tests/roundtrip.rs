@@ -339,7 +339,7 @@ fn mix_case(word: &str, mask: u8) -> Vec<u8> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2048))]
+    #![proptest_config(ProptestConfig::with_cases(1024))]
 
     #[test]
     fn command_wire_form_parses_back_to_itself(cmd in any_command()) {
@@ -432,7 +432,7 @@ fn any_reply() -> impl Strategy<Value = Reply> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2048))]
+    #![proptest_config(ProptestConfig::with_cases(1024))]
 
     #[test]
     fn reply_wire_form_decodes_back_to_itself(reply in any_reply()) {
@@ -781,7 +781,7 @@ fn chunks(input: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(4096))]
+    #![proptest_config(ProptestConfig::with_cases(1024))]
 
     #[test]
     fn command_parse_never_panics(line in prop_oneof![junk(), junk_command()]) {
@@ -875,6 +875,106 @@ proptest! {
         let t = Timestamp::from_unix(secs, nanos);
         prop_assert!((1000..=9999).contains(&t.year()));
         let _ = t.to_system_time();
+    }
+}
+
+/// A byte-at-a-time model of the line decoder, written straight from its documented rules
+/// (RFC 854 Telnet commands removed, LF ends a line, a CR before it is dropped, an overlong
+/// line is one error and is skipped). The real decoder copies runs of plain bytes at once;
+/// this checks that the fast path changes nothing.
+fn model_decode(input: &[u8], max: usize, telnet: bool) -> Vec<Result<Vec<u8>, LineError>> {
+    #[derive(PartialEq)]
+    enum T {
+        Data,
+        Iac,
+        Opt,
+        Sub,
+        SubIac,
+    }
+    let (mut t, mut buf, mut discarding, mut out) = (T::Data, Vec::new(), false, Vec::new());
+    for &b in input {
+        if telnet {
+            match t {
+                T::Data if b == 0xFF => {
+                    t = T::Iac;
+                    continue;
+                }
+                T::Data => {}
+                T::Iac => {
+                    t = T::Data;
+                    match b {
+                        0xFF => {}
+                        251..=254 => {
+                            t = T::Opt;
+                            continue;
+                        }
+                        250 => {
+                            t = T::Sub;
+                            continue;
+                        }
+                        240..=249 => continue,
+                        _ => {}
+                    }
+                }
+                T::Opt => {
+                    t = T::Data;
+                    continue;
+                }
+                T::Sub => {
+                    if b == 0xFF {
+                        t = T::SubIac;
+                    }
+                    continue;
+                }
+                T::SubIac => {
+                    t = if b == 240 { T::Data } else { T::Sub };
+                    continue;
+                }
+            }
+        }
+        if b == b'\n' {
+            if discarding {
+                discarding = false;
+            } else {
+                let mut line = std::mem::take(&mut buf);
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                out.push(Ok(line));
+            }
+            buf.clear();
+            continue;
+        }
+        if discarding {
+            continue;
+        }
+        if buf.len() > max || (buf.len() == max && b != b'\r') {
+            buf.clear();
+            discarding = true;
+            out.push(Err(LineError::TooLong { limit: max }));
+            continue;
+        }
+        buf.push(b);
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1024))]
+
+    #[test]
+    fn line_decoder_matches_byte_at_a_time_model(
+        input in junk(),
+        cuts in proptest::collection::vec(any::<usize>(), 0..12),
+        max in prop_oneof![Just(4096usize), 0usize..40],
+        telnet in any::<bool>(),
+    ) {
+        let mut dec = LineDecoder::new(max).with_telnet(telnet);
+        let mut got = Vec::new();
+        for chunk in chunks(&input, &cuts) {
+            got.extend(decode_all(&mut dec, &chunk));
+        }
+        prop_assert_eq!(got, model_decode(&input, max, telnet));
     }
 }
 
