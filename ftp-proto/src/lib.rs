@@ -2,8 +2,8 @@
 //!
 //! `ftp-proto` knows how FTP looks on the wire and nothing about sockets or runtimes:
 //!
-//! - [`line`] frames control-connection bytes into lines, with a hard length limit and Telnet
-//!   `IAC` handling;
+//! - [`line`](mod@line) frames control-connection bytes into lines, with a hard length limit
+//!   and Telnet `IAC` handling;
 //! - [`command`] parses a line into a typed [`Command`] and writes it back;
 //! - [`reply`] holds [`ReplyCode`] and [`Reply`], with an incremental multi-line parser;
 //! - [`addr`] encodes and decodes the data-channel addresses of `PORT`, `PASV`, `EPRT`, `EPSV`;
