@@ -24,6 +24,18 @@ use crate::reply::ReplyCode;
 use crate::time::Timestamp;
 use crate::Secret;
 
+/// A verb of up to four ASCII letters packed big-endian into a `u32`, zero-padded.
+const fn verb_key(text: &str) -> u32 {
+    let b = text.as_bytes();
+    let mut up = [0u8; 4];
+    let mut i = 0;
+    while i < b.len() && i < 4 {
+        up[i] = b[i];
+        i += 1;
+    }
+    u32::from_be_bytes(up)
+}
+
 macro_rules! verbs {
     ($( $(#[$doc:meta])* $name:ident = $text:literal ),* $(,)?) => {
         /// A command verb, independent of its arguments.
@@ -57,20 +69,22 @@ macro_rules! verbs {
                 if word.len() > 4 || word.is_empty() {
                     return None;
                 }
+                // The upper-cased word packed into an integer (zero-padded: verbs are
+                // letters, so lengths cannot collide), compared against each verb's key.
                 let mut up = [0u8; 4];
                 for (u, b) in up.iter_mut().zip(word) {
                     *u = b.to_ascii_uppercase();
                 }
-                let up = &up[..word.len()];
-                match up {
-                    b"XPWD" => return Some(Verb::Pwd),
-                    b"XCWD" => return Some(Verb::Cwd),
-                    b"XCUP" => return Some(Verb::Cdup),
-                    b"XMKD" => return Some(Verb::Mkd),
-                    b"XRMD" => return Some(Verb::Rmd),
+                let key = u32::from_be_bytes(up);
+                match key {
+                    k if k == const { verb_key("XPWD") } => return Some(Verb::Pwd),
+                    k if k == const { verb_key("XCWD") } => return Some(Verb::Cwd),
+                    k if k == const { verb_key("XCUP") } => return Some(Verb::Cdup),
+                    k if k == const { verb_key("XMKD") } => return Some(Verb::Mkd),
+                    k if k == const { verb_key("XRMD") } => return Some(Verb::Rmd),
                     _ => {}
                 }
-                $( if up == $text.as_bytes() { return Some(Verb::$name); } )*
+                $( if key == const { verb_key($text) } { return Some(Verb::$name); } )*
                 None
             }
         }
@@ -476,10 +490,10 @@ fn number(verb: Verb, arg: &[u8]) -> Result<u64, ParseError> {
 }
 
 fn text_format(verb: Verb, rest: &[u8]) -> Result<TextFormat, ParseError> {
-    match rest.trim_ascii().to_ascii_uppercase().as_slice() {
-        b"" | b"N" => Ok(TextFormat::NonPrint),
-        b"T" => Ok(TextFormat::Telnet),
-        b"C" => Ok(TextFormat::Asa),
+    match rest.trim_ascii() {
+        b"" | b"N" | b"n" => Ok(TextFormat::NonPrint),
+        b"T" | b"t" => Ok(TextFormat::Telnet),
+        b"C" | b"c" => Ok(TextFormat::Asa),
         _ => Err(invalid(verb, "unknown format")),
     }
 }
