@@ -981,3 +981,43 @@ proptest! {
 fn whole_lines(dec: &mut LineDecoder, input: &[u8]) -> Vec<Vec<u8>> {
     decode_all(dec, input).into_iter().flatten().collect()
 }
+
+// ---------------------------------------------------------------------------------------------
+// Async adapters
+// ---------------------------------------------------------------------------------------------
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn io_adapters_round_trip_through_small_buffers(
+        cmds in proptest::collection::vec(any_command(), 1..8),
+        replies in proptest::collection::vec(any_reply(), 1..8),
+        cap in 1usize..16,
+    ) {
+        use ftp_proto::io::{write_command, write_reply, CommandReader, ReplyReader};
+        use futures_lite::io::BufReader;
+        futures_lite::future::block_on(async {
+            let mut wire = Vec::new();
+            for c in &cmds {
+                write_command(&mut wire, c).await.unwrap();
+            }
+            let mut reader = CommandReader::new(BufReader::with_capacity(cap, &wire[..]), 1 << 16);
+            for c in &cmds {
+                prop_assert_eq!(reader.next().await.unwrap(), Some(Ok(c.clone())));
+            }
+            prop_assert_eq!(reader.next().await.unwrap(), None);
+
+            let mut wire = Vec::new();
+            for r in &replies {
+                write_reply(&mut wire, r).await.unwrap();
+            }
+            let mut reader = ReplyReader::new(BufReader::with_capacity(cap, &wire[..]), 4096);
+            for r in &replies {
+                prop_assert_eq!(&reader.next().await.unwrap(), r);
+            }
+            prop_assert!(reader.next().await.is_err());
+            Ok(())
+        })?;
+    }
+}
