@@ -483,3 +483,25 @@ fn shell_reports_failures_in_its_exit_code_when_scripted() {
         "ftp-client URL opens the shell"
     );
 }
+
+#[test]
+fn ipv6_urls_and_active_mode_work() {
+    let server = TestServer::start_v6();
+    let work = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let data = pattern(123_456);
+    std::fs::write(server.path("v6.bin"), &data).unwrap();
+    let url = format!("ftp://alice:secret@{}/v6.bin", server.addr);
+    assert!(url.contains("[::1]"), "{url}");
+    for extra in [&[][..], &["--active"][..]] {
+        let mut args = extra.to_vec();
+        args.extend(["get", "-o", "-", url.as_str()]);
+        let o = run_in(work.path(), home.path(), &args, None, &[]);
+        assert_eq!(o.code, 0, "{args:?}: {}", o.stderr);
+        assert_eq!(o.stdout, data, "{args:?}");
+    }
+    let e = Env::new();
+    std::fs::write(e.local("up.bin"), &data).unwrap();
+    e.ok(&["--active", "put", "up.bin", &e.url("")]);
+    assert_eq!(std::fs::read(e.server.path("up.bin")).unwrap(), data);
+}
