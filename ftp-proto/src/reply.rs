@@ -454,6 +454,8 @@ pub const DEFAULT_MAX_REPLY_LINES: usize = 1 << 20;
 #[derive(Debug, Clone)]
 pub struct ReplyParser {
     open: Option<(ReplyCode, Vec<Vec<u8>>)>,
+    /// After [`ReplyError::TooManyLines`]: the code whose terminator ends the skipped reply.
+    skipping: Option<ReplyCode>,
     max_lines: usize,
 }
 
@@ -478,33 +480,45 @@ impl ReplyParser {
     pub fn new(max_lines: usize) -> Self {
         ReplyParser {
             open: None,
+            skipping: None,
             max_lines,
         }
     }
 
     /// True while a multi-line reply has started and not yet ended.
     pub fn in_progress(&self) -> bool {
-        self.open.is_some()
+        self.open.is_some() || self.skipping.is_some()
     }
 
     /// Feeds one line (without CR LF). Returns the reply once its last line arrives.
     ///
     /// Inside a multi-line reply only a line with the *same* code followed by a space (or
     /// nothing) ends it, so inner lines starting with digits are kept as text.
+    ///
+    /// A reply longer than the line limit is reported once as [`ReplyError::TooManyLines`];
+    /// its remaining lines, up to and including its last one, are then skipped (`Ok(None)`), so
+    /// the parser stays in step with the server.
     pub fn push_line(&mut self, line: &[u8]) -> Result<Option<Reply>, ReplyError> {
         // Stray CRs are not part of the text: the line is read as if they were not there.
         let line = without_cr(line);
         let line: &[u8] = &line;
+        let ends = |code: ReplyCode| {
+            line.len() >= 3 && line[..3] == code.digits() && (line.len() == 3 || line[3] == b' ')
+        };
+        if let Some(code) = self.skipping {
+            if ends(code) {
+                self.skipping = None;
+            }
+            return Ok(None);
+        }
         if let Some((code, lines)) = &mut self.open {
-            let ends = line.len() >= 3
-                && line[..3] == code.digits()
-                && (line.len() == 3 || line[3] == b' ');
-            if ends {
+            if ends(*code) {
                 lines.push(line.get(4..).unwrap_or_default().to_vec());
                 let (code, lines) = self.open.take().expect("open reply");
                 return Ok(Some(Reply { code, lines }));
             }
             if lines.len() >= self.max_lines {
+                self.skipping = Some(*code);
                 self.open = None;
                 return Err(ReplyError::TooManyLines {
                     limit: self.max_lines,
@@ -691,6 +705,26 @@ mod tests {
         p.push_line(b"211-a").unwrap();
         p.push_line(b"b").unwrap();
         assert!(p.push_line(b"c").is_err());
+    }
+
+    #[test]
+    fn overlong_reply_is_skipped_to_its_end_after_the_error() {
+        // Previously the parser forgot the open reply after the error, read its remaining
+        // lines as malformed replies and took its terminator for the next reply.
+        let mut p = ReplyParser::new(2);
+        assert_eq!(p.push_line(b"211-a"), Ok(None));
+        assert_eq!(p.push_line(b"b"), Ok(None));
+        assert_eq!(
+            p.push_line(b"c"),
+            Err(ReplyError::TooManyLines { limit: 2 })
+        );
+        assert!(p.in_progress());
+        assert_eq!(p.push_line(b"d"), Ok(None));
+        assert_eq!(p.push_line(b"200 other code"), Ok(None));
+        assert_eq!(p.push_line(b"211 End"), Ok(None));
+        assert!(!p.in_progress());
+        let next = p.push_line(b"226 Done").unwrap().unwrap();
+        assert_eq!(next.code(), ReplyCode::CLOSING_DATA);
     }
 
     #[test]
