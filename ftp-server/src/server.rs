@@ -252,6 +252,7 @@ impl Server {
             )
             .await;
         }
+        log::info!("server stopped");
         Ok(())
     }
 }

@@ -658,6 +658,9 @@ impl Session {
             Command::Retr(arg) => {
                 need!(read);
                 let p = path!(arg);
+                if let Err(a) = self.check_rest(&acct, &p, rest).await {
+                    return a;
+                }
                 match storage.open_read(&p, rest).await {
                     Ok(s) => self.transfer(Verb::Retr, p, TransferData::Send(s), None),
                     Err(e) => Action::Reply(storage_error_reply(&e)),
@@ -669,6 +672,9 @@ impl Session {
                     return denied();
                 }
                 let p = path!(arg);
+                if let Err(a) = self.check_rest(&acct, &p, rest).await {
+                    return a;
+                }
                 let mode = if rest > 0 {
                     WriteMode::At(rest)
                 } else {
@@ -824,6 +830,21 @@ impl Session {
                 reply(ReplyCode::BAD_SEQUENCE, "PBSZ and PROT need AUTH first.")
             }
             other => self.common(other).await,
+        }
+    }
+
+    /// A restart offset must lie within the existing file (RFC 1123 §4.1.3.4: `554`).
+    async fn check_rest(&self, acct: &Account, p: &VPath, rest: u64) -> Result<(), Action> {
+        if rest == 0 {
+            return Ok(());
+        }
+        match acct.storage.metadata(p).await {
+            Ok(m) if !m.is_dir() && m.len >= rest => Ok(()),
+            Ok(_) | Err(StorageError::NotFound) => Err(Action::Reply(Reply::new(
+                ReplyCode::new(554).unwrap_or(ReplyCode::FILE_NOT_AVAILABLE),
+                "Invalid REST parameter.",
+            ))),
+            Err(e) => Err(Action::Reply(storage_error_reply(&e))),
         }
     }
 

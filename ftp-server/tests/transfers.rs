@@ -153,6 +153,14 @@ fn rest_resumes_retr_and_stor() {
     c.expect("REST 10", 350);
     c.upload("STOR part.bin", b"XY");
     assert_eq!(srv.read("part.bin"), [&data[..10], b"XY"].concat());
+    // Offsets past the end are refused, and the REST is consumed.
+    c.expect("REST 13", 350);
+    c.expect("STOR part.bin", 554);
+    c.expect("REST 100000", 350);
+    c.expect("RETR f.bin", 554);
+    c.expect("REST 1", 350);
+    c.expect("STOR missing.bin", 554);
+    assert_eq!(c.download("RETR part.bin").0, [&data[..10], b"XY"].concat());
 }
 
 #[test]
