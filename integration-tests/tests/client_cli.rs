@@ -505,3 +505,87 @@ fn ipv6_urls_and_active_mode_work() {
     e.ok(&["--active", "put", "up.bin", &e.url("")]);
     assert_eq!(std::fs::read(e.server.path("up.bin")).unwrap(), data);
 }
+
+/// Drives `ftp-client shell URL` on a pseudo-terminal (through util-linux `script`): each
+/// step is typed once the next prompt has appeared. Returns everything printed.
+fn pty_session(e: &Env, history: &Path, steps: &[&str]) -> Option<String> {
+    let script = integration_tests::or_skip(integration_tests::tool("script"), "pty shell")?;
+    let cmdline = format!(
+        "{} --timeout 10 shell {}",
+        bin_path("ftp-client").display(),
+        e.url("")
+    );
+    let mut cmd = Command::new(script);
+    cmd.args(["-qfec", &cmdline, "/dev/null"])
+        .current_dir(e.work.path())
+        .env("HOME", e.home.path())
+        .env("FTP_CLIENT_HISTORY", history)
+        .env("NO_COLOR", "1")
+        .env("TERM", "xterm")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = ChildGuard::spawn(&mut cmd).expect("spawn script");
+    let mut stdin = child.child_mut().stdin.take().unwrap();
+    let mut stdout = child.child_mut().stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut out = Vec::new();
+    // rustyline switches bracketed paste on once per prompt (redraws after a completion
+    // repeat "ftp> " but not this).
+    let prompts = |out: &[u8]| out.windows(8).filter(|w| w == b"\x1b[?2004h").count();
+    for (i, step) in steps.iter().enumerate() {
+        while prompts(&out) < i + 1 {
+            match rx.recv_timeout(Duration::from_secs(20)) {
+                Ok(chunk) => out.extend_from_slice(&chunk),
+                Err(_) => panic!(
+                    "no prompt #{} within 20 s; output so far: {}",
+                    i + 1,
+                    String::from_utf8_lossy(&out)
+                ),
+            }
+        }
+        stdin.write_all(step.as_bytes()).unwrap();
+        stdin.flush().unwrap();
+    }
+    let status = child
+        .wait_timeout(Duration::from_secs(30))
+        .unwrap()
+        .expect("the shell exits after bye");
+    while let Ok(chunk) = rx.recv_timeout(Duration::from_millis(500)) {
+        out.extend_from_slice(&chunk);
+    }
+    assert!(status.success(), "{}", String::from_utf8_lossy(&out));
+    Some(String::from_utf8_lossy(&out).into_owned())
+}
+
+#[test]
+fn shell_on_a_terminal_completes_remote_paths_and_keeps_history() {
+    let e = Env::new();
+    std::fs::create_dir(e.server.path("subdirectory")).unwrap();
+    std::fs::write(e.server.path("subdirectory/inside.txt"), b"x").unwrap();
+    let history = e.home.path().join("history");
+    // Tab completes the command and the remote directory name.
+    let Some(out) = pty_session(
+        &e,
+        &history,
+        &["he\t get\n", "cd sub\t\n", "pwd\n", "bye\n"],
+    ) else {
+        return;
+    };
+    assert!(out.contains("get REMOTE"), "help completed: {out}");
+    assert!(out.contains("/subdirectory"), "cd completed: {out}");
+    let saved = std::fs::read_to_string(&history).unwrap();
+    assert!(saved.contains("cd subdirectory/"), "history saved: {saved}");
+    // The next session recalls the previous lines: up arrow three times (past `bye` and
+    // `pwd`) → "cd subdirectory/".
+    let out = pty_session(&e, &history, &["\x1b[A\x1b[A\x1b[A\n", "pwd\n", "bye\n"]).unwrap();
+    assert!(out.contains("/subdirectory"), "history recalled: {out}");
+}
