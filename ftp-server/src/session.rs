@@ -1,5 +1,5 @@
 //! The per-connection protocol state machine, with no sockets: a [`Command`] goes in, an
-//! [`Action`] comes out. [`crate::conn`] drives it over a real connection; a fuzz target or a
+//! [`Action`] comes out. The connection task drives it over a real connection; a fuzz target or a
 //! unit test can drive it directly.
 //!
 //! The session owns login state, the working directory, `TYPE`, `REST`, `RNFR`, `EPSV ALL`
