@@ -945,6 +945,11 @@ impl Session {
             if !all && e.name.first() == Some(&b'.') {
                 continue;
             }
+            // A name with CR or LF would break the line framing of a listing, and no
+            // command could name it anyway.
+            if e.name.iter().any(|&b| b == b'\r' || b == b'\n') {
+                continue;
+            }
             match verb {
                 Verb::Nlst => {
                     out.extend_from_slice(&e.name);

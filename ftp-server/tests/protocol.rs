@@ -430,3 +430,14 @@ fn argon2_users_from_a_users_file_can_log_in() {
     c.expect("RETR users.toml", 550);
     assert!(c.text("NLST").contains("users.toml"));
 }
+
+#[test]
+fn names_with_line_breaks_are_left_out_of_listings() {
+    let srv = Srv::start();
+    srv.write("bad\nname", b"x");
+    srv.write("good", b"y");
+    let mut c = srv.login();
+    assert_eq!(c.text("NLST"), "good\r\n");
+    assert_eq!(c.text("LIST").lines().count(), 1);
+    assert_eq!(c.text("MLSD").lines().count(), 1);
+}
