@@ -445,6 +445,10 @@ pub struct Download<'a> {
     what: String,
     ascii: bool,
     pending_cr: bool,
+    /// ASCII mode: converted bytes waiting to be read (`abuf[apos..alen]`).
+    abuf: Vec<u8>,
+    apos: usize,
+    alen: usize,
     stall: Option<Timer>,
     last_noop: Instant,
     noop_out: Vec<u8>,
@@ -479,6 +483,9 @@ impl<'a> Download<'a> {
             what,
             ascii,
             pending_cr: false,
+            abuf: Vec::new(),
+            apos: 0,
+            alen: 0,
             stall: None,
             last_noop: Instant::now(),
             noop_out: Vec::new(),
@@ -566,54 +573,67 @@ impl AsyncRead for Download<'_> {
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        if this.eof || buf.is_empty() {
+        if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        this.poll_keepalive(cx);
-        let Some(data) = this.data.as_mut() else {
-            return Poll::Ready(Ok(0));
-        };
-        let start = if this.pending_cr && buf.len() > 1 {
-            buf[0] = b'\r';
-            1
-        } else {
-            0
-        };
-        match Pin::new(data).poll_read(cx, &mut buf[start..]) {
-            Poll::Ready(Ok(n)) => {
-                this.stall = None;
-                let at_eof = n == 0;
-                let total = start + n;
-                let len = if this.ascii {
-                    let (len, hold) = crlf_to_lf(buf, total, at_eof);
-                    this.pending_cr = hold;
-                    len
-                } else {
-                    total
-                };
-                if at_eof {
-                    this.eof = true;
-                    this.data = None;
+        loop {
+            // ASCII mode: serve converted bytes first.
+            if this.apos < this.alen {
+                let n = (this.alen - this.apos).min(buf.len());
+                buf[..n].copy_from_slice(&this.abuf[this.apos..this.apos + n]);
+                this.apos += n;
+                this.bytes += n as u64;
+                return Poll::Ready(Ok(n));
+            }
+            if this.eof {
+                return Poll::Ready(Ok(0));
+            }
+            this.poll_keepalive(cx);
+            let Some(data) = this.data.as_mut() else {
+                return Poll::Ready(Ok(0));
+            };
+            let start = usize::from(this.ascii && this.pending_cr);
+            let target: &mut [u8] = if this.ascii {
+                if this.abuf.is_empty() {
+                    this.abuf.resize(64 * 1024, 0);
                 }
-                this.bytes += len as u64;
-                if len == 0 && !at_eof {
-                    // Only a held CR: ask to be polled again.
-                    cx.waker().wake_by_ref();
+                if start == 1 {
+                    this.abuf[0] = b'\r';
+                }
+                &mut this.abuf[start..]
+            } else {
+                &mut *buf
+            };
+            match Pin::new(data).poll_read(cx, target) {
+                Poll::Ready(Ok(n)) => {
+                    this.stall = None;
+                    let at_eof = n == 0;
+                    if at_eof {
+                        this.eof = true;
+                        this.data = None;
+                    }
+                    if this.ascii {
+                        let (len, hold) = crlf_to_lf(&mut this.abuf, start + n, at_eof);
+                        this.pending_cr = hold;
+                        this.apos = 0;
+                        this.alen = len;
+                        continue;
+                    }
+                    this.bytes += n as u64;
+                    return Poll::Ready(Ok(n));
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => {
+                    let limit = this.client.opts.data_timeout;
+                    let timer = this.stall.get_or_insert_with(|| Timer::after(limit));
+                    if timer.poll(cx).is_ready() {
+                        return Poll::Ready(Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            "the data connection stalled",
+                        )));
+                    }
                     return Poll::Pending;
                 }
-                Poll::Ready(Ok(len))
-            }
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending => {
-                let limit = this.client.opts.data_timeout;
-                let timer = this.stall.get_or_insert_with(|| Timer::after(limit));
-                if timer.poll(cx).is_ready() {
-                    return Poll::Ready(Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        "the data connection stalled",
-                    )));
-                }
-                Poll::Pending
             }
         }
     }

@@ -110,6 +110,17 @@ fn ascii_mode_converts_line_ends_both_ways() {
                 "server stores local (LF) line ends"
             );
             assert_eq!(download(&mut c, "t.txt", 0).await, b"one\ntwo\nthree\n");
+            // One byte at a time: a CR at the end of one read still pairs with the LF after.
+            let mut dl = c.retr("t.txt", 0).await.unwrap();
+            let (mut got, mut byte) = (Vec::new(), [0u8; 1]);
+            for _ in 0..100 {
+                if dl.read(&mut byte).await.unwrap() == 0 {
+                    break;
+                }
+                got.push(byte[0]);
+            }
+            dl.finish().await.unwrap();
+            assert_eq!(got, b"one\ntwo\nthree\n");
             c.set_transfer_kind(TransferKind::Binary);
             assert_eq!(download(&mut c, "t.txt", 0).await, on_disk);
         });

@@ -17,9 +17,9 @@ use clap::{ArgAction, Parser, Subcommand};
 use crate::error::ErrorClass;
 use crate::{DataMode, Options, TransferKind};
 
-/// The exit codes, as documented in `--help`.
-pub const EXIT_CODES: &str = "\
-Exit codes:
+macro_rules! exit_codes {
+    () => {
+        "Exit codes:
   0  success
   2  usage error (bad arguments or URL)
   3  cannot connect (refused, unreachable, connection lost, 421)
@@ -28,29 +28,30 @@ Exit codes:
   6  not found or permission denied (550, 553, local file missing)
   7  transfer failed (other server errors, protocol errors)
   8  timeout
-  9  partial failure of a batch (mirror, recursive get, mget/mput, rm of several files)";
+  9  partial failure of a batch (mirror, recursive get, mget/mput, rm of several files)"
+    };
+}
 
-const LONG_ABOUT: &str = "\
-An FTP client for scripts and people.
+/// The exit codes, as documented in `--help` (see also [`crate::ErrorClass`]).
+pub const EXIT_CODES: &str = exit_codes!();
+
+const LONG_ABOUT: &str = concat!(
+    "An FTP client for scripts and people.
 
 URLs look like ftp://[user[:pass]@]host[:port]/path (IPv6 hosts in brackets). Paths are
 relative to the login directory; use a doubled slash (ftp://host//etc) for an absolute path.
 The password comes from the URL, the FTP_PASSWORD environment variable, ~/.netrc, or a prompt
 when stdin is a terminal (never otherwise). Anonymous login is used when no user is given.
+`ftp-client URL` opens the interactive shell.
 
 Data goes to stdout, everything else to stderr. -v logs progress, -vv also shows the
 control-connection transcript (with PASS masked). RUST_LOG and NO_COLOR are respected.
+Interrupted transfers are retried (--retries) and resumed with REST; downloads are written to
+.NAME.part and renamed when complete.
 
-Exit codes:
-  0  success
-  2  usage error (bad arguments or URL)
-  3  cannot connect (refused, unreachable, connection lost, 421)
-  4  login failed
-  5  TLS error (ftps:// is reserved; not supported yet)
-  6  not found or permission denied (550, 553, local file missing)
-  7  transfer failed (other server errors, protocol errors)
-  8  timeout
-  9  partial failure of a batch (mirror, recursive get, mget/mput, rm of several files)";
+",
+    exit_codes!()
+);
 
 /// Command-line arguments.
 #[derive(Debug, Parser)]
