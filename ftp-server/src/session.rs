@@ -733,16 +733,16 @@ impl Session {
                     Some(p) => path!(p),
                     None => self.cwd.clone(),
                 };
-                self.listing(Verb::List, p, all, &acct).await
+                self.listing(Verb::List, p, all, &acct, None).await
             }
             Command::Nlst(arg) => {
                 need!(list);
-                let (all, p) = listing::split_list_args(arg.as_deref().unwrap_or(b""));
-                let p = match p {
+                let (all, given) = listing::split_list_args(arg.as_deref().unwrap_or(b""));
+                let p = match given {
                     Some(p) => path!(p),
                     None => self.cwd.clone(),
                 };
-                self.listing(Verb::Nlst, p, all, &acct).await
+                self.listing(Verb::Nlst, p, all, &acct, given).await
             }
             Command::Mlsd(arg) => {
                 need!(list);
@@ -750,7 +750,7 @@ impl Session {
                     Some(a) => path!(a),
                     None => self.cwd.clone(),
                 };
-                self.listing(Verb::Mlsd, p, true, &acct).await
+                self.listing(Verb::Mlsd, p, true, &acct, None).await
             }
             Command::Mlst(arg) => {
                 need!(list);
@@ -780,7 +780,7 @@ impl Session {
                     Some(p) => path!(p),
                     None => self.cwd.clone(),
                 };
-                match self.list_bytes(Verb::List, &p, all, &acct).await {
+                match self.list_bytes(Verb::List, &p, all, &acct, None).await {
                     Ok((is_dir, bytes)) => {
                         let code = if is_dir {
                             ReplyCode::DIRECTORY_STATUS
@@ -917,13 +917,15 @@ impl Session {
         }
     }
 
-    /// Listing bytes for `p`: `(is_dir, bytes)`.
+    /// Listing bytes for `p`: `(is_dir, bytes)`. `NLST` names are prefixed with the path the
+    /// client gave (`NLST dir` lists `dir/a`, `dir/b`), as classic servers do.
     async fn list_bytes(
         &self,
         verb: Verb,
         p: &VPath,
         all: bool,
         acct: &Account,
+        given: Option<&[u8]>,
     ) -> Result<(bool, Vec<u8>), StorageError> {
         let m = acct.storage.metadata(p).await?;
         let now = SystemTime::now();
@@ -932,7 +934,7 @@ impl Session {
         if !m.is_dir() {
             match verb {
                 Verb::Nlst => {
-                    out.extend_from_slice(p.file_name());
+                    out.extend_from_slice(given.unwrap_or(p.file_name()));
                     out.extend_from_slice(b"\r\n");
                 }
                 Verb::Mlsd => return Err(StorageError::NotADirectory),
@@ -940,6 +942,11 @@ impl Session {
             }
             return Ok((false, out));
         }
+        let prefix: Vec<u8> = match given {
+            Some(g) if g.ends_with(b"/") => g.to_vec(),
+            Some(g) => [g, b"/"].concat(),
+            None => Vec::new(),
+        };
         let entries = acct.storage.list(p).await?;
         for e in entries {
             if !all && e.name.first() == Some(&b'.') {
@@ -952,6 +959,7 @@ impl Session {
             }
             match verb {
                 Verb::Nlst => {
+                    out.extend_from_slice(&prefix);
                     out.extend_from_slice(&e.name);
                     out.extend_from_slice(b"\r\n");
                 }
@@ -962,8 +970,15 @@ impl Session {
         Ok((true, out))
     }
 
-    async fn listing(&self, verb: Verb, p: VPath, all: bool, acct: &Account) -> Action {
-        match self.list_bytes(verb, &p, all, acct).await {
+    async fn listing(
+        &self,
+        verb: Verb,
+        p: VPath,
+        all: bool,
+        acct: &Account,
+        given: Option<&[u8]>,
+    ) -> Action {
+        match self.list_bytes(verb, &p, all, acct, given).await {
             Ok((_, bytes)) => {
                 let mut text = b"Here comes the directory listing for ".to_vec();
                 text.extend_from_slice(p.as_bytes());

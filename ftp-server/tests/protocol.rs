@@ -318,7 +318,12 @@ fn list_nlst_mlsd_mlst_and_stat_of_a_path() {
     assert!(list.ends_with("\r\n"));
     let all = c.text("LIST -la d");
     assert!(all.contains(".hidden"), "{all}");
-    assert_eq!(c.text("NLST d"), "a.txt\r\nsub\r\n");
+    assert_eq!(c.text("NLST d"), "d/a.txt\r\nd/sub\r\n");
+    assert_eq!(c.text("NLST /d/"), "/d/a.txt\r\n/d/sub\r\n");
+    assert_eq!(c.text("NLST d/a.txt"), "d/a.txt\r\n");
+    c.expect("CWD d", 250);
+    assert_eq!(c.text("NLST"), "a.txt\r\nsub\r\n");
+    c.expect("CWD /", 250);
     let one = c.text("LIST d/a.txt");
     assert!(
         one.trim_end().ends_with(" a.txt") && one.lines().count() == 1,
