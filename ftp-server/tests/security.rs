@@ -236,3 +236,26 @@ fn a_panicking_session_is_contained() {
     stop.shutdown();
     t.join().unwrap().unwrap();
 }
+
+#[test]
+fn stalled_download_is_aborted_by_the_data_timeout() {
+    let srv = Srv::start_with(|c| c.data_timeout = Duration::from_millis(300));
+    sparse(&srv.path("huge"), 1 << 30);
+    let mut c = srv.login();
+    let _d = c.epsv();
+    c.expect("RETR huge", 150);
+    // The client never reads: once the socket buffers are full the server gives up.
+    c.expect_reply(426);
+    c.expect("NOOP", 200);
+}
+
+#[test]
+fn stalled_upload_is_aborted_and_leaves_no_file() {
+    let srv = Srv::start_with(|c| c.data_timeout = Duration::from_millis(300));
+    let mut c = srv.login();
+    let mut d = c.epsv();
+    c.expect("STOR new.bin", 150);
+    d.write_all(b"some bytes, then silence").unwrap();
+    c.expect_reply(426);
+    eventually("no file left", || dir_names(srv.root.path()).is_empty());
+}
