@@ -408,3 +408,33 @@ fn shutdown_lets_a_running_transfer_finish_then_run_returns() {
         }
     );
 }
+
+#[test]
+fn concurrent_uploads_of_one_name_leave_one_complete_file() {
+    let srv = Srv::start();
+    let a = vec![b'a'; 2 << 20];
+    let b = vec![b'b'; 3 << 20];
+    let mut ca = srv.login();
+    let mut cb = srv.login();
+    let mut da = ca.epsv();
+    let mut db = cb.epsv();
+    ca.expect("STOR same.bin", 150);
+    cb.expect("STOR same.bin", 150);
+    // Interleave the two uploads chunk by chunk.
+    for i in 0..48 {
+        let (ra, rb) = (i * 64 * 1024, (i + 1) * 64 * 1024);
+        if ra < a.len() {
+            da.write_all(&a[ra..rb.min(a.len())]).unwrap();
+        }
+        if ra < b.len() {
+            db.write_all(&b[ra..rb.min(b.len())]).unwrap();
+        }
+    }
+    drop(da);
+    drop(db);
+    ca.expect_reply(226);
+    cb.expect_reply(226);
+    let got = srv.read("same.bin");
+    assert!(got == a || got == b, "mixed content of {} bytes", got.len());
+    assert_eq!(dir_names(srv.root.path()), ["same.bin"]);
+}
