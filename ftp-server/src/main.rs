@@ -202,6 +202,11 @@ fn rpassword_prompt(prompt: &str) -> Result<String> {
 }
 
 fn main() -> Result<()> {
+    // Sessions run on smol's global executor; give it one thread per core unless told otherwise.
+    if std::env::var_os("SMOL_THREADS").is_none() {
+        let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+        std::env::set_var("SMOL_THREADS", n.to_string());
+    }
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let cli = Cli::parse();
     if let Some(Cmd::HashPassword) = cli.command {
