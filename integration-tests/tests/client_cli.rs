@@ -589,3 +589,35 @@ fn shell_on_a_terminal_completes_remote_paths_and_keeps_history() {
     let out = pty_session(&e, &history, &["\x1b[A\x1b[A\x1b[A\n", "pwd\n", "bye\n"]).unwrap();
     assert!(out.contains("/subdirectory"), "history recalled: {out}");
 }
+
+#[test]
+fn shell_open_user_and_reget() {
+    let e = Env::new();
+    let data = pattern(80_000);
+    std::fs::write(e.server.path("r.bin"), &data).unwrap();
+    let mut partial = vec![0xABu8; 30_000];
+    std::fs::write(e.local(".r.bin.part"), &partial).unwrap();
+    let script = format!(
+        "open 127.0.0.1 {port}\nuser alice secret\nstatus\nreget r.bin\nclose\nstatus\nopen {url}\npwd\nbye\n",
+        port = e.server.addr.port(),
+        url = e.url("")
+    );
+    let o = run_in(
+        e.work.path(),
+        e.home.path(),
+        &["shell"],
+        Some(script.as_bytes()),
+        &[],
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let out = o.text();
+    assert!(out.contains("as alice."), "{out}");
+    assert!(out.contains("Not connected."), "{out}");
+    assert!(out.trim_end().ends_with('/'), "{out}");
+    partial.extend_from_slice(&data[30_000..]);
+    assert_eq!(
+        std::fs::read(e.local("r.bin")).unwrap(),
+        partial,
+        "reget resumed"
+    );
+}

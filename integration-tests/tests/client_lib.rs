@@ -288,3 +288,27 @@ fn address_in_227_is_ignored_unless_trusted() {
         assert_eq!(download(&mut c, "f", 0).await, b"data");
     });
 }
+
+#[test]
+fn non_utf8_names_survive_listing_and_transfer() {
+    use std::os::unix::ffi::OsStrExt;
+    let s = TestServer::start();
+    let name: &[u8] = b"caf\xe9 \xff.txt";
+    std::fs::write(
+        s.root.path().join(std::ffi::OsStr::from_bytes(name)),
+        b"bytes",
+    )
+    .unwrap();
+    std::fs::write(s.path("plain.txt"), b"p").unwrap();
+    with_timeout(30, async {
+        let mut c = login(&s, opts(DataMode::Passive, true)).await;
+        let entries = c.list(None).await.unwrap();
+        assert_eq!(entries.len(), 2, "{entries:?}");
+        assert!(entries.iter().any(|e| e.name == name), "{entries:?}");
+        let mut dl = c.retr(name, 0).await.unwrap();
+        let mut v = Vec::new();
+        dl.read_to_end(&mut v).await.unwrap();
+        dl.finish().await.unwrap();
+        assert_eq!(v, b"bytes");
+    });
+}

@@ -157,8 +157,18 @@ impl State {
         let u = FtpUrl::parse(&url)?;
         let login = resolve_login(&self.ctx, &u)?;
         self.close().await;
+        let anonymous = login.user == "anonymous";
         let mut s = Session::new(&self.ctx, login);
-        let c = s.client().await?;
+        let c = match s.client().await {
+            Ok(c) => c,
+            Err(e) if anonymous && e.class() == ErrorClass::Login => {
+                // Stay "open" so that `user NAME` can log in, as the classic ftp does.
+                eprintln!("Anonymous login refused ({e}); log in with: user NAME [PASSWORD]");
+                self.sess = Some(s);
+                return Ok(());
+            }
+            Err(e) => return Err(e.into()),
+        };
         let welcome = c.welcome().text().into_owned();
         if !u.path.is_empty() {
             c.cwd(&u.path).await?;
@@ -494,11 +504,14 @@ impl State {
             }
             "status" => {
                 match &self.sess {
-                    Some(s) => writeln!(
+                    Some(s) if s.client.is_some() => writeln!(
                         out,
                         "Connected to {}:{} as {}.",
                         s.login.host, s.login.port, s.login.user
                     )?,
+                    Some(s) => {
+                        writeln!(out, "Not logged in to {}:{}.", s.login.host, s.login.port)?
+                    }
                     None => writeln!(out, "Not connected.")?,
                 }
                 writeln!(
