@@ -438,3 +438,16 @@ fn concurrent_uploads_of_one_name_leave_one_complete_file() {
     assert!(got == a || got == b, "mixed content of {} bytes", got.len());
     assert_eq!(dir_names(srv.root.path()), ["same.bin"]);
 }
+
+#[test]
+fn shutdown_grace_period_ends_transfers_that_take_too_long() {
+    let mut srv = Srv::start_with(|c| c.shutdown_grace = Duration::from_millis(300));
+    sparse(&srv.path("huge"), 1 << 30);
+    let mut c = srv.login();
+    let _d = c.epsv();
+    c.expect("RETR huge", 150);
+    // The client never reads, so the transfer cannot finish; run() still returns.
+    srv.shutdown();
+    c.expect_reply(421);
+    assert!(c.closed());
+}
