@@ -197,3 +197,26 @@ fn sigterm_stops_the_server_cleanly() {
     let status = server.wait_timeout(LIMIT).unwrap().expect("server exits");
     assert!(status.success(), "{status:?}");
 }
+
+#[test]
+fn config_file_is_read_and_flags_override_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("pub")).unwrap();
+    std::fs::write(dir.path().join("pub/p.txt"), b"from the config").unwrap();
+    let cfg = dir.path().join("ftp.toml");
+    std::fs::write(
+        &cfg,
+        "listen = [\"127.0.0.1:0\"]\nanonymous_root = \"pub\"\nmax_sessions_per_ip = 5\n",
+    )
+    .unwrap();
+    let cfg = cfg.to_string_lossy().into_owned();
+    let (_server, addr, _) = start(
+        &["--config", &cfg, "--max-sessions-per-ip", "1"],
+        dir.path(),
+    );
+    let mut c = Ctl::connect(addr);
+    c.login("anonymous", "x@example.com");
+    assert_eq!(c.download("RETR p.txt").0, b"from the config");
+    let second = Ctl::connect(addr);
+    assert_eq!(second.greeting.code().as_u16(), 421);
+}
