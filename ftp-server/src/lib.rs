@@ -46,7 +46,7 @@
 pub mod auth;
 pub mod config;
 mod conn;
-pub mod data;
+mod data;
 pub mod listing;
 mod server;
 pub mod session;
