@@ -3,6 +3,7 @@
 //! object store, an in-memory tree for fuzzing), without touching session code.
 
 pub mod fs;
+pub mod memory;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -13,6 +14,7 @@ use futures_lite::io::{AsyncRead, AsyncWrite};
 use crate::vpath::VPath;
 
 pub use fs::FsStorage;
+pub use memory::MemStorage;
 
 /// A boxed, `Send` future (the trait methods return these so the trait is object-safe).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
