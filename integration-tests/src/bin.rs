@@ -8,10 +8,12 @@ use std::sync::{Mutex, OnceLock};
 /// The path of a workspace binary (`ftp-server`, `ftp-client`), built from the current sources.
 ///
 /// Binaries live in `<target-dir>/<profile>/`, beside the `deps/` directory holding the running
-/// test executable. The first call for a name in a test process runs
-/// `cargo build -p <name> --bin <name>` into that same target directory (a no-op when it is up to
-/// date, so a stale binary is never used); later calls return the cached path. Honours the
-/// `CARGO` variable cargo sets for the tests it runs.
+/// test executable. A binary newer than every workspace source file (`*/src/**`, the manifests,
+/// `Cargo.lock`) is used as is: `cargo test --workspace` builds `ftp-server` itself. Otherwise
+/// the first call in a test process runs `cargo build --workspace --bins --tests` into that same
+/// target directory: the same feature resolution as `cargo test --workspace`, so it reuses its
+/// artifacts instead of rebuilding the dependency tree. Honours the `CARGO` variable cargo sets
+/// for the tests it runs.
 ///
 /// # Panics
 /// When the build fails or the binary is still missing afterwards: the test cannot run.
@@ -35,10 +37,12 @@ pub fn bin_path(name: &str) -> PathBuf {
     let path = target_dir
         .join(&profile)
         .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    build(name, &target_dir, &profile);
+    if !is_fresh(&path) {
+        build(&target_dir, &profile, name);
+    }
     assert!(
         path.is_file(),
-        "`cargo build -p {name} --bin {name}` succeeded but {} does not exist",
+        "the build succeeded but {} does not exist",
         path.display()
     );
     built.insert(name.to_string(), path.clone());
@@ -65,16 +69,80 @@ fn target_layout() -> (PathBuf, String) {
     (target_dir, profile)
 }
 
-fn build(name: &str, target_dir: &Path, profile: &str) {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"))
+/// The workspace root (the parent of this crate).
+fn workspace_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("integration-tests has a parent directory")
-        .join("Cargo.toml");
+}
+
+/// Whether `binary` exists and is newer than every source file of the workspace.
+fn is_fresh(binary: &Path) -> bool {
+    let Ok(built) = binary.metadata().and_then(|m| m.modified()) else {
+        return false;
+    };
+    let root = workspace_root();
+    let mut newest = std::time::SystemTime::UNIX_EPOCH;
+    let mut consider = |path: &Path| {
+        if let Ok(modified) = path.metadata().and_then(|m| m.modified()) {
+            newest = newest.max(modified);
+        }
+    };
+    consider(&root.join("Cargo.toml"));
+    consider(&root.join("Cargo.lock"));
+    let Ok(members) = std::fs::read_dir(root) else {
+        return false;
+    };
+    for member in members.flatten() {
+        let dir = member.path();
+        if dir.join("Cargo.toml").is_file() && dir.file_name().is_some_and(|n| n != "target") {
+            consider(&dir.join("Cargo.toml"));
+            walk_files(&dir.join("src"), 0, &mut consider);
+        }
+    }
+    built >= newest
+}
+
+fn walk_files(dir: &Path, depth: usize, f: &mut impl FnMut(&Path)) {
+    if depth > 16 {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            walk_files(&path, depth + 1, f);
+        } else {
+            f(&path);
+        }
+    }
+}
+
+fn build(target_dir: &Path, profile: &str, name: &str) {
+    // `--tests` makes the feature resolution match `cargo test --workspace` (dev-dependencies
+    // included), so the artifacts it built are reused. If some test target of the workspace
+    // does not compile right now, fall back to building just this binary.
+    let workspace = ["build", "--quiet", "--workspace", "--bins", "--tests"];
+    let single = ["build", "--quiet", "-p", name, "--bin", name];
+    if !cargo_build(&workspace, target_dir, profile) {
+        eprintln!(
+            "bin_path: `cargo build --workspace --bins --tests` failed; building only {name}"
+        );
+        assert!(
+            cargo_build(&single, target_dir, profile),
+            "`cargo build -p {name} --bin {name}` failed"
+        );
+    }
+}
+
+fn cargo_build(args: &[&str], target_dir: &Path, profile: &str) -> bool {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.args(["build", "--quiet", "-p", name, "--bin", name])
+    cmd.args(args)
         .arg("--manifest-path")
-        .arg(&manifest)
+        .arg(workspace_root().join("Cargo.toml"))
         .arg("--target-dir")
         .arg(target_dir);
     match profile {
@@ -86,10 +154,9 @@ fn build(name: &str, target_dir: &Path, profile: &str) {
             cmd.args(["--profile", other]);
         }
     }
-    let status = cmd
-        .status()
-        .unwrap_or_else(|e| panic!("cannot run cargo to build {name}: {e}"));
-    assert!(status.success(), "building {name} failed: {status}");
+    cmd.status()
+        .unwrap_or_else(|e| panic!("cannot run cargo: {e}"))
+        .success()
 }
 
 #[cfg(test)]
