@@ -146,9 +146,7 @@ pub(crate) async fn with_timeout<T>(
 fn read_error(e: ReadReplyError) -> Error {
     match e {
         ReadReplyError::Io(e) => Error::io("control connection", e),
-        ReadReplyError::Closed => {
-            Error::Protocol("the server closed the control connection".into())
-        }
+        ReadReplyError::Closed => Error::Disconnected("control connection".into()),
         other => Error::Protocol(other.to_string()),
     }
 }

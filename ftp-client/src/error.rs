@@ -99,6 +99,9 @@ pub enum Error {
     /// The server broke the protocol (malformed reply, bad address, closed connection).
     #[error("protocol error: {0}")]
     Protocol(String),
+    /// The server closed the control connection.
+    #[error("the server closed the connection ({0})")]
+    Disconnected(String),
     /// Invalid arguments from the caller.
     #[error("{0}")]
     Usage(String),
@@ -124,6 +127,7 @@ impl Error {
     pub fn is_transient(&self) -> bool {
         match self {
             Error::Timeout(_) | Error::Io { .. } | Error::Connect { .. } => true,
+            Error::Disconnected(_) => true,
             Error::Protocol(_) => true,
             Error::Reply { reply, .. } => {
                 reply.code().is_transient() && reply.code().as_u16() != 450
@@ -135,7 +139,7 @@ impl Error {
     /// The failure class, which the binary maps to an exit code.
     pub fn class(&self) -> ErrorClass {
         match self {
-            Error::Connect { .. } => ErrorClass::Connect,
+            Error::Connect { .. } | Error::Disconnected(_) => ErrorClass::Connect,
             Error::Login { .. } => ErrorClass::Login,
             Error::Tls(_) => ErrorClass::Tls,
             Error::Usage(_) => ErrorClass::Usage,
@@ -149,6 +153,10 @@ impl Error {
             Error::Io { source, .. } => match source.kind() {
                 io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied => ErrorClass::NotFound,
                 io::ErrorKind::TimedOut => ErrorClass::Timeout,
+                io::ErrorKind::ConnectionReset
+                | io::ErrorKind::ConnectionAborted
+                | io::ErrorKind::BrokenPipe
+                | io::ErrorKind::UnexpectedEof => ErrorClass::Connect,
                 _ => ErrorClass::Transfer,
             },
             Error::Protocol(_) => ErrorClass::Transfer,

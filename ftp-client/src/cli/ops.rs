@@ -117,7 +117,9 @@ impl Session {
             }
             self.client = Some(c);
         }
-        Ok(self.client.get_or_insert_with(|| unreachable!()))
+        self.client
+            .as_mut()
+            .ok_or_else(|| Error::Disconnected("no connection".into()))
     }
 
     /// Forgets the connection (after an error it may be unusable).
@@ -621,7 +623,19 @@ pub(crate) async fn run(ctx: &Ctx, cmd: Cmd) -> Result<()> {
         Cmd::Ls { url, long, json } => {
             let u = parse_url(&url)?;
             let mut s = open(ctx, &u).await?;
-            let entries = s.client().await?.list(Some(&u.path)).await?;
+            let c = s.client().await?;
+            let entries = match c.list(Some(&u.path)).await {
+                Ok(v) => v,
+                // Listing a file: some servers refuse MLSD/LIST on one; MLST describes it.
+                Err(e @ Error::Reply { .. }) if !u.path.is_empty() => match c.mlst(&u.path).await {
+                    Ok(Some(mut entry)) => {
+                        entry.name = u.file_name().to_vec();
+                        vec![entry]
+                    }
+                    _ => return Err(e.into()),
+                },
+                Err(e) => return Err(e.into()),
+            };
             let mut out = std::io::stdout().lock();
             if json {
                 let v: Vec<_> = entries.iter().map(entry_json).collect();
