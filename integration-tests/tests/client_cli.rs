@@ -392,6 +392,8 @@ mget *.txt
 put local.txt up.txt
 mput *.dat
 mkdir newdir
+mkdir gone
+rmdir gone
 rename up.txt newdir/moved.txt
 delete c.bin
 binary
@@ -443,6 +445,7 @@ bye
     assert_eq!(std::fs::read(e.server.path("docs/m1.dat")).unwrap(), b"m1");
     assert_eq!(std::fs::read(e.server.path("docs/m2.dat")).unwrap(), b"m2");
     assert!(!e.server.path("docs/c.bin").exists());
+    assert!(!e.server.path("docs/gone").exists() && e.server.path("docs/newdir").is_dir());
     assert!(
         out.lines()
             .any(|l| l.starts_with('d') && l.ends_with("newdir")),
