@@ -347,3 +347,39 @@ fn curl_transfers_over_ipv6() {
         .arg(format!("{}six-up.bin", server.url())));
     assert_same_file(&server.path("six-up.bin"), &data);
 }
+
+#[test]
+fn curl_downloads_anonymously_but_cannot_upload() {
+    let Some(curl) = or_skip(tool("curl"), "curl_downloads_anonymously_but_cannot_upload") else {
+        return;
+    };
+    let anon_root = tempfile::tempdir().unwrap();
+    let data = test_bytes(50_000, 11);
+    std::fs::write(anon_root.path().join("pub.bin"), &data).unwrap();
+    let anon = anon_root.path().to_path_buf();
+    let server = TestServer::start_with(move |cfg| cfg.anonymous = Some(anon));
+    let local = tempfile::tempdir().unwrap();
+    let out = local.path().join("pub.bin");
+    // No --user: curl logs in as anonymous.
+    run(Command::new(&curl)
+        .args(["--silent", "--show-error", "--max-time", "60", "-o"])
+        .arg(&out)
+        .arg(format!("{}pub.bin", server.url())));
+    assert_same_file(&out, &data);
+
+    let refused = output_within(
+        Command::new(&curl)
+            .args(["--silent", "--show-error", "--max-time", "60", "-T"])
+            .arg(&out)
+            .arg(format!("{}uploaded.bin", server.url())),
+        Duration::from_secs(90),
+    );
+    // CURLE_UPLOAD_FAILED: the server refused STOR.
+    assert_eq!(
+        refused.status.code(),
+        Some(25),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert!(!anon_root.path().join("uploaded.bin").exists());
+}

@@ -198,3 +198,25 @@ fn lftp_mirror_works_over_ipv6() {
     }
     assert_same_tree(&local.path().join("copy"), &server.path("tree"));
 }
+
+#[test]
+fn lftp_mirror_reverse_delete_removes_extra_remote_files() {
+    let server = TestServer::start();
+    let local = tempfile::tempdir().unwrap();
+    make_tree(&local.path().join("tree"));
+    std::fs::create_dir_all(server.path("up/stale dir/inner")).unwrap();
+    std::fs::write(server.path("up/stale dir/inner/old.bin"), b"old").unwrap();
+    std::fs::write(server.path("up/stale.txt"), b"stale").unwrap();
+    // DELE and RMD of what the local tree lacks, STOR of the rest.
+    if lftp(
+        "lftp_mirror_reverse_delete_removes_extra_remote_files",
+        &server,
+        "mirror -R --delete tree up",
+        local.path(),
+    )
+    .is_none()
+    {
+        return;
+    }
+    assert_same_tree(&server.path("up"), &local.path().join("tree"));
+}
