@@ -220,3 +220,23 @@ fn lftp_mirror_reverse_delete_removes_extra_remote_files() {
     }
     assert_same_tree(&server.path("up"), &local.path().join("tree"));
 }
+
+#[test]
+fn lftp_mirror_parses_our_list_output_without_mlsd() {
+    let server = TestServer::start();
+    make_tree(&server.path("tree"));
+    let local = tempfile::tempdir().unwrap();
+    // With MLSD off lftp must understand our `ls -l` style LIST lines (types, sizes, names
+    // with spaces) to recurse and to fetch every file.
+    if lftp(
+        "lftp_mirror_parses_our_list_output_without_mlsd",
+        &server,
+        "set ftp:use-mlsd off; mirror tree copy",
+        local.path(),
+    )
+    .is_none()
+    {
+        return;
+    }
+    assert_same_tree(&local.path().join("copy"), &server.path("tree"));
+}
