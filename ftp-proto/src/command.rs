@@ -779,11 +779,12 @@ impl Command {
     /// assert_eq!(out, b"PASV\r\nCWD /pub/a dir\r\n");
     /// ```
     pub fn encode(&self, out: &mut Vec<u8>) {
-        let mut line: Vec<u8> = Vec::with_capacity(64);
-        line.extend_from_slice(self.verb().as_str().as_bytes());
+        // Written straight into `out`: the verb needs no escaping, arguments go through the
+        // same Telnet escaping as `line::encode_line`.
+        out.extend_from_slice(self.verb().as_str().as_bytes());
         let mut arg = |a: &[u8]| {
-            line.push(b' ');
-            line.extend_from_slice(a);
+            out.push(b' ');
+            line::escape_into(out, a);
         };
         use Command as C;
         match self {
@@ -887,12 +888,12 @@ impl Command {
                 arg(path);
             }
         }
-        line::encode_line(out, &line);
+        out.extend_from_slice(b"\r\n");
     }
 
     /// The command's wire form as a new buffer, including CR LF.
     pub fn to_line(&self) -> Vec<u8> {
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(64);
         self.encode(&mut out);
         out
     }

@@ -231,7 +231,13 @@ impl LineDecoder {
 /// ```
 pub fn encode_line(out: &mut Vec<u8>, line: &[u8]) {
     out.reserve(line.len() + 2);
-    let mut rest = line;
+    escape_into(out, line);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends `bytes` to `out` with `0xFF` doubled and CR / LF written as NUL (no line ending).
+pub(crate) fn escape_into(out: &mut Vec<u8>, bytes: &[u8]) {
+    let mut rest = bytes;
     while let Some(p) = rest
         .iter()
         .position(|&b| b == IAC || b == b'\r' || b == b'\n')
@@ -244,7 +250,6 @@ pub fn encode_line(out: &mut Vec<u8>, line: &[u8]) {
         rest = &rest[p + 1..];
     }
     out.extend_from_slice(rest);
-    out.extend_from_slice(b"\r\n");
 }
 
 #[cfg(test)]
