@@ -51,6 +51,7 @@ pub mod listing;
 mod server;
 pub mod session;
 pub mod storage;
+pub mod tls;
 pub mod vpath;
 
 pub use auth::{Account, Authenticator};
