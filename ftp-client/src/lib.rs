@@ -36,6 +36,7 @@ mod client;
 mod data;
 mod error;
 pub mod listing;
+pub mod tls;
 
 pub use client::{BoxStream, Client, DataMode, Options, Stream, TransferKind, TRANSCRIPT_TARGET};
 pub use data::Download;
