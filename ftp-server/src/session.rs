@@ -927,7 +927,26 @@ impl Session {
         acct: &Account,
         given: Option<&[u8]>,
     ) -> Result<(bool, Vec<u8>), StorageError> {
-        let m = acct.storage.metadata(p).await?;
+        // `LIST *.txt` / `NLST dir/*.txt`: a name that does not exist but is a glob pattern
+        // lists the matching entries of its directory.
+        let (dir, pattern, m) = match acct.storage.metadata(p).await {
+            Ok(m) => (p.clone(), None, m),
+            Err(StorageError::NotFound) if verb != Verb::Mlsd => {
+                let pattern = std::str::from_utf8(p.file_name())
+                    .ok()
+                    .filter(|n| n.contains(['*', '?', '[']))
+                    .and_then(|n| glob::Pattern::new(n).ok())
+                    .ok_or(StorageError::NotFound)?;
+                let parent = p.parent();
+                let m = acct.storage.metadata(&parent).await?;
+                if !m.is_dir() {
+                    return Err(StorageError::NotFound);
+                }
+                (parent, Some(pattern), m)
+            }
+            Err(e) => return Err(e),
+        };
+        let p = &dir;
         let now = SystemTime::now();
         let perms = &acct.permissions;
         let mut out = Vec::new();
@@ -943,6 +962,10 @@ impl Session {
             return Ok((false, out));
         }
         let prefix: Vec<u8> = match given {
+            Some(g) if pattern.is_some() => match g.iter().rposition(|&b| b == b'/') {
+                Some(i) => g[..=i].to_vec(),
+                None => Vec::new(),
+            },
             Some(g) if g.ends_with(b"/") => g.to_vec(),
             Some(g) => [g, b"/"].concat(),
             None => Vec::new(),
@@ -951,6 +974,12 @@ impl Session {
         for e in entries {
             if !all && e.name.first() == Some(&b'.') {
                 continue;
+            }
+            if let Some(pat) = &pattern {
+                match std::str::from_utf8(&e.name) {
+                    Ok(n) if pat.matches(n) => {}
+                    _ => continue,
+                }
             }
             // A name with CR or LF would break the line framing of a listing, and no
             // command could name it anyway.

@@ -446,3 +446,19 @@ fn names_with_line_breaks_are_left_out_of_listings() {
     assert_eq!(c.text("LIST").lines().count(), 1);
     assert_eq!(c.text("MLSD").lines().count(), 1);
 }
+
+#[test]
+fn list_and_nlst_expand_glob_patterns() {
+    let srv = Srv::start();
+    srv.write("d/a.txt", b"a");
+    srv.write("d/b.txt", b"b");
+    srv.write("d/c.bin", b"c");
+    let mut c = srv.login();
+    assert_eq!(c.text("NLST d/*.txt"), "d/a.txt\r\nd/b.txt\r\n");
+    c.expect("CWD d", 250);
+    assert_eq!(c.text("NLST *.bin"), "c.bin\r\n");
+    assert_eq!(c.text("LIST ?.txt").lines().count(), 2);
+    assert_eq!(c.text("NLST *.none"), "");
+    c.expect("NLST none.txt", 550);
+    c.expect("NLST nodir/*.txt", 550);
+}
