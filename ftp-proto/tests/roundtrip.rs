@@ -385,21 +385,6 @@ proptest! {
         prop_assert_eq!(Command::parse(&line), Ok(cmd));
     }
 
-    #[test]
-    fn encoded_commands_concatenate_into_separate_lines(
-        cmds in proptest::collection::vec(any_command(), 1..16)
-    ) {
-        let mut wire = Vec::new();
-        for c in &cmds {
-            c.encode(&mut wire);
-        }
-        let mut dec = LineDecoder::default();
-        let parsed: Vec<Command> = decode_all(&mut dec, &wire)
-            .into_iter()
-            .map(|l| Command::parse(&l.unwrap()).unwrap())
-            .collect();
-        prop_assert_eq!(parsed, cmds);
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -467,25 +452,6 @@ proptest! {
         let wire = reply.to_bytes();
         let (parsed, _) = Reply::decode(&wire).unwrap().unwrap();
         prop_assert_eq!(parsed.lines(), &[line][..]);
-    }
-
-    #[test]
-    fn consecutive_replies_decode_in_order(
-        replies in proptest::collection::vec(any_reply(), 1..8)
-    ) {
-        let mut wire = Vec::new();
-        for r in &replies {
-            r.encode(&mut wire);
-        }
-        let mut rest = &wire[..];
-        let mut parsed = Vec::new();
-        for _ in 0..replies.len() {
-            let (r, used) = Reply::decode(rest).unwrap().unwrap();
-            parsed.push(r);
-            rest = &rest[used..];
-        }
-        prop_assert!(rest.is_empty());
-        prop_assert_eq!(parsed, replies);
     }
 
     #[test]
@@ -814,14 +780,6 @@ proptest! {
     }
 
     #[test]
-    fn reply_parser_never_panics(lines in proptest::collection::vec(junk(), 0..10)) {
-        let mut p = ReplyParser::new(4);
-        for l in &lines {
-            let _ = p.push_line(l);
-        }
-    }
-
-    #[test]
     fn chunked_line_decoding_equals_one_shot(
         input in junk(),
         cuts in proptest::collection::vec(any::<usize>(), 0..12),
@@ -1019,5 +977,53 @@ proptest! {
             prop_assert!(reader.next().await.is_err());
             Ok(())
         })?;
+    }
+}
+
+// Properties over sequences: fewer cases, each case is many values.
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn encoded_commands_concatenate_into_separate_lines(
+        cmds in proptest::collection::vec(any_command(), 1..16)
+    ) {
+        let mut wire = Vec::new();
+        for c in &cmds {
+            c.encode(&mut wire);
+        }
+        let mut dec = LineDecoder::default();
+        let parsed: Vec<Command> = decode_all(&mut dec, &wire)
+            .into_iter()
+            .map(|l| Command::parse(&l.unwrap()).unwrap())
+            .collect();
+        prop_assert_eq!(parsed, cmds);
+    }
+
+    #[test]
+    fn consecutive_replies_decode_in_order(
+        replies in proptest::collection::vec(any_reply(), 1..8)
+    ) {
+        let mut wire = Vec::new();
+        for r in &replies {
+            r.encode(&mut wire);
+        }
+        let mut rest = &wire[..];
+        let mut parsed = Vec::new();
+        for _ in 0..replies.len() {
+            let (r, used) = Reply::decode(rest).unwrap().unwrap();
+            parsed.push(r);
+            rest = &rest[used..];
+        }
+        prop_assert!(rest.is_empty());
+        prop_assert_eq!(parsed, replies);
+    }
+
+    #[test]
+    fn reply_parser_never_panics(lines in proptest::collection::vec(junk(), 0..10)) {
+        let mut p = ReplyParser::new(4);
+        for l in &lines {
+            let _ = p.push_line(l);
+        }
     }
 }
