@@ -679,7 +679,10 @@ impl Command {
             Verb::Stat => C::Stat(opt_path()),
             Verb::Help => C::Help(arg.map(|a| text(verb, a)).transpose()?),
             Verb::Noop => none(C::Noop)?,
-            Verb::Auth => C::Auth(text(verb, need()?)?.trim().to_string()),
+            Verb::Auth => match text(verb, need()?)?.trim() {
+                "" => return Err(ParseError::MissingArgument(verb)),
+                mechanism => C::Auth(mechanism.to_string()),
+            },
             Verb::Adat => C::Adat(text(verb, need()?)?),
             Verb::Prot => C::Prot(match one_letter(verb, need()?)? {
                 b'C' => ProtLevel::Clear,
@@ -1089,6 +1092,21 @@ mod tests {
         assert_eq!(p(b"PASS   "), c);
         assert_eq!(p(b"PASS"), Command::Pass(Secret::new(Vec::new())));
         assert_eq!(p(b"PASS "), Command::Pass(Secret::new(Vec::new())));
+    }
+
+    #[test]
+    fn auth_with_only_whitespace_is_a_missing_argument() {
+        // Regression (found by the parse_command fuzz target): `AUTH \x0b` parsed as
+        // `Auth("")`, which serialises as `AUTH ` and no longer parses.
+        assert_eq!(
+            Command::parse(b"AUTH \x0b"),
+            Err(ParseError::MissingArgument(Verb::Auth))
+        );
+        assert_eq!(
+            Command::parse("AUTH \u{3000}".as_bytes()),
+            Err(ParseError::MissingArgument(Verb::Auth))
+        );
+        assert_eq!(p(b"AUTH  TLS "), Command::Auth("TLS".into()));
     }
 
     #[test]
