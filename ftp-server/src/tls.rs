@@ -347,6 +347,32 @@ impl TlsSettings {
     }
 }
 
+/// FTPS configuration of a server ([`crate::Config::tls`]).
+#[derive(Debug, Clone)]
+pub struct TlsConfig {
+    /// Certificates and ticket settings.
+    pub settings: TlsSettings,
+    /// Refuse `USER` on a control connection without TLS (`530`).
+    pub require_tls_login: bool,
+    /// Refuse transfers unless `PROT P` is in force (`521`).
+    pub require_prot_p: bool,
+    /// Refuse protected data connections that do not resume the control connection's TLS
+    /// session (vsftpd's `require_ssl_reuse`; on by default).
+    pub require_session_reuse: bool,
+}
+
+impl TlsConfig {
+    /// TLS with `cert`: optional for login and data, session reuse required.
+    pub fn new(cert: Arc<ReloadableCert>) -> TlsConfig {
+        TlsConfig {
+            settings: TlsSettings::new(cert),
+            require_tls_login: false,
+            require_prot_p: false,
+            require_session_reuse: true,
+        }
+    }
+}
+
 /// The TLS configurations of one control connection and its data connections.
 #[derive(Clone)]
 pub struct SessionTls {
