@@ -48,7 +48,8 @@ const COMMANDS: &[(&str, &str)] = &[
         "mput",
         "mput PATTERN... — upload local files matching glob patterns",
     ),
-    ("mkdir", "mkdir PATH — create a remote directory"),
+    ("cat", "cat REMOTE — print a remote file"),
+    ("mkdir", "mkdir [-p] PATH — create a remote directory"),
     ("rmdir", "rmdir PATH — remove a remote directory"),
     ("delete", "delete PATH — delete a remote file"),
     ("rename", "rename FROM TO — rename a remote file"),
@@ -69,7 +70,6 @@ fn canonical(cmd: &str) -> &str {
         "rm" | "del" => "delete",
         "mv" => "rename",
         "?" => "help",
-        "cat" => "cat",
         other => other,
     }
 }
@@ -603,7 +603,7 @@ impl Completer for ShellHelper {
             let v = COMMANDS
                 .iter()
                 .map(|(c, _)| *c)
-                .chain(["quit", "exit", "rm", "cat"])
+                .chain(["quit", "exit", "rm"])
                 .filter(|c| c.starts_with(word))
                 .map(|c| Pair {
                     display: c.to_string(),
