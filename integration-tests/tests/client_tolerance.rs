@@ -22,6 +22,7 @@ struct Script {
     abor_226_only: bool,
     hold_final_reply: bool,
     stall_data: bool,
+    eprt_refused: bool,
     cut_first_retr_at: Option<usize>,
     file: Vec<u8>,
 }
@@ -75,6 +76,7 @@ fn session(
     let mut r = BufReader::new(ctrl);
     w.write_all(b"220-Welcome to the fake server\r\n220-It has a long banner\r\n220 Ready\r\n")?;
     let mut data: Option<TcpListener> = None;
+    let mut active: Option<TcpStream> = None;
     let mut offset = 0usize;
     let mut held: Option<TcpStream> = None;
     for _ in 0..200 {
@@ -126,6 +128,20 @@ fn session(
                     .as_bytes(),
                 )?;
             }
+            "EPRT" if sc.eprt_refused => w.write_all(b"522 Use PORT\r\n")?,
+            "PORT" => {
+                let n: Vec<u16> = arg
+                    .split(',')
+                    .filter_map(|x| x.trim().parse().ok())
+                    .collect();
+                if n.len() != 6 {
+                    w.write_all(b"501 Bad PORT\r\n")?;
+                    continue;
+                }
+                let addr = format!("{}.{}.{}.{}:{}", n[0], n[1], n[2], n[3], (n[4] << 8) | n[5]);
+                active = Some(TcpStream::connect(addr)?);
+                w.write_all(b"200 PORT ok\r\n")?;
+            }
             "REST" => {
                 offset = arg.parse().unwrap_or(0);
                 w.write_all(b"350 Restarting.\r\n")?;
@@ -144,8 +160,10 @@ fn session(
                 }
             }
             "RETR" => {
-                let l = data.take().expect("RETR without EPSV/PASV");
-                let mut d = accept_data(&l)?;
+                let mut d = match active.take() {
+                    Some(d) => d,
+                    None => accept_data(&data.take().expect("RETR without a data connection"))?,
+                };
                 w.write_all(prelim)?;
                 let body = &sc.file[offset.min(sc.file.len())..];
                 offset = 0;
@@ -387,4 +405,31 @@ fn binary_retries_an_interrupted_download_and_resumes_with_rest() {
     let cmds = f.commands();
     assert!(cmds.iter().any(|c| c == "REST 20000"), "{cmds:?}");
     assert!(stderr.contains("retry 1/2"), "{stderr}");
+}
+
+#[test]
+fn eprt_refusal_falls_back_to_port_for_the_session() {
+    let f = Fake::start(Script {
+        eprt_refused: true,
+        file: b"active".to_vec(),
+        ..Script::default()
+    });
+    with_timeout(30, async {
+        let mut o = opts();
+        o.mode = ftp_client::DataMode::Active;
+        let mut c = connect(&f, o).await;
+        assert_eq!(fetch(&mut c, "a").await, b"active");
+        assert_eq!(fetch(&mut c, "a").await, b"active");
+    });
+    let cmds = f.commands();
+    assert_eq!(
+        cmds.iter().filter(|c| c.starts_with("EPRT")).count(),
+        1,
+        "{cmds:?}"
+    );
+    assert_eq!(
+        cmds.iter().filter(|c| c.starts_with("PORT")).count(),
+        2,
+        "{cmds:?}"
+    );
 }

@@ -430,3 +430,75 @@ pub(crate) async fn run(
     let _ = BTreeSet::<u8>::new();
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(size: u64, secs: i64) -> Meta {
+        Meta {
+            dir: false,
+            size: Some(size),
+            mtime: Some(Timestamp::from_unix(secs, 0)),
+        }
+    }
+
+    #[test]
+    fn copies_missing_changed_or_newer_files() {
+        let src = meta(10, 1000);
+        assert!(needs_copy(&src, None, false));
+        assert!(needs_copy(&src, None, true));
+        assert!(!needs_copy(&src, Some(&meta(10, 1000)), false));
+        assert!(
+            needs_copy(&src, Some(&meta(11, 1000)), false),
+            "size differs"
+        );
+        assert!(
+            needs_copy(&src, Some(&meta(10, 2000)), false),
+            "time differs"
+        );
+        assert!(
+            !needs_copy(&src, Some(&meta(99, 2000)), true),
+            "destination is newer"
+        );
+        assert!(
+            needs_copy(&src, Some(&meta(10, 500)), true),
+            "source is newer"
+        );
+    }
+
+    #[test]
+    fn upload_plan_creates_dirs_before_files_and_deletes_children_first() {
+        let mut local = BTreeMap::new();
+        local.insert(
+            b"d".to_vec(),
+            Meta {
+                dir: true,
+                size: None,
+                mtime: None,
+            },
+        );
+        local.insert(b"d/f".to_vec(), meta(1, 1));
+        let mut remote = BTreeMap::new();
+        remote.insert(
+            b"old".to_vec(),
+            Meta {
+                dir: true,
+                size: None,
+                mtime: None,
+            },
+        );
+        remote.insert(b"old/x".to_vec(), meta(1, 1));
+        let acts = plan_upload(Path::new("l"), b"r", &local, &remote, true, false, true);
+        let text: Vec<String> = acts.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            text,
+            [
+                "mkdir r/d",
+                "put l/d/f -> r/d/f",
+                "delete r/old/x",
+                "delete r/old"
+            ]
+        );
+    }
+}
