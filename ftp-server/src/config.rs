@@ -167,6 +167,10 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Text of the `220` greeting.
     pub greeting: String,
+    /// FTPS (`AUTH TLS`, `PBSZ`, `PROT`) and its policies; `None` disables TLS.
+    pub tls: Option<crate::tls::TlsConfig>,
+    /// Implicit-FTPS listen addresses (TLS from the first byte, port 990 style); needs `tls`.
+    pub implicit_tls_listen: Vec<SocketAddr>,
 }
 
 impl Default for Config {
@@ -188,6 +192,8 @@ impl Default for Config {
             max_login_failures: 3,
             shutdown_grace: Duration::from_secs(30),
             greeting: "FTP server ready.".to_string(),
+            tls: None,
+            implicit_tls_listen: Vec::new(),
         }
     }
 }

@@ -15,6 +15,8 @@ use std::time::Instant;
 use async_net::{TcpListener, TcpStream};
 use ftp_proto::io::{write_reply, CommandReader};
 use ftp_proto::{Command, ParseError, Reply, ReplyCode, Verb};
+use futures::io::{ReadHalf, WriteHalf};
+use futures::AsyncReadExt as _;
 use futures_lite::future;
 use futures_lite::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 
@@ -22,7 +24,29 @@ use crate::data::{self, CopyError, Direction};
 use crate::server::{Shared, Signals};
 use crate::session::{storage_error_reply, Action, Session, TransferData};
 use crate::storage::StorageError;
+use crate::tls::{DataTlsError, SessionTls};
 use crate::vpath::VPath;
+
+/// A control connection: plain TCP, or TLS after `AUTH TLS` / on an implicit-FTPS listener.
+trait CtlStream: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> CtlStream for T {}
+type Ctl = Box<dyn CtlStream>;
+type CtlReader = CommandReader<BufReader<ReadHalf<Ctl>>>;
+
+/// Why [`Conn::run`] returned.
+enum RunEnd {
+    /// The session is over.
+    Closed,
+    /// `234` was sent: run the TLS handshake on the control connection, then go on.
+    StartTls,
+}
+
+/// What to do after a command.
+enum Flow {
+    Continue,
+    Close,
+    StartTls,
+}
 
 /// Read buffer of an idle control connection.
 const CONTROL_BUFFER: usize = 512;
@@ -38,6 +62,7 @@ enum Outcome {
     NoConnection(io::Error),
     Data(io::Error),
     Storage(StorageError),
+    Tls(DataTlsError),
 }
 
 struct Running {
@@ -57,13 +82,14 @@ enum Event {
     Kill,
 }
 
-/// Serves one control connection until it ends.
+/// Serves one control connection until it ends; `implicit`: TLS from the first byte.
 pub(crate) async fn serve(
     stream: TcpStream,
     peer: SocketAddr,
     shared: Arc<Shared>,
     signals: Signals,
     tag: String,
+    implicit: bool,
 ) {
     let local = match stream.local_addr() {
         Ok(a) => a,
@@ -76,50 +102,114 @@ pub(crate) async fn serve(
     // Clients send ABOR as urgent data (e.g. Python's ftplib: the final LF is the urgent byte);
     // keep it in the normal stream so the line is complete.
     let _ = rustix::net::sockopt::set_socket_oobinline(&stream, true);
-    let reader = stream.clone();
+    let tls = match shared.config.tls.as_ref().map(|t| t.settings.session()) {
+        None => None,
+        Some(Ok(t)) => Some(t),
+        Some(Err(e)) => {
+            log::error!("{tag} TLS setup failed: {e}");
+            return;
+        }
+    };
+    let mut ctl: Ctl = Box::new(stream);
+    if implicit {
+        let Some(t) = &tls else { return };
+        match handshake(t, ctl, &shared).await {
+            Ok(s) => ctl = s,
+            Err(e) => {
+                log::info!("{tag} implicit TLS handshake failed: {e}");
+                return;
+            }
+        }
+    }
+    let (r, w) = ctl.split();
     let mut conn = Conn {
-        writer: stream,
+        writer: Some(w),
         session: Session::new(shared.config.clone(), shared.auth.clone(), peer, local),
         shared,
         peer,
         local,
         tag,
         data: DataSetup::None,
+        tls,
     };
     conn.session.set_log_tag(conn.tag.clone());
-    if let Err(e) = conn.run(reader, signals).await {
+    if implicit {
+        conn.session.set_tls_active();
+    }
+    let max_line = conn.shared.config.max_line;
+    let mut reader = CommandReader::new(BufReader::with_capacity(CONTROL_BUFFER, r), max_line);
+    let greeting = conn.session.greeting();
+    if let Err(e) = conn.send(&greeting).await {
         log::info!("{} control connection: {e}", conn.tag);
+        return;
+    }
+    loop {
+        match conn.run(&mut reader, &signals).await {
+            Ok(RunEnd::Closed) => return,
+            Ok(RunEnd::StartTls) => {}
+            Err(e) => {
+                log::info!("{} control connection: {e}", conn.tag);
+                return;
+            }
+        }
+        // The client waits for 234 before its ClientHello: nothing may be buffered.
+        if !reader.get_mut().buffer().is_empty() {
+            log::info!(
+                "{} data after AUTH before the TLS handshake; closing",
+                conn.tag
+            );
+            return;
+        }
+        let (Some(w), Some(t)) = (conn.writer.take(), conn.tls.clone()) else {
+            return;
+        };
+        let Ok(raw) = reader.into_inner().into_inner().reunite(w) else {
+            return;
+        };
+        match handshake(&t, raw, &conn.shared).await {
+            Ok(s) => {
+                let (r, w) = s.split();
+                conn.writer = Some(w);
+                reader = CommandReader::new(BufReader::with_capacity(CONTROL_BUFFER, r), max_line);
+                log::debug!("{} control connection now uses TLS", conn.tag);
+            }
+            Err(e) => {
+                log::info!("{} TLS handshake failed: {e}", conn.tag);
+                return;
+            }
+        }
     }
 }
 
-struct Conn<W> {
-    writer: W,
+/// The server side of a control-connection TLS handshake, within the data timeout.
+async fn handshake(t: &SessionTls, raw: Ctl, shared: &Shared) -> io::Result<Ctl> {
+    let s = data::timeout(shared.config.data_timeout, t.control_acceptor().accept(raw)).await?;
+    Ok(Box::new(s))
+}
+
+struct Conn {
+    /// `None` only while the TLS handshake runs.
+    writer: Option<WriteHalf<Ctl>>,
     session: Session,
     shared: Arc<Shared>,
     peer: SocketAddr,
     local: SocketAddr,
     tag: String,
     data: DataSetup,
+    tls: Option<SessionTls>,
 }
 
-impl<W: AsyncWrite + Unpin> Conn<W> {
+impl Conn {
     async fn send(&mut self, r: &Reply) -> io::Result<()> {
         log::debug!("{} -> {}", self.tag, r);
-        data::timeout(
-            self.shared.config.data_timeout,
-            write_reply(&mut self.writer, r),
-        )
-        .await
+        let Some(w) = self.writer.as_mut() else {
+            return Err(io::ErrorKind::NotConnected.into());
+        };
+        data::timeout(self.shared.config.data_timeout, write_reply(w, r)).await
     }
 
-    async fn run<R: AsyncRead + Unpin>(&mut self, reader: R, signals: Signals) -> io::Result<()> {
+    async fn run(&mut self, reader: &mut CtlReader, signals: &Signals) -> io::Result<RunEnd> {
         let cfg = self.shared.config.clone();
-        let mut reader = CommandReader::new(
-            BufReader::with_capacity(CONTROL_BUFFER, reader),
-            cfg.max_line,
-        );
-        let greeting = self.session.greeting();
-        self.send(&greeting).await?;
         let mut running: Option<Running> = None;
         let mut stashed: Option<Result<Command, ParseError>> = None;
         let mut deadline = Instant::now() + cfg.idle_timeout;
@@ -173,13 +263,13 @@ impl<W: AsyncWrite + Unpin> Conn<W> {
                 Event::Kill => {
                     let r = Reply::new(ReplyCode::NOT_AVAILABLE, "Server shutting down.");
                     let _ = self.send(&r).await;
-                    return Ok(());
+                    return Ok(RunEnd::Closed);
                 }
                 Event::Shutdown => {
                     shutting_down = true;
                     if !busy {
                         let r = Reply::new(ReplyCode::NOT_AVAILABLE, "Server shutting down.");
-                        return self.send(&r).await;
+                        return self.send(&r).await.map(|()| RunEnd::Closed);
                     }
                 }
                 Event::Idle => {
@@ -188,22 +278,27 @@ impl<W: AsyncWrite + Unpin> Conn<W> {
                         ReplyCode::NOT_AVAILABLE,
                         "Idle timeout, closing control connection.",
                     );
-                    return self.send(&r).await;
+                    return self.send(&r).await.map(|()| RunEnd::Closed);
                 }
                 Event::TransferDone(outcome) => {
                     let Some(r) = running.take() else { continue };
                     self.finish(r, outcome).await?;
                     deadline = Instant::now() + cfg.idle_timeout;
                     if quit_after {
-                        return self.send(&Reply::new(ReplyCode::CLOSING, "Goodbye.")).await;
+                        return self
+                            .send(&Reply::new(ReplyCode::CLOSING, "Goodbye."))
+                            .await
+                            .map(|()| RunEnd::Closed);
                     }
                     if shutting_down {
                         let r = Reply::new(ReplyCode::NOT_AVAILABLE, "Server shutting down.");
-                        return self.send(&r).await;
+                        return self.send(&r).await.map(|()| RunEnd::Closed);
                     }
                     if let Some(cmd) = stashed.take() {
-                        if !self.dispatch(cmd, &mut running).await? {
-                            return Ok(());
+                        match self.dispatch(cmd, &mut running).await? {
+                            Flow::Continue => {}
+                            Flow::Close => return Ok(RunEnd::Closed),
+                            Flow::StartTls => return Ok(RunEnd::StartTls),
                         }
                     }
                 }
@@ -217,7 +312,7 @@ impl<W: AsyncWrite + Unpin> Conn<W> {
                     if let Some(r) = running.take() {
                         self.log_transfer(&r, "failed: client disconnected");
                     }
-                    return Ok(());
+                    return Ok(RunEnd::Closed);
                 }
                 Event::Command(Ok(Some(cmd))) => {
                     match &cmd {
@@ -262,8 +357,10 @@ impl<W: AsyncWrite + Unpin> Conn<W> {
                         }
                         continue;
                     }
-                    if !self.dispatch(cmd, &mut running).await? {
-                        return Ok(());
+                    match self.dispatch(cmd, &mut running).await? {
+                        Flow::Continue => {}
+                        Flow::Close => return Ok(RunEnd::Closed),
+                        Flow::StartTls => return Ok(RunEnd::StartTls),
                     }
                 }
             }
@@ -275,14 +372,20 @@ impl<W: AsyncWrite + Unpin> Conn<W> {
         &mut self,
         cmd: Result<Command, ParseError>,
         running: &mut Option<Running>,
-    ) -> io::Result<bool> {
+    ) -> io::Result<Flow> {
         let action = self.session.handle(cmd).await;
         match action {
             Action::Reply(r) => self.send(&r).await?,
+            Action::StartTls(r) => {
+                self.send(&r).await?;
+                return Ok(Flow::StartTls);
+            }
             Action::Close(r) => {
                 self.send(&r).await?;
-                let _ = self.writer.close().await;
-                return Ok(false);
+                if let Some(w) = self.writer.as_mut() {
+                    let _ = w.close().await;
+                }
+                return Ok(Flow::Close);
             }
             Action::Active(addr, r) => {
                 self.data = DataSetup::Active(addr);
@@ -304,7 +407,7 @@ impl<W: AsyncWrite + Unpin> Conn<W> {
                         "Use PORT, PASV, EPRT or EPSV first.",
                     ))
                     .await?;
-                    return Ok(true);
+                    return Ok(Flow::Continue);
                 }
                 self.send(&t.opening).await?;
                 let progress = Arc::new(AtomicU64::new(0));
@@ -313,6 +416,12 @@ impl<W: AsyncWrite + Unpin> Conn<W> {
                 let tag = self.tag.clone();
                 let p2 = progress.clone();
                 let (ascii, data) = (t.ascii, t.data);
+                let tls = match (&self.tls, &cfg.tls) {
+                    (Some(s), Some(c)) if self.session.data_protected() => {
+                        Some((s.clone(), c.require_session_reuse))
+                    }
+                    _ => None,
+                };
                 let fut = async move {
                     let stream = match setup {
                         DataSetup::Passive(l) => {
@@ -326,7 +435,18 @@ impl<W: AsyncWrite + Unpin> Conn<W> {
                         Err(e) => return Outcome::NoConnection(e),
                     };
                     let _ = stream.set_nodelay(true);
-                    run_transfer(&mut stream, data, ascii, cfg.data_timeout, &p2).await
+                    let Some((tls, reuse)) = tls else {
+                        return run_transfer(&mut stream, data, ascii, cfg.data_timeout, &p2).await;
+                    };
+                    let accepted = future::or(tls.accept_data(stream, reuse), async {
+                        async_io::Timer::after(cfg.data_timeout).await;
+                        Err(DataTlsError::Handshake(io::ErrorKind::TimedOut.into()))
+                    })
+                    .await;
+                    match accepted {
+                        Ok(mut s) => run_transfer(&mut s, data, ascii, cfg.data_timeout, &p2).await,
+                        Err(e) => Outcome::Tls(e),
+                    }
                 };
                 *running = Some(Running {
                     fut: Box::pin(fut),
@@ -338,7 +458,7 @@ impl<W: AsyncWrite + Unpin> Conn<W> {
                 });
             }
         }
-        Ok(true)
+        Ok(Flow::Continue)
     }
 
     async fn open_passive(&mut self, extended: bool) -> Reply {
@@ -409,6 +529,14 @@ impl<W: AsyncWrite + Unpin> Conn<W> {
                     "Connection closed; transfer aborted.",
                 )
             }
+            Outcome::Tls(e) => {
+                self.log_transfer(&r, &format!("failed: {e}"));
+                let text = match e {
+                    DataTlsError::NotResumed => "TLS session of data connection not resumed.",
+                    _ => "TLS handshake on the data connection failed.",
+                };
+                Reply::new(ReplyCode::CANT_OPEN_DATA, text)
+            }
             Outcome::Storage(e) => {
                 self.log_transfer(&r, &format!("failed: storage: {e}"));
                 match e {
@@ -428,8 +556,8 @@ impl<W: AsyncWrite + Unpin> Conn<W> {
 }
 
 /// Runs one transfer over an open data connection.
-async fn run_transfer(
-    stream: &mut TcpStream,
+async fn run_transfer<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
     data: TransferData,
     ascii: bool,
     stall: std::time::Duration,
@@ -467,6 +595,9 @@ async fn run_transfer(
             .await;
             match r {
                 Ok(n) => {
+                    // Answer the client's close_notify with ours (TLS); a plain TCP stream
+                    // just shuts down. The data is complete either way.
+                    let _ = data::timeout(stall, stream.close()).await;
                     if let Err(e) = up.close().await {
                         return Outcome::Storage(e.into());
                     }

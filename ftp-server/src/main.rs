@@ -11,6 +11,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use ftp_server::config::{load_users_file, parse_port_range, parse_user_spec, ConfigFile};
+use ftp_server::tls::{ReloadableCert, TlsConfig};
 use ftp_server::{Config, Server};
 
 /// A secure FTP server.
@@ -92,6 +93,36 @@ struct Cli {
     /// How long running transfers may continue after SIGINT/SIGTERM. [default: 30s]
     #[arg(long, value_name = "DURATION", value_parser = humantime_duration)]
     shutdown_grace: Option<Duration>,
+
+    /// TLS certificate chain (PEM) for FTPS; reloaded with --tls-key on SIGHUP.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+
+    /// TLS private key (PEM) for --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+
+    /// Generate a self-signed certificate at start-up (prints its SHA-256 fingerprint), for
+    /// trying FTPS out.
+    #[arg(long, conflicts_with = "tls_cert")]
+    tls_self_signed: bool,
+
+    /// Implicit-FTPS listen address (TLS from the first byte, port 990 style); repeatable.
+    #[arg(long, value_name = "ADDR")]
+    implicit_tls_listen: Vec<SocketAddr>,
+
+    /// Refuse logins on control connections without TLS. [default: off]
+    #[arg(long)]
+    require_tls_login: bool,
+
+    /// Refuse transfers without PROT P (TLS data connections). [default: off]
+    #[arg(long)]
+    require_prot_p: bool,
+
+    /// Accept TLS data connections that do not resume the control connection's TLS session
+    /// (weaker: allows data-connection hijacking). [default: reuse required]
+    #[arg(long)]
+    no_tls_session_reuse: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -171,6 +202,26 @@ fn build_config(cli: &Cli) -> Result<(Config, bool)> {
         login_failure_delay,
         shutdown_grace
     );
+    let cert = if let (Some(c), Some(k)) = (&cli.tls_cert, &cli.tls_key) {
+        Some(ReloadableCert::from_pem_files(c, k)?)
+    } else if cli.tls_self_signed {
+        let (cert, fp) =
+            ReloadableCert::self_signed(&["localhost".to_string(), "127.0.0.1".to_string()])?;
+        println!("Self-signed TLS certificate, SHA-256 fingerprint {fp}");
+        Some(cert)
+    } else {
+        None
+    };
+    if let Some(cert) = cert {
+        let mut t = TlsConfig::new(cert);
+        t.require_tls_login = cli.require_tls_login;
+        t.require_prot_p = cli.require_prot_p;
+        t.require_session_reuse = !cli.no_tls_session_reuse;
+        cfg.tls = Some(t);
+    } else if cli.require_tls_login || cli.require_prot_p || !cli.implicit_tls_listen.is_empty() {
+        bail!("TLS options need --tls-cert and --tls-key, or --tls-self-signed");
+    }
+    cfg.implicit_tls_listen = cli.implicit_tls_listen.clone();
     if cfg.users.is_empty() && cfg.anonymous.is_none() {
         bail!("no users and no anonymous access: nobody could log in (use --user, --users-file or --anonymous)");
     }
@@ -215,6 +266,7 @@ fn main() -> Result<()> {
     let (cfg, quick_start) = build_config(&cli)?;
     let anonymous = cfg.anonymous.clone();
     let users: Vec<String> = cfg.users.iter().map(|u| u.name.clone()).collect();
+    let tls_cert = cfg.tls.as_ref().map(|t| t.settings.cert().clone());
     smol::block_on(async move {
         let server = Server::bind(cfg).await?;
         for addr in server.local_addrs() {
@@ -234,6 +286,27 @@ fn main() -> Result<()> {
             if quick_start {
                 println!("Connect with: ftp-client ftp://{host}/   or   curl ftp://{host}/");
             }
+        }
+        for addr in server.implicit_tls_addrs() {
+            println!("Implicit FTPS on {addr}");
+        }
+        if let Some(cert) = tls_cert {
+            let hup = async_signal::Signals::new([async_signal::Signal::Hup])
+                .context("installing the SIGHUP handler")?;
+            smol::spawn(async move {
+                use futures_lite::StreamExt;
+                let mut hup = hup;
+                while let Some(Ok(_)) = hup.next().await {
+                    match cert.reload() {
+                        Ok(true) => {
+                            log::info!("SIGHUP: TLS certificate reloaded ({})", cert.fingerprint())
+                        }
+                        Ok(false) => log::info!("SIGHUP: self-signed certificate kept"),
+                        Err(e) => log::error!("SIGHUP: TLS certificate not reloaded: {e}"),
+                    }
+                }
+            })
+            .detach();
         }
         let stop = server.shutdown_handle();
         let signals =

@@ -35,6 +35,9 @@ pub enum ServerError {
     /// A user's home or the anonymous root is unusable.
     #[error(transparent)]
     Users(#[from] UserDbError),
+    /// Implicit-FTPS listeners were configured without TLS settings.
+    #[error("implicit FTPS listeners need a TLS certificate")]
+    ImplicitWithoutTls,
     /// The public address could not be resolved to an IPv4 address.
     #[error("cannot resolve public address {0:?} to an IPv4 address")]
     PublicAddress(String),
@@ -141,6 +144,7 @@ pub(crate) struct Signals {
 #[derive(Debug)]
 pub struct Server {
     listeners: Vec<TcpListener>,
+    implicit: Vec<TcpListener>,
     shared: Arc<Shared>,
     shutdown_tx: async_channel::Sender<()>,
     shutdown_rx: async_channel::Receiver<()>,
@@ -172,9 +176,20 @@ impl Server {
                 .map_err(|source| ServerError::Bind { addr, source })?;
             listeners.push(l);
         }
+        if !config.implicit_tls_listen.is_empty() && config.tls.is_none() {
+            return Err(ServerError::ImplicitWithoutTls);
+        }
+        let mut implicit = Vec::new();
+        for &addr in &config.implicit_tls_listen {
+            let l = TcpListener::bind(addr)
+                .await
+                .map_err(|source| ServerError::Bind { addr, source })?;
+            implicit.push(l);
+        }
         let (shutdown_tx, shutdown_rx) = async_channel::bounded(1);
         Ok(Server {
             listeners,
+            implicit,
             shared: Arc::new(Shared {
                 config: Arc::new(config),
                 auth,
@@ -190,6 +205,14 @@ impl Server {
     /// The bound control addresses (with the real ports when port 0 was asked for).
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
         self.listeners
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect()
+    }
+
+    /// The bound implicit-FTPS addresses ([`Config::implicit_tls_listen`]).
+    pub fn implicit_tls_addrs(&self) -> Vec<SocketAddr> {
+        self.implicit
             .iter()
             .filter_map(|l| l.local_addr().ok())
             .collect()
@@ -214,9 +237,12 @@ impl Server {
         let accept_loops: Vec<smol::Task<()>> = self
             .listeners
             .into_iter()
-            .map(|l| {
+            .map(|l| (l, false))
+            .chain(self.implicit.into_iter().map(|l| (l, true)))
+            .map(|(l, implicit)| {
                 smol::spawn(accept_loop(
                     l,
+                    implicit,
                     self.shared.clone(),
                     signals.clone(),
                     alive_tx.clone(),
@@ -280,6 +306,7 @@ async fn resolve_public(a: &str) -> Result<Ipv4Addr, ServerError> {
 
 async fn accept_loop(
     listener: TcpListener,
+    implicit: bool,
     shared: Arc<Shared>,
     signals: Signals,
     alive: async_channel::Sender<()>,
@@ -308,9 +335,16 @@ async fn accept_loop(
             let _slot = slot;
             let _alive = alive;
             log::info!("{tag} connected");
-            let r = AssertUnwindSafe(conn::serve(stream, peer, shared, signals, tag.clone()))
-                .catch_unwind()
-                .await;
+            let r = AssertUnwindSafe(conn::serve(
+                stream,
+                peer,
+                shared,
+                signals,
+                tag.clone(),
+                implicit,
+            ))
+            .catch_unwind()
+            .await;
             match r {
                 Ok(()) => log::info!("{tag} disconnected"),
                 Err(_) => log::error!("{tag} session panicked; closed"),

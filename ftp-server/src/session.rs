@@ -11,7 +11,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use ftp_proto::command::{EpsvArg, Structure, TextFormat, TransferMode, TransferType};
+use ftp_proto::command::{EpsvArg, ProtLevel, Structure, TextFormat, TransferMode, TransferType};
 use ftp_proto::facts::FactSet;
 use ftp_proto::feat::Features;
 use ftp_proto::{Command, ParseError, Reply, ReplyCode, Timestamp, Verb};
@@ -40,6 +40,8 @@ pub enum Action {
     Reinitialize(Reply),
     /// Run a transfer over the data connection.
     Transfer(Transfer),
+    /// Send the reply (`234`), then run the TLS handshake on the control connection.
+    StartTls(Reply),
 }
 
 impl std::fmt::Debug for Action {
@@ -51,6 +53,7 @@ impl std::fmt::Debug for Action {
             Action::Active(a, r) => write!(f, "Active({a}, {r})"),
             Action::Reinitialize(r) => write!(f, "Reinitialize({r})"),
             Action::Transfer(t) => write!(f, "Transfer({:?} {})", t.verb, t.path),
+            Action::StartTls(r) => write!(f, "StartTls({r})"),
         }
     }
 }
@@ -115,6 +118,12 @@ pub struct Session {
     epsv_all: bool,
     mlst: FactSet,
     tag: String,
+    /// The control connection is protected by TLS.
+    tls_active: bool,
+    /// `PBSZ` was given (after `AUTH`).
+    pbsz: bool,
+    /// `PROT P` is in force: data connections use TLS.
+    prot_private: bool,
 }
 
 impl std::fmt::Debug for Session {
@@ -198,12 +207,26 @@ impl Session {
             epsv_all: false,
             mlst: FactSet::ALL,
             tag: format!("[{peer}]"),
+            tls_active: false,
+            pbsz: false,
+            prot_private: false,
         }
     }
 
     /// Sets the prefix of this session's log lines (e.g. `[s12 127.0.0.1:5555]`).
     pub fn set_log_tag(&mut self, tag: String) {
         self.tag = tag;
+    }
+
+    /// Marks the control connection as protected (implicit FTPS, or after the `AUTH TLS`
+    /// handshake).
+    pub fn set_tls_active(&mut self) {
+        self.tls_active = true;
+    }
+
+    /// Whether data connections must use TLS (`PROT P`).
+    pub fn data_protected(&self) -> bool {
+        self.prot_private
     }
 
     /// The `220` greeting.
@@ -238,7 +261,76 @@ impl Session {
             .add("SIZE", None)
             .add("TVFS", None)
             .add("UTF8", None);
+        if self.cfg.tls.is_some() {
+            f.add("AUTH", Some("TLS"))
+                .add("PBSZ", None)
+                .add("PROT", None);
+        }
         f
+    }
+
+    /// `AUTH`, `PBSZ`, `PROT` and `CCC` (RFC 2228, RFC 4217).
+    fn tls(&mut self, cmd: Command) -> Action {
+        if self.cfg.tls.is_none() {
+            return match cmd {
+                Command::Pbsz(_) | Command::Prot(_) => {
+                    reply(ReplyCode::BAD_SEQUENCE, "PBSZ and PROT need AUTH first.")
+                }
+                _ => reply(ReplyCode::NOT_IMPLEMENTED, "TLS not configured."),
+            };
+        }
+        match cmd {
+            Command::Auth(mech) => {
+                let mech = mech.to_ascii_uppercase();
+                if !matches!(mech.as_str(), "TLS" | "SSL" | "TLS-C" | "TLS-P") {
+                    return reply(
+                        ReplyCode::NOT_IMPLEMENTED_FOR_PARAMETER,
+                        "Unsupported mechanism: use AUTH TLS.",
+                    );
+                }
+                if self.tls_active {
+                    return reply(ReplyCode::BAD_SEQUENCE, "TLS is already active.");
+                }
+                self.tls_active = true;
+                self.pbsz = false;
+                self.prot_private = false;
+                Action::StartTls(Reply::new(
+                    ReplyCode::AUTH_OK,
+                    format!("AUTH {mech} successful."),
+                ))
+            }
+            _ if !self.tls_active => reply(
+                ReplyCode::BAD_SEQUENCE,
+                "Use AUTH TLS first (PBSZ, PROT and CCC need TLS).",
+            ),
+            Command::Pbsz(_) => {
+                self.pbsz = true;
+                reply(ReplyCode::OK, "PBSZ=0")
+            }
+            Command::Prot(_) if !self.pbsz => reply(ReplyCode::BAD_SEQUENCE, "Use PBSZ 0 first."),
+            Command::Prot(ProtLevel::Private) => {
+                self.prot_private = true;
+                reply(ReplyCode::OK, "Protection level set to Private.")
+            }
+            Command::Prot(ProtLevel::Clear) => {
+                if self.cfg.tls.as_ref().is_some_and(|t| t.require_prot_p) {
+                    return reply(
+                        ReplyCode::POLICY_DENIED,
+                        "Data connections must be protected: use PROT P.",
+                    );
+                }
+                self.prot_private = false;
+                reply(ReplyCode::OK, "Protection level set to Clear.")
+            }
+            Command::Prot(_) => reply(
+                ReplyCode::PROT_LEVEL_NOT_SUPPORTED,
+                "Only PROT C and PROT P are supported.",
+            ),
+            _ => reply(
+                ReplyCode::POLICY_DENIED,
+                "CCC refused: the control connection stays protected.",
+            ),
+        }
     }
 
     fn mlst_feat(&self) -> String {
@@ -276,6 +368,24 @@ impl Session {
             _ if allowed_before_login(verb) => None,
             _ => return reply(ReplyCode::NOT_LOGGED_IN, "Please login with USER and PASS."),
         };
+        if let (Some(_), Some(t)) = (&account, &self.cfg.tls) {
+            let transfer = matches!(
+                verb,
+                Verb::Retr
+                    | Verb::Stor
+                    | Verb::Stou
+                    | Verb::Appe
+                    | Verb::List
+                    | Verb::Nlst
+                    | Verb::Mlsd
+            );
+            if transfer && t.require_prot_p && !self.prot_private {
+                return reply(
+                    ReplyCode::PROT_NOT_ALLOWED,
+                    "Data connections must be protected: use PBSZ 0 and PROT P.",
+                );
+            }
+        }
         let consumes_rest = matches!(
             verb,
             Verb::Retr | Verb::Stor | Verb::Appe | Verb::Stou | Verb::Rest
@@ -303,6 +413,15 @@ impl Session {
     /// Commands with the same meaning before and after login.
     async fn common(&mut self, cmd: Command) -> Action {
         match cmd {
+            Command::User(_)
+                if !self.tls_active
+                    && self.cfg.tls.as_ref().is_some_and(|t| t.require_tls_login) =>
+            {
+                reply(
+                    ReplyCode::NOT_LOGGED_IN,
+                    "TLS required: use AUTH TLS before logging in.",
+                )
+            }
             Command::User(name) => {
                 self.login = Login::AwaitPass(name);
                 self.reset_transfer_state();
@@ -350,10 +469,7 @@ impl Session {
                     reply(ReplyCode::BAD_SEQUENCE, "HOST must come before USER.")
                 }
             }
-            Command::Auth(_) => reply(ReplyCode::NOT_IMPLEMENTED, "TLS not configured."),
-            Command::Pbsz(_) | Command::Prot(_) => {
-                reply(ReplyCode::BAD_SEQUENCE, "PBSZ and PROT need AUTH first.")
-            }
+            Command::Auth(_) | Command::Pbsz(_) | Command::Prot(_) | Command::Ccc => self.tls(cmd),
             Command::Opts { name, value } => self.opts(&name, value.as_deref()),
             other => reply(
                 ReplyCode::NOT_IMPLEMENTED,
@@ -826,9 +942,6 @@ impl Session {
                     "Only EN is supported.",
                 ),
             },
-            Command::Pbsz(_) | Command::Prot(_) => {
-                reply(ReplyCode::BAD_SEQUENCE, "PBSZ and PROT need AUTH first.")
-            }
             other => self.common(other).await,
         }
     }
@@ -1060,7 +1173,7 @@ mod tests {
         fn code(&mut self, line: &str) -> u16 {
             match self.run(line) {
                 Action::Reply(r) | Action::Close(r) | Action::Active(_, r) => r.code().as_u16(),
-                Action::Reinitialize(r) => r.code().as_u16(),
+                Action::Reinitialize(r) | Action::StartTls(r) => r.code().as_u16(),
                 Action::Passive { .. } => 227,
                 Action::Transfer(t) => t.opening.code().as_u16(),
             }
