@@ -51,6 +51,9 @@ pub struct Entry {
     pub link_target: Option<Vec<u8>>,
     /// Permissions as the server shows them (`rwxr-xr-x` or MLSx `perm` letters).
     pub permissions: Option<String>,
+    /// True when `modified` is exact UTC to the second (MLSx facts, MDTM); false for `LIST`
+    /// times, which are in the server's time zone and precise to the minute or the day.
+    pub precise_time: bool,
 }
 
 impl Entry {
@@ -92,6 +95,7 @@ impl Entry {
             modified: facts.modify,
             link_target: None,
             permissions,
+            precise_time: true,
         }
     }
 }
@@ -249,6 +253,7 @@ fn parse_unix(line: &[u8], now: Timestamp) -> Option<Entry> {
             modified,
             link_target,
             permissions: Some(permissions),
+            precise_time: false,
         });
     }
     None
@@ -311,6 +316,7 @@ fn parse_dos(line: &[u8]) -> Option<Entry> {
         modified: Timestamp::new(year as u16, mo as u8, d as u8, h, m, 0, 0).ok(),
         link_target: None,
         permissions: None,
+        precise_time: false,
     })
 }
 

@@ -22,6 +22,8 @@ struct Meta {
     dir: bool,
     size: Option<u64>,
     mtime: Option<Timestamp>,
+    /// False for times from `LIST` (server time zone, minute precision).
+    precise: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -67,14 +69,23 @@ fn needs_copy(src: &Meta, dst: Option<&Meta>, only_newer: bool) -> bool {
     if dst.dir {
         return false;
     }
+    // LIST times are coarse (and in the server's zone): only a clear difference counts.
+    let slack = if src.precise && dst.precise {
+        0
+    } else {
+        24 * 3600
+    };
+    let times = (secs(src.mtime), secs(dst.mtime));
     if only_newer {
-        return match (secs(src.mtime), secs(dst.mtime)) {
-            (Some(s), Some(d)) => s > d,
+        return match times {
+            (Some(s), Some(d)) => s > d + slack,
             _ => src.size != dst.size,
         };
     }
-    src.size != dst.size
-        || matches!((secs(src.mtime), secs(dst.mtime)), (Some(s), Some(d)) if s != d)
+    if src.size != dst.size {
+        return true;
+    }
+    src.precise && dst.precise && matches!(times, (Some(s), Some(d)) if s != d)
 }
 
 fn walk_local(root: &Path) -> Result<BTreeMap<Vec<u8>, Meta>> {
@@ -110,6 +121,7 @@ fn walk_local(root: &Path) -> Result<BTreeMap<Vec<u8>, Meta>> {
                     dir: md.is_dir(),
                     size: (!md.is_dir()).then_some(md.len()),
                     mtime: md.modified().ok().map(Timestamp::from_system_time),
+                    precise: true,
                 },
             );
         }
@@ -208,6 +220,7 @@ async fn remote_tree(sess: &mut Session, root: &[u8]) -> Result<BTreeMap<Vec<u8>
                 dir,
                 size: e.size,
                 mtime: e.modified,
+                precise: e.precise_time,
             },
         );
     }
@@ -440,6 +453,7 @@ mod tests {
             dir: false,
             size: Some(size),
             mtime: Some(Timestamp::from_unix(secs, 0)),
+            precise: true,
         }
     }
 
@@ -465,6 +479,14 @@ mod tests {
             needs_copy(&src, Some(&meta(10, 500)), true),
             "source is newer"
         );
+        // A LIST time on either side: equal sizes are enough, and "newer" needs a clear margin.
+        let coarse = Meta {
+            precise: false,
+            ..meta(10, 1060)
+        };
+        assert!(!needs_copy(&src, Some(&coarse), false));
+        assert!(!needs_copy(&coarse, Some(&src), true));
+        assert!(needs_copy(&meta(10, 1_000_000), Some(&coarse), true));
     }
 
     #[test]
@@ -476,6 +498,7 @@ mod tests {
                 dir: true,
                 size: None,
                 mtime: None,
+                precise: true,
             },
         );
         local.insert(b"d/f".to_vec(), meta(1, 1));
@@ -486,6 +509,7 @@ mod tests {
                 dir: true,
                 size: None,
                 mtime: None,
+                precise: true,
             },
         );
         remote.insert(b"old/x".to_vec(), meta(1, 1));

@@ -847,6 +847,7 @@ pub(crate) async fn run(ctx: &Ctx, cmd: Cmd) -> Result<()> {
                         modified,
                         link_target: None,
                         permissions: None,
+                        precise_time: true,
                     }
                 }
                 Err(e) => return Err(e.into()),
