@@ -126,7 +126,7 @@ impl<R: AsyncBufRead + Unpin> ReplyReader<R> {
                 None => return Err(ReadReplyError::Closed),
                 Some(line) => {
                     let line = line.map_err(ReplyError::from)?;
-                    if let Some(reply) = self.parser.push_line(&line)? {
+                    if let Some(reply) = self.parser.push_owned_line(line)? {
                         return Ok(reply);
                     }
                 }

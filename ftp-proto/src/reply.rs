@@ -291,21 +291,6 @@ impl From<line::LineError> for ReplyError {
     }
 }
 
-/// A received line without stray CR (or LF) bytes: a bare CR inside a line is dropped, as the
-/// constructors do, so a parsed reply re-serialises to what it holds.
-fn without_cr(line: &[u8]) -> Cow<'_, [u8]> {
-    if line.iter().any(|b| *b == b'\r' || *b == b'\n') {
-        Cow::Owned(
-            line.iter()
-                .copied()
-                .filter(|b| *b != b'\r' && *b != b'\n')
-                .collect(),
-        )
-    } else {
-        Cow::Borrowed(line)
-    }
-}
-
 fn split_lines(text: &[u8], into: &mut Vec<Vec<u8>>) {
     for part in text.split(|b| *b == b'\n') {
         into.push(part.iter().copied().filter(|b| *b != b'\r').collect());
@@ -412,7 +397,7 @@ impl Reply {
             let (n, line) = dec.decode(&input[used..]);
             used += n;
             if let Some(line) = line {
-                if let Some(reply) = parser.push_line(&line?)? {
+                if let Some(reply) = parser.push_owned_line(line?)? {
                     return Ok(Some((reply, used)));
                 }
             }
@@ -499,21 +484,36 @@ impl ReplyParser {
     /// its remaining lines, up to and including its last one, are then skipped (`Ok(None)`), so
     /// the parser stays in step with the server.
     pub fn push_line(&mut self, line: &[u8]) -> Result<Option<Reply>, ReplyError> {
+        self.push_owned_line(line.to_vec())
+    }
+
+    /// [`push_line`](Self::push_line) for a line the caller owns: its buffer becomes the
+    /// reply's text line, without another copy.
+    pub(crate) fn push_owned_line(
+        &mut self,
+        mut line: Vec<u8>,
+    ) -> Result<Option<Reply>, ReplyError> {
         // Stray CRs are not part of the text: the line is read as if they were not there.
-        let line = without_cr(line);
-        let line: &[u8] = &line;
-        let ends = |code: ReplyCode| {
+        if line.iter().any(|b| *b == b'\r' || *b == b'\n') {
+            line.retain(|b| *b != b'\r' && *b != b'\n');
+        }
+        let ends = |line: &[u8], code: ReplyCode| {
             line.len() >= 3 && line[..3] == code.digits() && (line.len() == 3 || line[3] == b' ')
         };
+        // The text after `123 ` / `123-`: the line's own buffer, shifted.
+        let text_after_code = |mut line: Vec<u8>| {
+            line.drain(..line.len().min(4));
+            line
+        };
         if let Some(code) = self.skipping {
-            if ends(code) {
+            if ends(&line, code) {
                 self.skipping = None;
             }
             return Ok(None);
         }
         if let Some((code, lines)) = &mut self.open {
-            if ends(*code) {
-                lines.push(line.get(4..).unwrap_or_default().to_vec());
+            if ends(&line, *code) {
+                lines.push(text_after_code(line));
                 let (code, lines) = self.open.take().expect("open reply");
                 return Ok(Some(Reply { code, lines }));
             }
@@ -524,12 +524,13 @@ impl ReplyParser {
                     limit: self.max_lines,
                 });
             }
-            lines.push(line.to_vec());
+            lines.push(line);
             return Ok(None);
         }
-        let malformed =
-            || ReplyError::Malformed(String::from_utf8_lossy(&line[..line.len().min(64)]).into());
-        let code = code_of(line).ok_or_else(malformed)?;
+        let malformed = |line: &[u8]| {
+            ReplyError::Malformed(String::from_utf8_lossy(&line[..line.len().min(64)]).into())
+        };
+        let code = code_of(&line).ok_or_else(|| malformed(&line))?;
         match line.get(3) {
             None => Ok(Some(Reply {
                 code,
@@ -537,13 +538,13 @@ impl ReplyParser {
             })),
             Some(b' ') => Ok(Some(Reply {
                 code,
-                lines: vec![line[4..].to_vec()],
+                lines: vec![text_after_code(line)],
             })),
             Some(b'-') => {
-                self.open = Some((code, vec![line[4..].to_vec()]));
+                self.open = Some((code, vec![text_after_code(line)]));
                 Ok(None)
             }
-            Some(_) => Err(malformed()),
+            Some(_) => Err(malformed(&line)),
         }
     }
 }
