@@ -192,6 +192,8 @@ impl Client {
             Prepared::Listening(_) if early.is_some() => None,
             Prepared::Listening(l) => {
                 let peer_ip = self.peer.ip();
+                // If the server never connects, its 425 arrives later: resynchronise then.
+                self.needs_resync = true;
                 let (s, from) = with_timeout(
                     self.opts.connect_timeout,
                     || "waiting for the server's data connection".into(),
@@ -202,6 +204,7 @@ impl Client {
                     },
                 )
                 .await?;
+                self.needs_resync = false;
                 if !same_host(from.ip(), peer_ip) {
                     log::warn!("data connection from {from}, not the server {peer_ip}");
                 }

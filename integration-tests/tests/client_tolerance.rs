@@ -23,6 +23,7 @@ struct Script {
     hold_final_reply: bool,
     stall_data: bool,
     eprt_refused: bool,
+    port_never_connects: bool,
     cut_first_retr_at: Option<usize>,
     file: Vec<u8>,
 }
@@ -77,6 +78,7 @@ fn session(
     w.write_all(b"220-Welcome to the fake server\r\n220-It has a long banner\r\n220 Ready\r\n")?;
     let mut data: Option<TcpListener> = None;
     let mut active: Option<TcpStream> = None;
+    let mut pending_425 = false;
     let mut offset = 0usize;
     let mut held: Option<TcpStream> = None;
     for _ in 0..200 {
@@ -87,6 +89,10 @@ fn session(
         let line = line.trim_end().to_string();
         log.lock().unwrap().push(line.clone());
         let (verb, arg) = line.split_once(' ').unwrap_or((&line, ""));
+        if std::mem::take(&mut pending_425) {
+            // The failed transfer's reply, sent late: before the next command's.
+            w.write_all(b"425 Can't open data connection.\r\n")?;
+        }
         let prelim: &[u8] = if sc.prelim_125 {
             b"125 Data connection already open; transfer starting.\r\n"
         } else {
@@ -139,7 +145,9 @@ fn session(
                     continue;
                 }
                 let addr = format!("{}.{}.{}.{}:{}", n[0], n[1], n[2], n[3], (n[4] << 8) | n[5]);
-                active = Some(TcpStream::connect(addr)?);
+                if !sc.port_never_connects {
+                    active = Some(TcpStream::connect(addr)?);
+                }
                 w.write_all(b"200 PORT ok\r\n")?;
             }
             "REST" => {
@@ -158,6 +166,11 @@ fn session(
                     drop(d);
                     w.write_all(b"226 Done.\r\n")?;
                 }
+            }
+            "RETR" if sc.port_never_connects => {
+                // 150, then the failure only once the client speaks again.
+                w.write_all(prelim)?;
+                pending_425 = true;
             }
             "RETR" => {
                 let mut d = match active.take() {
@@ -432,4 +445,23 @@ fn eprt_refusal_falls_back_to_port_for_the_session() {
         2,
         "{cmds:?}"
     );
+}
+
+#[test]
+fn server_that_never_connects_in_active_mode_times_out_and_stays_in_step() {
+    let f = Fake::start(Script {
+        eprt_refused: true,
+        port_never_connects: true,
+        ..Script::default()
+    });
+    with_timeout(30, async {
+        let mut o = opts();
+        o.mode = ftp_client::DataMode::Active;
+        o.connect_timeout = Duration::from_millis(300);
+        let mut c = connect(&f, o).await;
+        let e = c.retr("a", 0).await.unwrap_err();
+        assert!(matches!(e, Error::Timeout(_)), "{e:?}");
+        // The late 425 is consumed before the next command's reply is read.
+        assert_eq!(c.pwd().await.unwrap(), b"/");
+    });
 }
