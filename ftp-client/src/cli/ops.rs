@@ -706,7 +706,19 @@ pub(crate) async fn run(ctx: &Ctx, cmd: Cmd) -> Result<()> {
                     }
                     None => local_name(u.file_name()),
                 };
-                download_file(ctx, &mut s, &u.path, &dest, resume, None).await?;
+                if let Err(e) = download_file(ctx, &mut s, &u.path, &dest, resume, None).await {
+                    let is_dir = match s.client().await {
+                        Ok(c) => c.is_dir(&u.path).await.unwrap_or(false),
+                        Err(_) => false,
+                    };
+                    if is_dir {
+                        return Err(fail(
+                            ErrorClass::NotFound,
+                            format!("{} is a directory (use get -r)", lossy(&u.path)),
+                        ));
+                    }
+                    return Err(e);
+                }
             }
             s.quit().await;
             Ok(())
