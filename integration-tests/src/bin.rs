@@ -140,6 +140,27 @@ fn build(target_dir: &Path, profile: &str, name: &str) {
 fn cargo_build(args: &[&str], target_dir: &Path, profile: &str) -> bool {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
+    // Cargo gives the test process its package's variables (CARGO_MANIFEST_DIR, CARGO_PKG_*,
+    // ...). Build scripts that track them (ring's does) would rerun with the inherited values
+    // and rebuild half the dependency tree, so the nested cargo must not see them.
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        let per_package = key.starts_with("CARGO_PKG_")
+            || key.starts_with("CARGO_BIN_EXE_")
+            || matches!(
+                &*key,
+                "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_BIN_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+                    | "CARGO_TARGET_TMPDIR"
+                    | "OUT_DIR"
+            );
+        if per_package {
+            cmd.env_remove(&*key);
+        }
+    }
     cmd.args(args)
         .arg("--manifest-path")
         .arg(workspace_root().join("Cargo.toml"))

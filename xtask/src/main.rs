@@ -337,7 +337,9 @@ fn interop(root: &Path, only: Option<&str>) -> Result<()> {
         bail!("no integration-tests/tests/interop_*.rs files");
     }
     let mut cmd = cargo();
-    cmd.args(["test", "-p", "integration-tests"])
+    // `--workspace` (not `-p integration-tests`) keeps the feature resolution of
+    // `cargo test --workspace`, so CI reuses what that step built instead of rebuilding.
+    cmd.args(["test", "--workspace"])
         .env("FTP_INTEROP_REQUIRED", "1");
     let filter = match only {
         Some(name) if suites.iter().any(|s| s == name) => {
