@@ -1,24 +1,42 @@
 //! The local-filesystem [`Storage`] backend.
 //!
-//! Every path is mapped under the canonical root, and every path that is followed is
-//! canonicalised and checked to still be under the root, so symlinks that lead outside are
-//! refused. Blocking filesystem calls run on the `blocking` thread pool.
+//! Every path is opened relative to a file descriptor of the root directory with
+//! `openat2(2)` and `RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS`: the kernel itself refuses any
+//! resolution (`..`, a symlink, a symlink swapped in by a local user while a command runs) that
+//! would leave the root, so checking and using a path are one system call and cannot be raced.
+//! Operations on a directory entry itself (create, remove, rename) first open the parent
+//! directory that way and then act on the single name with the `*at` calls, which do not
+//! follow a final symlink.
 //!
-//! Known limit: the check and the use are separate system calls, so a local user who can
-//! swap a directory for a symlink between them could race it; clients cannot create symlinks.
+//! An absolute symlink whose target is inside the root is still followed: when the kernel
+//! refuses a path with `EXDEV`, its canonical form is checked to be under the root and opened
+//! again with the same `RESOLVE_BENEATH` confinement (so a race can at worst make it fail).
+//!
+//! Everything that would lead outside the root answers exactly like a missing file
+//! ([`StorageError::NotFound`]), whatever the target is (existing, missing, unreadable), so
+//! nothing about the outside can be learnt. Symlinks that lead outside are not listed.
+//!
+//! On kernels without `openat2` (before Linux 5.6, or when a seccomp filter refuses it) the
+//! backend falls back to canonicalising each path and checking that it is under the root
+//! before using it; that check and the use are separate system calls, so only that fallback
+//! can be raced by a local user who can create symlinks inside the root. Blocking filesystem
+//! calls run on the `blocking` thread pool.
 
 use std::ffi::OsStr;
 use std::io::{Seek, SeekFrom};
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use blocking::{unblock, Unblock};
 use futures_lite::io::{AsyncWrite, AsyncWriteExt};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, RenameFlags, ResolveFlags};
+use rustix::io::Errno;
 
 use super::{
     BoxFuture, DirEntry, FileKind, Metadata, ReadStream, Storage, StorageError, Upload, WriteMode,
@@ -27,6 +45,9 @@ use crate::vpath::VPath;
 
 /// Buffer size between the blocking pool and a transfer.
 const IO_BUFFER: usize = 256 * 1024;
+
+/// How `openat2` resolves every path: never above the root fd, no `/proc` magic links.
+const RESOLVE: ResolveFlags = ResolveFlags::BENEATH.union(ResolveFlags::NO_MAGICLINKS);
 
 /// Serves a directory of the local filesystem.
 ///
@@ -42,115 +63,266 @@ const IO_BUFFER: usize = 256 * 1024;
 /// ```
 #[derive(Debug, Clone)]
 pub struct FsStorage {
-    root: Arc<PathBuf>,
+    root: Arc<Root>,
 }
 
 impl FsStorage {
-    /// Serves `root`, which must be an existing directory.
+    /// Serves `root`, which must be an existing directory. The directory is opened once: if
+    /// it is later renamed, this storage keeps serving it.
     pub fn new(root: impl AsRef<Path>) -> std::io::Result<FsStorage> {
-        let root = std::fs::canonicalize(root.as_ref())?;
-        if !root.is_dir() {
+        let path = std::fs::canonicalize(root.as_ref())?;
+        if !path.is_dir() {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::NotADirectory,
-                format!("{} is not a directory", root.display()),
+                format!("{} is not a directory", path.display()),
             ));
         }
+        let fd = rustix::fs::openat(
+            rustix::fs::CWD,
+            &path,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        // Probe once: a kernel (or seccomp filter) without openat2 selects the fallback.
+        let openat2 = rustix::fs::openat2(
+            &fd,
+            ".",
+            OFlags::PATH | OFlags::CLOEXEC,
+            Mode::empty(),
+            RESOLVE,
+        )
+        .is_ok();
         Ok(FsStorage {
-            root: Arc::new(root),
+            root: Arc::new(Root {
+                path,
+                fd,
+                openat2: AtomicBool::new(openat2),
+            }),
         })
     }
 
     /// The canonical root directory.
     pub fn root(&self) -> &Path {
-        &self.root
+        &self.root.path
+    }
+
+    /// True when paths are resolved by the kernel with `openat2(RESOLVE_BENEATH)` (race-free);
+    /// false on the check-then-use fallback for kernels without it.
+    pub fn uses_openat2(&self) -> bool {
+        self.root.openat2.load(Ordering::Relaxed)
     }
 }
 
-/// Real paths, computed on the blocking pool.
-#[derive(Debug, Clone)]
-struct Resolver {
-    root: Arc<PathBuf>,
+/// The root directory: its canonical path and an open descriptor every lookup starts from.
+#[derive(Debug)]
+struct Root {
+    path: PathBuf,
+    fd: OwnedFd,
+    openat2: AtomicBool,
 }
 
-impl Resolver {
-    fn joined(&self, p: &VPath) -> PathBuf {
-        let mut r = PathBuf::from(&**self.root);
-        for c in p.components() {
-            r.push(OsStr::from_bytes(c));
+/// Why a path could not be opened beneath the root.
+enum Resolve {
+    /// It would leave the root (answered as [`StorageError::NotFound`]).
+    Escape,
+    /// Any other failure.
+    Failed(StorageError),
+}
+
+impl From<Resolve> for StorageError {
+    fn from(r: Resolve) -> Self {
+        match r {
+            Resolve::Escape => StorageError::NotFound,
+            Resolve::Failed(e) => e,
         }
-        r
+    }
+}
+
+fn errno(e: Errno) -> StorageError {
+    match e {
+        // A symlink loop (or a magic link) is as invisible as a missing file.
+        Errno::LOOP | Errno::XDEV => StorageError::NotFound,
+        e => std::io::Error::from(e).into(),
+    }
+}
+
+/// The path of a [`VPath`] relative to the root (`.` for the root itself).
+fn rel(p: &VPath) -> PathBuf {
+    let mut r = PathBuf::new();
+    for c in p.components() {
+        r.push(OsStr::from_bytes(c));
+    }
+    if r.as_os_str().is_empty() {
+        r.push(".");
+    }
+    r
+}
+
+impl Root {
+    /// Opens `rel` beneath the root, following symlinks only while they stay inside it.
+    fn open_inner(&self, rel: &Path, flags: OFlags, mode: Mode) -> Result<OwnedFd, Resolve> {
+        let flags = flags | OFlags::CLOEXEC;
+        if self.openat2.load(Ordering::Relaxed) {
+            // EAGAIN: a concurrent rename raced a `..` lookup; the kernel asks to retry.
+            for _ in 0..8 {
+                match rustix::fs::openat2(&self.fd, rel, flags, mode, RESOLVE) {
+                    Ok(fd) => return Ok(fd),
+                    Err(Errno::AGAIN) => continue,
+                    Err(Errno::NOSYS) => {
+                        self.openat2.store(false, Ordering::Relaxed);
+                        return self.open_fallback(rel, flags, mode);
+                    }
+                    Err(Errno::XDEV) => {
+                        // An absolute symlink (or a `..` through one): follow it only if its
+                        // canonical target is inside, and then still confined by the kernel.
+                        let canon = self.canonical_inside(rel, flags)?;
+                        return rustix::fs::openat2(&self.fd, &canon, flags, mode, RESOLVE)
+                            .map_err(|e| match e {
+                                Errno::XDEV | Errno::LOOP => Resolve::Escape,
+                                e => Resolve::Failed(errno(e)),
+                            });
+                    }
+                    Err(Errno::LOOP) => return Err(Resolve::Escape),
+                    Err(e) => return Err(Resolve::Failed(errno(e))),
+                }
+            }
+            return Err(Resolve::Failed(std::io::Error::from(Errno::AGAIN).into()));
+        }
+        self.open_fallback(rel, flags, mode)
     }
 
-    fn inside(&self, canon: PathBuf) -> Result<PathBuf, StorageError> {
-        if canon.starts_with(&*self.root) {
-            Ok(canon)
-        } else {
-            Err(StorageError::PermissionDenied)
+    /// Without openat2: check the canonical path, then open it (a separate system call).
+    fn open_fallback(&self, rel: &Path, flags: OFlags, mode: Mode) -> Result<OwnedFd, Resolve> {
+        let canon = self.canonical_inside(rel, flags)?;
+        rustix::fs::openat(&self.fd, &canon, flags, mode).map_err(|e| Resolve::Failed(errno(e)))
+    }
+
+    /// `rel`'s canonical path relative to the root, if it is inside. With `O_CREAT`, a missing
+    /// final component is allowed (its parent is canonicalised). Every failure here is an
+    /// escape, answered like a missing file, so nothing about an outside target is revealed.
+    fn canonical_inside(&self, rel: &Path, flags: OFlags) -> Result<PathBuf, Resolve> {
+        let full = self.path.join(rel);
+        let canon = match std::fs::canonicalize(&full) {
+            Ok(c) => c,
+            Err(e)
+                if e.kind() == std::io::ErrorKind::NotFound
+                    && flags.contains(OFlags::CREATE)
+                    && std::fs::symlink_metadata(&full).is_err() =>
+            {
+                let (Some(parent), Some(name)) = (full.parent(), full.file_name()) else {
+                    return Err(Resolve::Escape);
+                };
+                std::fs::canonicalize(parent)
+                    .map_err(|_| Resolve::Escape)?
+                    .join(name)
+            }
+            Err(_) => return Err(Resolve::Escape),
+        };
+        match canon.strip_prefix(&self.path) {
+            Ok(r) if r.as_os_str().is_empty() => Ok(PathBuf::from(".")),
+            Ok(r) => Ok(r.to_path_buf()),
+            Err(_) => Err(Resolve::Escape),
         }
     }
 
-    /// An existing object, following symlinks, which must stay inside the root.
-    fn existing(&self, p: &VPath) -> Result<PathBuf, StorageError> {
-        let canon = std::fs::canonicalize(self.joined(p))?;
-        self.inside(canon)
+    fn open(&self, p: &VPath, flags: OFlags, mode: Mode) -> Result<OwnedFd, StorageError> {
+        Ok(self.open_inner(&rel(p), flags, mode)?)
     }
 
-    /// The entry itself (not following a final symlink): canonical parent + name.
-    fn entry(&self, p: &VPath) -> Result<PathBuf, StorageError> {
+    /// The parent directory of `p` (opened beneath the root) and `p`'s last component.
+    fn parent<'p>(&self, p: &'p VPath) -> Result<(OwnedFd, &'p OsStr), StorageError> {
         if p.is_root() {
             return Err(StorageError::PermissionDenied);
         }
-        let parent = self.existing(&p.parent())?;
-        if !parent.is_dir() {
-            return Err(StorageError::NotADirectory);
-        }
-        Ok(parent.join(OsStr::from_bytes(p.file_name())))
+        let dir = self.open(&p.parent(), OFlags::PATH | OFlags::DIRECTORY, Mode::empty())?;
+        Ok((dir, OsStr::from_bytes(p.file_name())))
     }
 
-    /// A path to create or replace: the parent must exist inside the root; an existing symlink
-    /// at the name must lead inside the root.
-    fn for_create(&self, p: &VPath) -> Result<PathBuf, StorageError> {
-        let e = self.entry(p)?;
-        match std::fs::symlink_metadata(&e) {
-            Ok(m) if m.file_type().is_symlink() => match std::fs::canonicalize(&e) {
-                Ok(c) => self.inside(c),
-                Err(_) => Err(StorageError::PermissionDenied),
-            },
-            _ => Ok(e),
+    /// The entry `name` in `dir` without following it; `NotFound` for a symlink that leads
+    /// outside the root (such entries are invisible, like in listings).
+    fn visible_entry(
+        &self,
+        dir: &OwnedFd,
+        name: &OsStr,
+        p: &VPath,
+    ) -> Result<rustix::fs::Stat, StorageError> {
+        let st = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).map_err(errno)?;
+        if FileType::from_raw_mode(st.st_mode) == FileType::Symlink {
+            if let Err(Resolve::Escape) = self.open_inner(&rel(p), OFlags::PATH, Mode::empty()) {
+                return Err(StorageError::NotFound);
+            }
         }
+        Ok(st)
     }
 }
 
-fn metadata_of(m: &std::fs::Metadata) -> Metadata {
-    let kind = if m.is_dir() {
-        FileKind::Dir
-    } else if m.is_file() {
-        FileKind::File
+#[allow(clippy::unnecessary_cast, clippy::useless_conversion)] // field types vary by target
+fn metadata_of(st: &rustix::fs::Stat) -> Metadata {
+    let kind = match FileType::from_raw_mode(st.st_mode) {
+        FileType::Directory => FileKind::Dir,
+        FileType::RegularFile => FileKind::File,
+        _ => FileKind::Other,
+    };
+    let secs = st.st_mtime as i64;
+    let nanos = (st.st_mtime_nsec as u64).min(999_999_999) as u32;
+    let modified = if secs >= 0 {
+        SystemTime::UNIX_EPOCH.checked_add(Duration::new(secs.unsigned_abs(), nanos))
     } else {
-        FileKind::Other
+        SystemTime::UNIX_EPOCH
+            .checked_sub(Duration::from_secs(secs.unsigned_abs()))
+            .and_then(|t| t.checked_add(Duration::from_nanos(u64::from(nanos))))
     };
     Metadata {
         kind,
-        len: m.len(),
-        modified: m.modified().ok(),
-        mode: Some(m.mode() & 0o7777),
-        unique: Some(format!("{:x}g{:x}", m.dev(), m.ino())),
+        len: u64::try_from(st.st_size).unwrap_or(0),
+        modified,
+        mode: Some((st.st_mode as u32) & 0o7777),
+        unique: Some(format!("{:x}g{:x}", st.st_dev as u64, st.st_ino as u64)),
     }
 }
 
-fn temp_name(dir: &Path, name: &[u8]) -> PathBuf {
+fn temp_name(name: &[u8]) -> Vec<u8> {
     let mut n = b".".to_vec();
     n.extend_from_slice(name);
     n.extend_from_slice(format!(".ftp-upload-{:016x}", rand::random::<u64>()).as_bytes());
-    dir.join(OsStr::from_bytes(&n))
+    n
+}
+
+/// A temporary file in `dir` to be renamed to `name` on commit.
+#[derive(Debug)]
+struct Pending {
+    dir: OwnedFd,
+    temp: Vec<u8>,
+    name: Vec<u8>,
+    /// `STOU`: never replace an existing file, even one created meanwhile.
+    no_replace: bool,
+}
+
+impl Pending {
+    fn discard(&self) {
+        let _ = rustix::fs::unlinkat(&self.dir, OsStr::from_bytes(&self.temp), AtFlags::empty());
+    }
+
+    fn finish(&self) -> Result<(), StorageError> {
+        let (t, n) = (OsStr::from_bytes(&self.temp), OsStr::from_bytes(&self.name));
+        let r = if self.no_replace {
+            rustix::fs::renameat_with(&self.dir, t, &self.dir, n, RenameFlags::NOREPLACE)
+        } else {
+            rustix::fs::renameat(&self.dir, t, &self.dir, n)
+        };
+        r.map_err(|e| {
+            self.discard();
+            std::io::Error::from(e).into()
+        })
+    }
 }
 
 /// A file being written; see [`Upload`].
 #[derive(Debug)]
 struct FsUpload {
     file: Option<Unblock<std::fs::File>>,
-    /// `(temp, final)` when the data goes to a temporary file first.
-    rename: Option<(PathBuf, PathBuf)>,
+    /// Set when the data goes to a temporary file first.
+    rename: Option<Pending>,
 }
 
 impl AsyncWrite for FsUpload {
@@ -190,19 +362,14 @@ impl Upload for FsUpload {
         Box::pin(async move {
             if let Some(mut f) = file {
                 if let Err(e) = f.close().await {
-                    if let Some((temp, _)) = &rename {
-                        let _ = std::fs::remove_file(temp);
+                    if let Some(p) = &rename {
+                        p.discard();
                     }
                     return Err(e.into());
                 }
             }
-            if let Some((temp, dest)) = rename {
-                unblock(move || {
-                    std::fs::rename(&temp, &dest).inspect_err(|_| {
-                        let _ = std::fs::remove_file(&temp);
-                    })
-                })
-                .await?;
+            if let Some(p) = rename {
+                unblock(move || p.finish()).await?;
             }
             Ok(())
         })
@@ -211,51 +378,56 @@ impl Upload for FsUpload {
 
 impl Drop for FsUpload {
     fn drop(&mut self) {
-        if let Some((temp, _)) = self.rename.take() {
-            let _ = std::fs::remove_file(temp);
+        if let Some(p) = self.rename.take() {
+            p.discard();
         }
     }
 }
 
 impl Storage for FsStorage {
     fn metadata<'a>(&'a self, path: &'a VPath) -> BoxFuture<'a, Result<Metadata, StorageError>> {
-        let r = Resolver {
-            root: self.root.clone(),
-        };
+        let r = self.root.clone();
         let path = path.clone();
         Box::pin(unblock(move || {
-            let p = r.existing(&path)?;
-            Ok(metadata_of(&std::fs::metadata(p)?))
+            let fd = r.open(&path, OFlags::PATH, Mode::empty())?;
+            Ok(metadata_of(&rustix::fs::fstat(&fd).map_err(errno)?))
         }))
     }
 
     fn list<'a>(&'a self, path: &'a VPath) -> BoxFuture<'a, Result<Vec<DirEntry>, StorageError>> {
-        let r = Resolver {
-            root: self.root.clone(),
-        };
+        let r = self.root.clone();
         let path = path.clone();
         Box::pin(unblock(move || {
-            let dir = r.existing(&path)?;
+            let fd = r.open(&path, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty())?;
+            let dir = rustix::fs::Dir::read_from(&fd).map_err(errno)?;
             let mut out = Vec::new();
-            for e in std::fs::read_dir(dir)? {
-                let Ok(e) = e else { continue };
-                let Ok(lm) = e.metadata() else { continue };
-                let m = if lm.file_type().is_symlink() {
+            for e in dir {
+                let Ok(e) = e else { break };
+                let name = e.file_name().to_bytes();
+                if name == b"." || name == b".." {
+                    continue;
+                }
+                let os = OsStr::from_bytes(name);
+                let Ok(st) = rustix::fs::statat(&fd, os, AtFlags::SYMLINK_NOFOLLOW) else {
+                    continue;
+                };
+                let st = if FileType::from_raw_mode(st.st_mode) == FileType::Symlink {
                     // Show a symlink as what it points to, and only if that is inside the root.
-                    match std::fs::canonicalize(e.path())
+                    let Ok(p) = path.join(name) else { continue };
+                    match r
+                        .open(&p, OFlags::PATH, Mode::empty())
                         .ok()
-                        .and_then(|c| r.inside(c).ok())
-                        .and_then(|c| std::fs::metadata(c).ok())
+                        .and_then(|t| rustix::fs::fstat(&t).ok())
                     {
-                        Some(m) => m,
+                        Some(st) => st,
                         None => continue,
                     }
                 } else {
-                    lm
+                    st
                 };
                 out.push(DirEntry {
-                    name: e.file_name().as_bytes().to_vec(),
-                    metadata: metadata_of(&m),
+                    name: name.to_vec(),
+                    metadata: metadata_of(&st),
                 });
             }
             out.sort_by(|a, b| a.name.cmp(&b.name));
@@ -268,16 +440,20 @@ impl Storage for FsStorage {
         path: &'a VPath,
         offset: u64,
     ) -> BoxFuture<'a, Result<ReadStream, StorageError>> {
-        let r = Resolver {
-            root: self.root.clone(),
-        };
+        let r = self.root.clone();
         let path = path.clone();
         Box::pin(async move {
             let file = unblock(move || {
-                let p = r.existing(&path)?;
-                let mut f = std::fs::File::open(p)?;
-                if f.metadata()?.is_dir() {
+                // O_NONBLOCK: opening a FIFO must not block a pool thread (regular files
+                // ignore the flag).
+                let fd = r.open(&path, OFlags::RDONLY | OFlags::NONBLOCK, Mode::empty())?;
+                let mut f = std::fs::File::from(fd);
+                let m = f.metadata()?;
+                if m.is_dir() {
                     return Err(StorageError::IsADirectory);
+                }
+                if !m.is_file() {
+                    return Err(StorageError::PermissionDenied);
                 }
                 if offset > 0 {
                     f.seek(SeekFrom::Start(offset))?;
@@ -294,43 +470,62 @@ impl Storage for FsStorage {
         path: &'a VPath,
         mode: WriteMode,
     ) -> BoxFuture<'a, Result<Box<dyn Upload>, StorageError>> {
-        let r = Resolver {
-            root: self.root.clone(),
-        };
+        let r = self.root.clone();
         let path = path.clone();
         Box::pin(async move {
             let (file, rename) = unblock(move || {
-                let dest = r.for_create(&path)?;
-                if dest.is_dir() {
-                    return Err(StorageError::IsADirectory);
-                }
+                let create = Mode::from_raw_mode(0o666);
                 match mode {
                     WriteMode::Replace | WriteMode::CreateNew => {
-                        if mode == WriteMode::CreateNew && std::fs::symlink_metadata(&dest).is_ok()
-                        {
-                            return Err(StorageError::AlreadyExists);
+                        let (dir, name) = r.parent(&path)?;
+                        match r.visible_entry(&dir, name, &path) {
+                            Ok(_) if mode == WriteMode::CreateNew => {
+                                return Err(StorageError::AlreadyExists)
+                            }
+                            Ok(st) => {
+                                let is_dir = match FileType::from_raw_mode(st.st_mode) {
+                                    FileType::Symlink => r
+                                        .open(&path, OFlags::PATH, Mode::empty())
+                                        .ok()
+                                        .and_then(|t| rustix::fs::fstat(&t).ok())
+                                        .is_some_and(|t| {
+                                            FileType::from_raw_mode(t.st_mode)
+                                                == FileType::Directory
+                                        }),
+                                    t => t == FileType::Directory,
+                                };
+                                if is_dir {
+                                    return Err(StorageError::IsADirectory);
+                                }
+                            }
+                            // Missing, or a symlink leading outside (replaced by the upload).
+                            Err(StorageError::NotFound) => {}
+                            Err(e) => return Err(e),
                         }
-                        let dir = dest.parent().ok_or(StorageError::PermissionDenied)?;
-                        let temp = temp_name(dir, path.file_name());
-                        let f = std::fs::OpenOptions::new()
-                            .write(true)
-                            .create_new(true)
-                            .open(&temp)?;
-                        Ok((f, Some((temp, dest))))
+                        let temp = temp_name(path.file_name());
+                        let fd = rustix::fs::openat(
+                            &dir,
+                            OsStr::from_bytes(&temp),
+                            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC,
+                            create,
+                        )
+                        .map_err(errno)?;
+                        let pending = Pending {
+                            dir,
+                            temp,
+                            name: name.as_bytes().to_vec(),
+                            no_replace: mode == WriteMode::CreateNew,
+                        };
+                        Ok((std::fs::File::from(fd), Some(pending)))
                     }
                     WriteMode::Append => {
-                        let f = std::fs::OpenOptions::new()
-                            .append(true)
-                            .create(true)
-                            .open(&dest)?;
-                        Ok((f, None))
+                        let flags = OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE;
+                        let fd = r.open(&path, flags, create)?;
+                        Ok((std::fs::File::from(fd), None))
                     }
                     WriteMode::At(offset) => {
-                        let mut f = std::fs::OpenOptions::new()
-                            .write(true)
-                            .create(true)
-                            .truncate(false)
-                            .open(&dest)?;
+                        let fd = r.open(&path, OFlags::WRONLY | OFlags::CREATE, create)?;
+                        let mut f = std::fs::File::from(fd);
                         f.set_len(offset)?;
                         f.seek(SeekFrom::Start(offset))?;
                         Ok((f, None))
@@ -346,38 +541,34 @@ impl Storage for FsStorage {
     }
 
     fn mkdir<'a>(&'a self, path: &'a VPath) -> BoxFuture<'a, Result<(), StorageError>> {
-        let r = Resolver {
-            root: self.root.clone(),
-        };
+        let r = self.root.clone();
         let path = path.clone();
         Box::pin(unblock(move || {
-            let e = r.entry(&path)?;
-            Ok(std::fs::create_dir(e)?)
+            let (dir, name) = r.parent(&path)?;
+            rustix::fs::mkdirat(&dir, name, Mode::from_raw_mode(0o777)).map_err(errno)
         }))
     }
 
     fn rmdir<'a>(&'a self, path: &'a VPath) -> BoxFuture<'a, Result<(), StorageError>> {
-        let r = Resolver {
-            root: self.root.clone(),
-        };
+        let r = self.root.clone();
         let path = path.clone();
         Box::pin(unblock(move || {
-            let e = r.entry(&path)?;
-            Ok(std::fs::remove_dir(e)?)
+            let (dir, name) = r.parent(&path)?;
+            r.visible_entry(&dir, name, &path)?;
+            rustix::fs::unlinkat(&dir, name, AtFlags::REMOVEDIR).map_err(errno)
         }))
     }
 
     fn remove<'a>(&'a self, path: &'a VPath) -> BoxFuture<'a, Result<(), StorageError>> {
-        let r = Resolver {
-            root: self.root.clone(),
-        };
+        let r = self.root.clone();
         let path = path.clone();
         Box::pin(unblock(move || {
-            let e = r.entry(&path)?;
-            if std::fs::symlink_metadata(&e)?.is_dir() {
+            let (dir, name) = r.parent(&path)?;
+            let st = r.visible_entry(&dir, name, &path)?;
+            if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
                 return Err(StorageError::IsADirectory);
             }
-            Ok(std::fs::remove_file(e)?)
+            rustix::fs::unlinkat(&dir, name, AtFlags::empty()).map_err(errno)
         }))
     }
 
@@ -386,15 +577,13 @@ impl Storage for FsStorage {
         from: &'a VPath,
         to: &'a VPath,
     ) -> BoxFuture<'a, Result<(), StorageError>> {
-        let r = Resolver {
-            root: self.root.clone(),
-        };
+        let r = self.root.clone();
         let (from, to) = (from.clone(), to.clone());
         Box::pin(unblock(move || {
-            let f = r.entry(&from)?;
-            std::fs::symlink_metadata(&f)?;
-            let t = r.entry(&to)?;
-            Ok(std::fs::rename(f, t)?)
+            let (fdir, fname) = r.parent(&from)?;
+            r.visible_entry(&fdir, fname, &from)?;
+            let (tdir, tname) = r.parent(&to)?;
+            rustix::fs::renameat(&fdir, fname, &tdir, tname).map_err(errno)
         }))
     }
 
@@ -403,14 +592,11 @@ impl Storage for FsStorage {
         path: &'a VPath,
         time: SystemTime,
     ) -> BoxFuture<'a, Result<(), StorageError>> {
-        let r = Resolver {
-            root: self.root.clone(),
-        };
+        let r = self.root.clone();
         let path = path.clone();
         Box::pin(unblock(move || {
-            let p = r.existing(&path)?;
-            let f = std::fs::File::open(p)?;
-            Ok(f.set_modified(time)?)
+            let fd = r.open(&path, OFlags::RDONLY | OFlags::NONBLOCK, Mode::empty())?;
+            Ok(std::fs::File::from(fd).set_modified(time)?)
         }))
     }
 }
@@ -481,5 +667,127 @@ mod tests {
             up.commit().await.unwrap();
         });
         assert_eq!(std::fs::read(root.path().join("f")).unwrap(), b"012x");
+    }
+
+    /// Every way out of the root fails exactly like a missing file, whether the outside target
+    /// exists, is missing or is unreadable.
+    #[test]
+    fn outside_targets_are_indistinguishable_from_missing_files() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("exists"), b"s").unwrap();
+        let root = tempfile::tempdir().unwrap();
+        let link = |target: &Path, name: &str| {
+            std::os::unix::fs::symlink(target, root.path().join(name)).unwrap()
+        };
+        link(&outside.path().join("exists"), "abs_exists");
+        link(&outside.path().join("missing"), "abs_missing");
+        link(Path::new("../../../../../../etc/passwd"), "rel_exists");
+        link(Path::new("../../../../../../nonexistent"), "rel_missing");
+        link(outside.path(), "dir");
+        let fs = FsStorage::new(root.path()).unwrap();
+        assert!(fs.uses_openat2(), "this kernel should have openat2");
+        for name in [
+            "/abs_exists",
+            "/abs_missing",
+            "/rel_exists",
+            "/rel_missing",
+            "/dir/exists",
+            "/dir/missing",
+            "/nothing_here",
+        ] {
+            let p = vp(name);
+            let nf = |r: Result<(), StorageError>| {
+                assert!(matches!(r, Err(StorageError::NotFound)), "{name}: {r:?}")
+            };
+            nf(block_on(fs.metadata(&p)).map(drop));
+            nf(block_on(fs.open_read(&p, 0)).map(drop));
+            nf(block_on(fs.list(&p)).map(drop));
+            nf(block_on(fs.remove(&p)));
+            nf(block_on(fs.rmdir(&p)));
+            nf(block_on(fs.rename(&p, &vp("/renamed"))));
+            nf(block_on(fs.set_mtime(&p, SystemTime::UNIX_EPOCH)));
+            if name != "/nothing_here" {
+                // (A missing plain name would be created; a link out never is.)
+                nf(block_on(fs.open_write(&p, WriteMode::Append)).map(drop));
+            }
+        }
+        assert_eq!(std::fs::read(outside.path().join("exists")).unwrap(), b"s");
+        assert!(!outside.path().join("missing").exists());
+    }
+
+    /// A directory swapped for a symlink to the outside is never followed: the kernel refuses
+    /// the lookup itself, so there is no window between a check and the use.
+    #[test]
+    fn swapped_in_symlink_is_not_followed() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("f"), b"outside").unwrap();
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir(root.path().join("d")).unwrap();
+        std::fs::write(root.path().join("d/f"), b"inside").unwrap();
+        let fs = FsStorage::new(root.path()).unwrap();
+        let mut s = String::new();
+        block_on(async {
+            let mut r = fs.open_read(&vp("/d/f"), 0).await.unwrap();
+            r.read_to_string(&mut s).await.unwrap();
+        });
+        assert_eq!(s, "inside");
+        std::fs::rename(root.path().join("d"), root.path().join("old")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.path().join("d")).unwrap();
+        assert!(matches!(
+            block_on(fs.open_read(&vp("/d/f"), 0)),
+            Err(StorageError::NotFound)
+        ));
+        assert!(matches!(
+            block_on(fs.open_write(&vp("/d/new"), WriteMode::Replace)),
+            Err(StorageError::NotFound)
+        ));
+        assert!(matches!(
+            block_on(fs.mkdir(&vp("/d/x"))),
+            Err(StorageError::NotFound)
+        ));
+        assert_eq!(dir_count(outside.path()), 1);
+    }
+
+    fn dir_count(p: &Path) -> usize {
+        std::fs::read_dir(p).unwrap().count()
+    }
+
+    /// An absolute symlink whose target is inside the root still works (re-checked and
+    /// reopened beneath the root), and uploading over an outside symlink replaces the link.
+    #[test]
+    fn absolute_symlink_inside_root_is_followed_and_outside_link_is_replaced_on_upload() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("t"), b"outside").unwrap();
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join("in"), b"inside").unwrap();
+        std::os::unix::fs::symlink(root.path().join("in"), root.path().join("abs")).unwrap();
+        std::os::unix::fs::symlink(outside.path().join("t"), root.path().join("out")).unwrap();
+        let fs = FsStorage::new(root.path()).unwrap();
+        assert_eq!(block_on(fs.metadata(&vp("/abs"))).unwrap().len, 6);
+        block_on(async {
+            let mut up = fs
+                .open_write(&vp("/out"), WriteMode::Replace)
+                .await
+                .unwrap();
+            up.write_all(b"new").await.unwrap();
+            up.commit().await.unwrap();
+        });
+        assert_eq!(std::fs::read(outside.path().join("t")).unwrap(), b"outside");
+        assert_eq!(std::fs::read(root.path().join("out")).unwrap(), b"new");
+        assert!(!std::fs::symlink_metadata(root.path().join("out"))
+            .unwrap()
+            .is_symlink());
+    }
+
+    /// STOU's commit never replaces a file created after the name was chosen.
+    #[test]
+    fn create_new_commit_does_not_replace_a_file_created_meanwhile() {
+        let root = tempfile::tempdir().unwrap();
+        let fs = FsStorage::new(root.path()).unwrap();
+        let up = block_on(fs.open_write(&vp("/u"), WriteMode::CreateNew)).unwrap();
+        std::fs::write(root.path().join("u"), b"first").unwrap();
+        assert!(block_on(up.commit()).is_err());
+        assert_eq!(std::fs::read(root.path().join("u")).unwrap(), b"first");
+        assert_eq!(dir_count(root.path()), 1);
     }
 }
