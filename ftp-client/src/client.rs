@@ -14,6 +14,7 @@ use futures_lite::io::{AsyncRead, AsyncWrite, BufReader};
 
 use crate::error::{Error, Result};
 use crate::listing::Entry;
+use crate::tls::{TlsContext, TlsMode, Verify};
 
 /// A byte stream the client can run FTP over: a TCP stream today, a TLS stream later.
 pub trait Stream: AsyncRead + AsyncWrite + Send + Unpin {}
@@ -64,6 +65,11 @@ pub struct Options {
     pub max_line: usize,
     /// Largest listing (bytes) accepted from `LIST`/`MLSD`/`NLST`.
     pub max_listing: usize,
+    /// TLS (FTPS): off, explicit (`AUTH TLS`) or implicit. With TLS the control and data
+    /// connections are protected (`PBSZ 0`, `PROT P`).
+    pub tls: TlsMode,
+    /// How the server certificate is verified when TLS is on.
+    pub verify: Verify,
 }
 
 impl Default for Options {
@@ -78,6 +84,8 @@ impl Default for Options {
             extended_data_commands: true,
             max_line: 8192,
             max_listing: 64 << 20,
+            tls: TlsMode::Off,
+            verify: Verify::System,
         }
     }
 }
@@ -114,6 +122,8 @@ pub struct Client {
     pub(crate) needs_resync: bool,
     /// ...and its data connection had not reached its end, so send ABOR.
     pub(crate) needs_abort: bool,
+    /// Set once the control connection is protected: data connections use it too.
+    pub(crate) tls: Option<TlsContext>,
     welcome: Reply,
 }
 
@@ -189,7 +199,70 @@ impl Client {
             .local_addr()
             .map_err(|e| Error::io("local address", e))?;
         let _ = stream.set_nodelay(true);
-        Client::from_stream(Box::new(stream), peer, local, opts).await
+        let ctx = match opts.tls {
+            TlsMode::Off => return Client::from_stream(Box::new(stream), peer, local, opts).await,
+            _ => TlsContext::new(&host_owned, &opts.verify)?,
+        };
+        if opts.tls == TlsMode::Implicit {
+            let tls = with_timeout(
+                opts.connect_timeout,
+                || "the TLS handshake".into(),
+                ctx.connect(stream, "control connection"),
+            )
+            .await?;
+            let mut c = Client::from_stream(Box::new(tls), peer, local, opts).await?;
+            c.protect_data(ctx).await?;
+            Ok(c)
+        } else {
+            let mut c = Client::from_stream(Box::new(stream), peer, local, opts).await?;
+            c.auth_tls(ctx).await?;
+            Ok(c)
+        }
+    }
+
+    /// Secures the control connection with `AUTH TLS` and the TLS handshake, then protects
+    /// data connections (`PBSZ 0`, `PROT P`). [`Client::connect`] does this when
+    /// [`Options::tls`] asks for it; call it yourself after [`Client::from_stream`].
+    pub async fn auth_tls(&mut self, ctx: TlsContext) -> Result<()> {
+        let r = self.command(&Command::Auth("TLS".into())).await?;
+        if r.code().as_u16() != 234 {
+            return Err(Error::Tls(format!("the server refused AUTH TLS: {r}")));
+        }
+        let placeholder: BoxStream = Box::new(futures_lite::io::Cursor::new(Vec::new()));
+        let max_line = self.opts.max_line;
+        let old = std::mem::replace(
+            &mut self.ctrl,
+            ReplyReader::new(BufReader::new(placeholder), max_line),
+        );
+        let buffered = old.into_inner();
+        if !buffered.buffer().is_empty() {
+            return Err(Error::Protocol(
+                "the server sent more after 234 before the TLS handshake".into(),
+            ));
+        }
+        let tls = with_timeout(
+            self.opts.connect_timeout,
+            || "the TLS handshake".into(),
+            ctx.connect(buffered.into_inner(), "control connection"),
+        )
+        .await?;
+        self.ctrl = ReplyReader::new(BufReader::new(Box::new(tls)), max_line);
+        self.features = None;
+        self.protect_data(ctx).await
+    }
+
+    /// `PBSZ 0` and `PROT P`: data connections use TLS, resuming the control session.
+    async fn protect_data(&mut self, ctx: TlsContext) -> Result<()> {
+        self.expect_ok(&Command::Pbsz(0)).await?;
+        self.expect_ok(&Command::Prot(ftp_proto::command::ProtLevel::Private))
+            .await?;
+        self.tls = Some(ctx);
+        Ok(())
+    }
+
+    /// Whether the control connection (and with it every data connection) uses TLS.
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
     }
 
     /// Runs the protocol over an already-connected stream (e.g. one wrapped in TLS) and reads
@@ -214,6 +287,7 @@ impl Client {
             owed_noops: 0,
             needs_resync: false,
             needs_abort: false,
+            tls: None,
             welcome: Reply::new(ftp_proto::ReplyCode::SERVICE_READY, ""),
         };
         loop {

@@ -16,6 +16,7 @@ use futures_lite::FutureExt;
 use crate::client::{unsupported, with_timeout, BoxStream, Client, DataMode, TransferKind};
 use crate::error::{Error, Result};
 use crate::listing::{self, Entry};
+use crate::tls::EofTolerant;
 
 enum Prepared {
     Connected(BoxStream),
@@ -211,6 +212,25 @@ impl Client {
                 Some(Box::new(s) as BoxStream)
             }
         };
+        let stream = match (stream, self.tls.clone()) {
+            (Some(s), Some(ctx)) => {
+                let tls = with_timeout(
+                    self.opts.connect_timeout,
+                    || "the TLS handshake on the data connection".into(),
+                    ctx.connect(s, "data connection"),
+                )
+                .await;
+                match tls {
+                    Ok(t) => Some(Box::new(EofTolerant::new(t)) as BoxStream),
+                    Err(e) => {
+                        // The server's verdict (425...) is still to come.
+                        self.needs_resync = true;
+                        return Err(e);
+                    }
+                }
+            }
+            (s, _) => s,
+        };
         Ok((stream, early))
     }
 
@@ -343,7 +363,22 @@ impl Client {
                     .await
                     .map_err(|e| Error::io("data connection", e))
             })
-            .await
+            .await?;
+            if self.tls.is_some() {
+                // Read the server's close_notify (and any session ticket) so closing does not
+                // reset the connection under the server's last reads.
+                let mut sink = [0u8; 1024];
+                let _ = with_timeout(stall, || "closing the data connection".into(), async {
+                    for _ in 0..64 {
+                        if matches!(data.read(&mut sink).await, Ok(0) | Err(_)) {
+                            break;
+                        }
+                    }
+                    Ok(())
+                })
+                .await;
+            }
+            Ok(())
         }
         .await;
         drop(data);

@@ -25,7 +25,7 @@ pub enum ErrorClass {
     Connect,
     /// Login refused.
     Login,
-    /// TLS failed (reserved: TLS is not implemented yet).
+    /// TLS failed: handshake, certificate verification, or `AUTH TLS` refused.
     Tls,
     /// The file or directory does not exist, or access was denied.
     NotFound,
@@ -105,7 +105,7 @@ pub enum Error {
     /// Invalid arguments from the caller.
     #[error("{0}")]
     Usage(String),
-    /// A TLS failure (reserved for FTPS support).
+    /// A TLS failure: handshake, certificate verification, or `AUTH TLS` refused.
     #[error("TLS: {0}")]
     Tls(String),
 }

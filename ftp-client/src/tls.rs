@@ -40,6 +40,19 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 
+/// Whether and how the client uses TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TlsMode {
+    /// Plain FTP.
+    #[default]
+    Off,
+    /// Explicit FTPS: `AUTH TLS` after the greeting (`ftps://` URLs, `--tls`); the
+    /// connection fails if the server refuses it.
+    Explicit,
+    /// Implicit FTPS: TLS from the first byte (usually port 990).
+    Implicit,
+}
+
 /// How the server's certificate is verified.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Verify {

@@ -15,7 +15,12 @@ use std::time::Duration;
 use clap::{ArgAction, Parser, Subcommand};
 
 use crate::error::ErrorClass;
+use crate::tls::{TlsMode, Verify};
 use crate::{DataMode, Options, TransferKind};
+
+fn parse_pin(s: &str) -> Result<[u8; 32], String> {
+    crate::tls::parse_pin(s).map_err(|e| e.to_string())
+}
 
 macro_rules! exit_codes {
     () => {
@@ -24,7 +29,7 @@ macro_rules! exit_codes {
   2  usage error (bad arguments or URL)
   3  cannot connect (refused, unreachable, connection lost, 421)
   4  login failed
-  5  TLS error (ftps:// is reserved; not supported yet)
+  5  TLS error (handshake, certificate verification, AUTH TLS refused)
   6  not found or permission denied (550, 553, local file missing)
   7  transfer failed (other server errors, protocol errors)
   8  timeout
@@ -38,7 +43,10 @@ pub const EXIT_CODES: &str = exit_codes!();
 const LONG_ABOUT: &str = concat!(
     "An FTP client for scripts and people.
 
-URLs look like ftp://[user[:pass]@]host[:port]/path (IPv6 hosts in brackets). Paths are
+URLs look like ftp://[user[:pass]@]host[:port]/path (IPv6 hosts in brackets); ftps:// (or
+--tls) requires explicit FTPS (AUTH TLS), --implicit-tls uses implicit FTPS (TLS from the first
+byte; give the port, usually 990). Certificates are checked against the system roots, or
+--ca-file, or --pin-sha256; --insecure skips the check. Paths are
 relative to the login directory; use a doubled slash (ftp://host//etc) for an absolute path.
 The password comes from the URL, the FTP_PASSWORD environment variable, ~/.netrc, or a prompt
 when stdin is a terminal (never otherwise). Anonymous login is used when no user is given.
@@ -90,6 +98,22 @@ pub struct Cli {
     /// The netrc file to read (default ~/.netrc).
     #[arg(long, global = true, value_name = "FILE")]
     pub netrc: Option<PathBuf>,
+    /// Require explicit FTPS (AUTH TLS) on ftp:// URLs too.
+    #[arg(long, global = true)]
+    pub tls: bool,
+    /// Implicit FTPS: TLS from the first byte (for servers on port 990).
+    #[arg(long, global = true)]
+    pub implicit_tls: bool,
+    /// Verify the server certificate against the CA certificates in this PEM file.
+    #[arg(long, global = true, value_name = "FILE", conflicts_with_all = ["insecure", "pin_sha256"])]
+    pub ca_file: Option<PathBuf>,
+    /// Trust exactly the server certificate with this SHA-256 (hex, or base64 like
+    /// curl's sha256//...).
+    #[arg(long, global = true, value_name = "DIGEST", value_parser = parse_pin, conflicts_with = "insecure")]
+    pub pin_sha256: Option<[u8; 32]>,
+    /// Do not verify the server certificate (unsafe: anyone in the path can read along).
+    #[arg(long, short = 'k', global = true)]
+    pub insecure: bool,
     /// What to do.
     #[command(subcommand)]
     pub command: Cmd,
@@ -232,8 +256,27 @@ impl Ctx {
                 DataMode::Passive
             },
             trust_pasv_address: cli.trust_pasv_address,
+            tls: if cli.implicit_tls {
+                TlsMode::Implicit
+            } else if cli.tls {
+                TlsMode::Explicit
+            } else {
+                TlsMode::Off
+            },
+            verify: if let Some(f) = &cli.ca_file {
+                Verify::CaFile(f.clone())
+            } else if let Some(pin) = cli.pin_sha256 {
+                Verify::PinSha256(pin)
+            } else if cli.insecure {
+                Verify::DangerAcceptAnyCertificate
+            } else {
+                Verify::System
+            },
             ..Options::default()
         };
+        if cli.insecure {
+            eprintln!("warning: --insecure: the server's TLS certificate is not verified");
+        }
         let stderr_tty = std::io::stderr().is_terminal();
         Ctx {
             opts,

@@ -24,6 +24,8 @@ pub(crate) struct Login {
     pub port: u16,
     pub user: String,
     pub password: String,
+    /// `ftps://`: require explicit FTPS.
+    pub tls: bool,
 }
 
 impl std::fmt::Debug for Login {
@@ -80,6 +82,7 @@ pub(crate) fn resolve_login(ctx: &Ctx, u: &FtpUrl) -> Result<Login> {
         port: u.port,
         user,
         password,
+        tls: u.tls,
     })
 }
 
@@ -108,8 +111,11 @@ impl Session {
     /// The connected, logged-in client (connecting if needed).
     pub async fn client(&mut self) -> Result<&mut Client, Error> {
         if self.client.is_none() {
-            let mut c =
-                Client::connect(&self.login.host, self.login.port, self.opts.clone()).await?;
+            let mut opts = self.opts.clone();
+            if self.login.tls && opts.tls == crate::tls::TlsMode::Off {
+                opts.tls = crate::tls::TlsMode::Explicit;
+            }
+            let mut c = Client::connect(&self.login.host, self.login.port, opts).await?;
             c.login(&self.login.user, &self.login.password).await?;
             c.set_transfer_kind(self.kind);
             if let Some(d) = &self.cwd {

@@ -18,6 +18,8 @@ pub struct FtpUrl {
     pub path: Vec<u8>,
     /// True if the URL's path ends with `/`.
     pub dir_hint: bool,
+    /// `ftps://`: explicit FTPS (`AUTH TLS`) is required.
+    pub tls: bool,
 }
 
 impl std::fmt::Debug for FtpUrl {
@@ -70,11 +72,11 @@ impl FtpUrl {
     /// ```
     pub fn parse(s: &str) -> Result<FtpUrl, Error> {
         let u = url::Url::parse(s).map_err(|e| Error::Usage(format!("invalid URL {s:?}: {e}")))?;
-        match u.scheme() {
-            "ftp" => {}
-            "ftps" => return Err(Error::Tls("ftps:// is not supported yet".into())),
+        let tls = match u.scheme() {
+            "ftp" => false,
+            "ftps" => true,
             other => return Err(Error::Usage(format!("unsupported URL scheme {other:?}"))),
-        }
+        };
         let host = match u.host() {
             Some(url::Host::Ipv6(a)) => a.to_string(),
             Some(url::Host::Ipv4(a)) => a.to_string(),
@@ -100,6 +102,7 @@ impl FtpUrl {
             password,
             path,
             dir_hint,
+            tls,
         })
     }
 
@@ -148,7 +151,8 @@ mod tests {
     #[test]
     fn rejects_other_schemes() {
         assert!(matches!(FtpUrl::parse("http://h/"), Err(Error::Usage(_))));
-        assert!(matches!(FtpUrl::parse("ftps://h/"), Err(Error::Tls(_))));
+        assert!(FtpUrl::parse("ftps://h/").unwrap().tls);
+        assert!(!FtpUrl::parse("ftp://h/").unwrap().tls);
         assert!(FtpUrl::parse("not a url").is_err());
     }
 }
