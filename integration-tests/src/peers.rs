@@ -128,6 +128,26 @@ fn must_be_root(name: &str) -> Result<(), Skip> {
 impl Vsftpd {
     /// Starts vsftpd serving `root` read-write to [`VSFTPD_USER`] / [`PEER_PASS`].
     pub fn start(root: &Path) -> Result<Peer, Skip> {
+        Self::start_with(root, String::new())
+    }
+
+    /// Like [`Vsftpd::start`], with explicit FTPS required for login and data
+    /// (`ssl_enable=YES`, `require_ssl_reuse=YES`, TLS 1.2+) using the PEM certificate and key
+    /// files given (readable by root).
+    pub fn start_tls(root: &Path, cert: &Path, key: &Path) -> Result<Peer, Skip> {
+        Self::start_with(
+            root,
+            format!(
+                "ssl_enable=YES\nrequire_ssl_reuse=YES\nforce_local_logins_ssl=YES\n\
+                 force_local_data_ssl=YES\nssl_sslv2=NO\nssl_sslv3=NO\nssl_tlsv1=NO\n\
+                 ssl_ciphers=HIGH\nrsa_cert_file={}\nrsa_private_key_file={}\n",
+                cert.display(),
+                key.display()
+            ),
+        )
+    }
+
+    fn start_with(root: &Path, extra_conf: String) -> Result<Peer, Skip> {
         let binary = unpacked("vsftpd", "usr/sbin/vsftpd")?;
         must_be_root("vsftpd")?;
         let account = Command::new("id")
@@ -163,7 +183,7 @@ impl Vsftpd {
                     root = root.display(),
                     empty = empty.display(),
                     log = state.join("vsftpd.log").display(),
-                );
+                ) + &extra_conf;
                 std::fs::write(&conf, text).expect("write vsftpd.conf");
                 let mut cmd = Command::new(&binary);
                 cmd.arg(&conf);

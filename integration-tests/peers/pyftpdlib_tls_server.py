@@ -1,0 +1,37 @@
+"""Run pyftpdlib's TLS_FTPHandler on 127.0.0.1 with an OS-chosen port (FTPS interop tests).
+
+Usage: pyftpdlib_tls_server.py ROOT USER PASSWORD CERTFILE KEYFILE
+Prints the bound port on its own line on stdout, then serves until killed. TLS is required
+on the control and the data connections.
+"""
+import logging
+import sys
+
+from pyftpdlib.authorizers import DummyAuthorizer
+from pyftpdlib.handlers import TLS_FTPHandler
+from pyftpdlib.servers import FTPServer
+
+
+def main():
+    root, user, password, certfile, keyfile = sys.argv[1:6]
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    authorizer = DummyAuthorizer()
+    authorizer.add_user(user, password, root, perm="elradfmwMT")
+
+    class Handler(TLS_FTPHandler):
+        pass
+
+    Handler.authorizer = authorizer
+    Handler.certfile = certfile
+    Handler.keyfile = keyfile
+    Handler.tls_control_required = True
+    Handler.tls_data_required = True
+    Handler.banner = "pyftpdlib TLS interop peer ready."
+    server = FTPServer(("127.0.0.1", 0), Handler)
+    server.max_cons = 64
+    print(server.address[1], flush=True)
+    server.serve_forever(handle_exit=True)
+
+
+if __name__ == "__main__":
+    main()
