@@ -281,6 +281,12 @@ pub enum ReplyError {
         /// The limit that was crossed.
         limit: usize,
     },
+    /// A multi-line reply's text exceeded the byte limit.
+    #[error("multi-line reply longer than {limit} bytes")]
+    TooLarge {
+        /// The limit that was crossed.
+        limit: usize,
+    },
 }
 
 impl From<line::LineError> for ReplyError {
@@ -425,6 +431,11 @@ impl fmt::Display for Reply {
 /// The default maximum number of lines in one multi-line reply.
 pub const DEFAULT_MAX_REPLY_LINES: usize = 1 << 20;
 
+/// The default maximum size of one multi-line reply's text, in bytes (16 MiB): far above any
+/// real `FEAT`, `HELP` or `STAT` listing, and low enough that a hostile server cannot make a
+/// client buffer without bound.
+pub const DEFAULT_MAX_REPLY_BYTES: usize = 16 << 20;
+
 /// Assembles replies from control lines, one line at a time.
 ///
 /// ```
@@ -441,7 +452,10 @@ pub struct ReplyParser {
     open: Option<(ReplyCode, Vec<Vec<u8>>)>,
     /// After [`ReplyError::TooManyLines`]: the code whose terminator ends the skipped reply.
     skipping: Option<ReplyCode>,
+    /// Text bytes held by the open reply.
+    open_bytes: usize,
     max_lines: usize,
+    max_bytes: usize,
 }
 
 impl Default for ReplyParser {
@@ -461,13 +475,31 @@ fn code_of(line: &[u8]) -> Option<ReplyCode> {
 }
 
 impl ReplyParser {
-    /// A parser that refuses multi-line replies longer than `max_lines`.
+    /// A parser that refuses multi-line replies longer than `max_lines` (and, by default,
+    /// larger than [`DEFAULT_MAX_REPLY_BYTES`]).
     pub fn new(max_lines: usize) -> Self {
         ReplyParser {
             open: None,
             skipping: None,
+            open_bytes: 0,
             max_lines,
+            max_bytes: DEFAULT_MAX_REPLY_BYTES,
         }
+    }
+
+    /// Sets the maximum size of one multi-line reply's text, in bytes.
+    ///
+    /// ```
+    /// use ftp_proto::reply::{ReplyError, ReplyParser};
+    /// let mut p = ReplyParser::default().with_max_bytes(8);
+    /// assert_eq!(p.push_line(b"211-abc").unwrap(), None);
+    /// assert_eq!(p.push_line(b"0123456789"), Err(ReplyError::TooLarge { limit: 8 }));
+    /// assert_eq!(p.push_line(b"211 end").unwrap(), None); // the rest of it is skipped
+    /// assert!(p.push_line(b"200 ok").unwrap().is_some());
+    /// ```
+    pub fn with_max_bytes(mut self, max_bytes: usize) -> Self {
+        self.max_bytes = max_bytes;
+        self
     }
 
     /// True while a multi-line reply has started and not yet ended.
@@ -513,17 +545,29 @@ impl ReplyParser {
         }
         if let Some((code, lines)) = &mut self.open {
             if ends(&line, *code) {
+                self.open_bytes = 0;
                 lines.push(text_after_code(line));
                 let (code, lines) = self.open.take().expect("open reply");
                 return Ok(Some(Reply { code, lines }));
             }
-            if lines.len() >= self.max_lines {
+            let error = if lines.len() >= self.max_lines {
+                Some(ReplyError::TooManyLines {
+                    limit: self.max_lines,
+                })
+            } else if self.open_bytes + line.len() > self.max_bytes {
+                Some(ReplyError::TooLarge {
+                    limit: self.max_bytes,
+                })
+            } else {
+                None
+            };
+            if let Some(error) = error {
                 self.skipping = Some(*code);
                 self.open = None;
-                return Err(ReplyError::TooManyLines {
-                    limit: self.max_lines,
-                });
+                self.open_bytes = 0;
+                return Err(error);
             }
+            self.open_bytes += line.len();
             lines.push(line);
             return Ok(None);
         }
@@ -541,7 +585,9 @@ impl ReplyParser {
                 lines: vec![text_after_code(line)],
             })),
             Some(b'-') => {
-                self.open = Some((code, vec![text_after_code(line)]));
+                let first = text_after_code(line);
+                self.open_bytes = first.len();
+                self.open = Some((code, vec![first]));
                 Ok(None)
             }
             Some(_) => Err(malformed(&line)),
