@@ -315,7 +315,9 @@ fn exit_codes_follow_the_failure_class() {
     assert_eq!(e.run(&["ls", &refused]).code, 3);
     assert_eq!(e.run(&["ls"]).code, 2);
     assert_eq!(e.run(&["ls", "http://example.invalid/"]).code, 2);
-    assert_eq!(e.run(&["ls", "ftps://127.0.0.1/"]).code, 5);
+    // ftps:// to a server without TLS: AUTH TLS is refused, a TLS failure.
+    let no_tls = format!("ftps://alice:secret@{}/", e.server.addr);
+    assert_eq!(e.run(&["ls", &no_tls]).code, 5);
     assert_eq!(e.run(&["rm", &e.url("exists"), &e.url("missing")]).code, 9);
     assert_eq!(e.run(&["mirror", "a", "b"]).code, 2);
 }
