@@ -221,6 +221,9 @@ pub enum ConfigError {
     /// A permission name is not known.
     #[error("unknown permission {0:?} (expected list, read, write, append, delete, rename, mkdir, rmdir or all)")]
     UnknownPermission(String),
+    /// The TLS certificate or key is unusable.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     /// A value is malformed.
     #[error("invalid {what}: {value:?}")]
     Invalid {
@@ -350,6 +353,12 @@ pub fn load_users_file(path: &Path) -> Result<Vec<User>, ConfigError> {
 /// public_address = "ftp.example.com"
 /// max_sessions = 1000
 /// idle_timeout = 300
+/// tls_cert = "cert.pem"             # FTPS; reloaded on SIGHUP
+/// tls_key = "key.pem"
+/// implicit_tls_listen = ["0.0.0.0:990"]
+/// require_tls_login = true
+/// require_prot_p = true
+/// require_tls_session_reuse = true  # the default
 /// ```
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -386,6 +395,18 @@ pub struct ConfigFile {
     pub shutdown_grace: Option<u64>,
     /// Greeting text.
     pub greeting: Option<String>,
+    /// TLS certificate chain, PEM (with `tls_key`: enables FTPS).
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key, PEM.
+    pub tls_key: Option<PathBuf>,
+    /// Implicit-FTPS listen addresses.
+    pub implicit_tls_listen: Option<Vec<SocketAddr>>,
+    /// Refuse logins without TLS.
+    pub require_tls_login: Option<bool>,
+    /// Refuse transfers without `PROT P`.
+    pub require_prot_p: Option<bool>,
+    /// Require TLS data connections to resume the control connection's session (default on).
+    pub require_tls_session_reuse: Option<bool>,
 }
 
 impl ConfigFile {
@@ -395,6 +416,8 @@ impl ConfigFile {
         let base = path.parent().unwrap_or(Path::new("."));
         f.users_file = f.users_file.map(|u| base.join(u));
         f.anonymous_root = f.anonymous_root.map(|u| base.join(u));
+        f.tls_cert = f.tls_cert.map(|u| base.join(u));
+        f.tls_key = f.tls_key.map(|u| base.join(u));
         Ok(f)
     }
 
@@ -439,6 +462,33 @@ impl ConfigFile {
         if let Some(v) = self.shutdown_grace {
             config.shutdown_grace = Duration::from_secs(v);
         }
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(c), Some(k)) => {
+                let cert = crate::tls::ReloadableCert::from_pem_files(c, k)?;
+                config.tls = Some(crate::tls::TlsConfig::new(cert));
+            }
+            (None, None) => {}
+            _ => {
+                return Err(ConfigError::Invalid {
+                    what: "TLS settings (tls_cert and tls_key go together)",
+                    value: String::new(),
+                })
+            }
+        }
+        if let Some(t) = config.tls.as_mut() {
+            if let Some(v) = self.require_tls_login {
+                t.require_tls_login = v;
+            }
+            if let Some(v) = self.require_prot_p {
+                t.require_prot_p = v;
+            }
+            if let Some(v) = self.require_tls_session_reuse {
+                t.require_session_reuse = v;
+            }
+        }
+        if let Some(v) = self.implicit_tls_listen {
+            config.implicit_tls_listen = v;
+        }
         Ok(())
     }
 }
@@ -475,6 +525,29 @@ mod tests {
         assert_eq!(c.max_sessions, 7);
         assert_eq!(c.passive_ports, Some(6000..=6010));
         assert_eq!(c.max_sessions_per_ip, Config::default().max_sessions_per_ip);
+    }
+
+    #[test]
+    fn config_file_enables_tls_with_its_policies() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = crate::tls::SelfSigned::generate(&["localhost".into()]).unwrap();
+        std::fs::write(dir.path().join("c.pem"), &s.cert_pem).unwrap();
+        std::fs::write(dir.path().join("k.pem"), &s.key_pem).unwrap();
+        let p = dir.path().join("ftp.toml");
+        std::fs::write(
+            &p,
+            "tls_cert = \"c.pem\"\ntls_key = \"k.pem\"\nrequire_prot_p = true\n\
+             require_tls_session_reuse = false\nimplicit_tls_listen = [\"127.0.0.1:0\"]\n",
+        )
+        .unwrap();
+        let mut c = Config::default();
+        ConfigFile::load(&p).unwrap().apply(&mut c).unwrap();
+        let t = c.tls.expect("TLS configured");
+        assert!(t.require_prot_p && !t.require_session_reuse && !t.require_tls_login);
+        assert_eq!(t.settings.cert().fingerprint(), s.fingerprint);
+        assert_eq!(c.implicit_tls_listen.len(), 1);
+        let half: ConfigFile = toml::from_str("tls_cert = \"c.pem\"").unwrap();
+        assert!(half.apply(&mut Config::default()).is_err());
     }
 
     #[test]

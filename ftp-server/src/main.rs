@@ -213,15 +213,18 @@ fn build_config(cli: &Cli) -> Result<(Config, bool)> {
         None
     };
     if let Some(cert) = cert {
-        let mut t = TlsConfig::new(cert);
-        t.require_tls_login = cli.require_tls_login;
-        t.require_prot_p = cli.require_prot_p;
-        t.require_session_reuse = !cli.no_tls_session_reuse;
-        cfg.tls = Some(t);
-    } else if cli.require_tls_login || cli.require_prot_p || !cli.implicit_tls_listen.is_empty() {
-        bail!("TLS options need --tls-cert and --tls-key, or --tls-self-signed");
+        cfg.tls = Some(TlsConfig::new(cert));
     }
-    cfg.implicit_tls_listen = cli.implicit_tls_listen.clone();
+    if !cli.implicit_tls_listen.is_empty() {
+        cfg.implicit_tls_listen = cli.implicit_tls_listen.clone();
+    }
+    if let Some(t) = cfg.tls.as_mut() {
+        t.require_tls_login |= cli.require_tls_login;
+        t.require_prot_p |= cli.require_prot_p;
+        t.require_session_reuse &= !cli.no_tls_session_reuse;
+    } else if cli.require_tls_login || cli.require_prot_p || !cfg.implicit_tls_listen.is_empty() {
+        bail!("TLS options need --tls-cert and --tls-key, --tls-self-signed, or tls_cert/tls_key in --config");
+    }
     if cfg.users.is_empty() && cfg.anonymous.is_none() {
         bail!("no users and no anonymous access: nobody could log in (use --user, --users-file or --anonymous)");
     }
