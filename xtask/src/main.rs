@@ -3,6 +3,8 @@
 //! Every subcommand is a thin, printed sequence of ordinary commands (`cargo`, `apt-get`,
 //! `pip`), so what it does can be read in the log and repeated by hand.
 
+mod idle_memory;
+
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -84,6 +86,12 @@ enum Cmd {
     },
     /// Run the benchmarks.
     Bench,
+    /// Measure the release ftp-server's memory per idle logged-in session (part of `bench`).
+    IdleMemory {
+        /// Idle control connections to open.
+        #[arg(long, value_name = "N", default_value_t = 1000)]
+        connections: usize,
+    },
 }
 
 fn main() -> Result<()> {
@@ -100,7 +108,8 @@ fn main() -> Result<()> {
             interop(&root, only.as_deref())
         }
         Cmd::Fuzz { target, seconds } => fuzz(&root, target.as_deref(), seconds),
-        Cmd::Bench => bench(),
+        Cmd::Bench => bench(&root),
+        Cmd::IdleMemory { connections } => idle_memory::run(&root, connections),
     }
 }
 
@@ -407,7 +416,8 @@ fn fuzz(root: &Path, only: Option<&str>, seconds: u64) -> Result<()> {
     Ok(())
 }
 
-fn bench() -> Result<()> {
+fn bench(root: &Path) -> Result<()> {
+    idle_memory::run(root, 1000)?;
     eprintln!(
         "xtask: only the ftp-proto parser/serialiser benchmarks exist so far; the side-by-side \
          transfer benchmark against other servers is not written yet."

@@ -1,0 +1,153 @@
+//! `cargo xtask idle-memory` (also run by `cargo xtask bench`): the memory an idle, logged-in
+//! control session costs the release `ftp-server`.
+//!
+//! Starts the release binary on a free loopback port, warms it up, reads its RSS and PSS from
+//! `/proc/<pid>/smaps_rollup`, opens N logged-in control connections that then sit idle, reads
+//! again and reports the difference per connection. Linux only.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+/// Memory of a process: (RSS, PSS) in KiB.
+fn rollup(pid: u32) -> Result<(u64, u64)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+        .with_context(|| format!("reading /proc/{pid}/smaps_rollup"))?;
+    let field = |name: &str| -> Result<u64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .with_context(|| format!("no {name} in smaps_rollup"))
+    };
+    Ok((field("Rss:")?, field("Pss:")?))
+}
+
+/// A control connection that has read its greeting.
+struct Conn {
+    reader: BufReader<TcpStream>,
+    stream: TcpStream,
+}
+
+impl Conn {
+    fn open(addr: SocketAddr) -> Result<Conn> {
+        let stream = TcpStream::connect(addr).with_context(|| {
+            format!("connecting to {addr} (too few file descriptors? raise `ulimit -n`)")
+        })?;
+        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+        let reader = BufReader::new(stream.try_clone()?);
+        let mut c = Conn { reader, stream };
+        c.expect("220")?;
+        Ok(c)
+    }
+
+    /// Reads one (possibly multi-line) reply and checks its code.
+    fn expect(&mut self, code: &str) -> Result<()> {
+        for _ in 0..1000 {
+            let mut line = String::new();
+            if self.reader.read_line(&mut line)? == 0 {
+                bail!("connection closed while waiting for {code}");
+            }
+            if line.len() >= 4 && line.as_bytes()[3] == b' ' {
+                if !line.starts_with(code) {
+                    bail!("expected {code}, got {}", line.trim_end());
+                }
+                return Ok(());
+            }
+        }
+        bail!("reply too long")
+    }
+
+    fn login(&mut self) -> Result<()> {
+        self.stream.write_all(b"USER bench\r\nPASS bench\r\n")?;
+        self.expect("331")?;
+        self.expect("230")
+    }
+}
+
+/// Kills the server when dropped.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Builds and starts the release server, measures `n` idle sessions, prints the result.
+pub fn run(root: &Path, n: usize) -> Result<()> {
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "--release", "-p", "ftp-server", "--bin", "ftp-server"])
+        .status()
+        .context("running cargo build")?;
+    if !status.success() {
+        bail!("cargo build --release -p ftp-server failed");
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let bin = target.join("release/ftp-server");
+    let dir = std::env::temp_dir().join(format!("xtask-idle-memory-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let limit = (n + 16).to_string();
+    let server = Server(
+        Command::new(&bin)
+            .arg("--listen")
+            .arg(addr.to_string())
+            .arg("--root")
+            .arg(&dir)
+            .args(["--user", "bench:bench", "--max-sessions", &limit])
+            .args(["--max-sessions-per-ip", &limit, "--idle-timeout", "1h"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {}", bin.display()))?,
+    );
+    let pid = server.0.id();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut warm = loop {
+        match Conn::open(addr) {
+            Ok(c) => break c,
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            Err(e) => return Err(e.context("the server did not start")),
+        }
+    };
+    // Warm-up: executor threads, allocator arenas and the blocking pool exist before measuring.
+    warm.login()?;
+    let mut warmup = Vec::new();
+    for _ in 0..32 {
+        let mut c = Conn::open(addr)?;
+        c.login()?;
+        warmup.push(c);
+    }
+    drop(warmup);
+    std::thread::sleep(Duration::from_millis(500));
+    let (rss0, pss0) = rollup(pid)?;
+    let mut conns = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut c = Conn::open(addr)?;
+        c.login()?;
+        conns.push(c);
+    }
+    // All sessions are logged in and waiting for their next command.
+    std::thread::sleep(Duration::from_millis(500));
+    let (rss1, pss1) = rollup(pid)?;
+    let per = |a: u64, b: u64| (b.saturating_sub(a) as f64) * 1024.0 / n as f64;
+    println!(
+        "idle-memory: {n} logged-in idle sessions: RSS {rss0} -> {rss1} KiB ({:.0} bytes/session), \
+         PSS {pss0} -> {pss1} KiB ({:.0} bytes/session)",
+        per(rss0, rss1),
+        per(pss0, pss1)
+    );
+    drop(conns);
+    drop(warm);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
