@@ -81,7 +81,7 @@ impl Drop for Server {
 /// Builds and starts the release server, measures `n` idle sessions, prints the result.
 pub fn run(root: &Path, n: usize) -> Result<()> {
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "--release", "-p", "ftp-server", "--bin", "ftp-server"])
+        .args(["build", "--release", "-p", "ftp-server"])
         .status()
         .context("running cargo build")?;
     if !status.success() {
