@@ -7,6 +7,9 @@
 //! Unix and DOS `LIST` output otherwise; every reply and every stalled data connection has
 //! a time limit, and long transfers send `NOOP` keep-alives.
 //!
+//! FTPS: set [`Options::tls`] (explicit `AUTH TLS` or implicit) and [`Options::verify`];
+//! data connections then use TLS and resume the control connection's session (see [`tls`]).
+//!
 //! ```no_run
 //! use futures_lite::io::AsyncReadExt;
 //! use ftp_client::{Client, Options};

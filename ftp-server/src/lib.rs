@@ -11,6 +11,10 @@
 //! bounded line length, sessions (total and per IP), idle and data timeouts; uploads go to a
 //! temporary file renamed into place on success.
 //!
+//! FTPS (RFC 4217): with [`Config::tls`] set, `AUTH TLS`, `PBSZ` and `PROT` are offered,
+//! [`Config::implicit_tls_listen`] adds implicit-FTPS listeners, and protected data
+//! connections must resume the control connection's TLS session (see [`tls`]).
+//!
 //! ```
 //! use ftp_server::{Config, Server, User};
 //! use std::io::{BufRead, BufReader, Write};
