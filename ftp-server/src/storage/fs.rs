@@ -607,6 +607,14 @@ mod tests {
     use futures_lite::future::block_on;
     use futures_lite::io::AsyncReadExt;
 
+    /// The storage, with the kernel's `openat2` or forced onto the check-then-use fallback.
+    fn both_modes(root: &Path) -> [FsStorage; 2] {
+        let a = FsStorage::new(root).unwrap();
+        let b = FsStorage::new(root).unwrap();
+        b.root.openat2.store(false, Ordering::Relaxed);
+        [a, b]
+    }
+
     fn vp(s: &str) -> VPath {
         VPath::root().resolve(s.as_bytes()).unwrap()
     }
@@ -618,14 +626,15 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         std::os::unix::fs::symlink(outside.path(), root.path().join("out")).unwrap();
         std::os::unix::fs::symlink(outside.path().join("secret"), root.path().join("s")).unwrap();
-        let fs = FsStorage::new(root.path()).unwrap();
-        assert!(block_on(fs.metadata(&vp("/out/secret"))).is_err());
-        assert!(block_on(fs.open_read(&vp("/s"), 0)).is_err());
-        assert!(block_on(fs.list(&vp("/out"))).is_err());
-        assert!(block_on(fs.open_write(&vp("/out/new"), WriteMode::Replace)).is_err());
-        assert!(block_on(fs.open_write(&vp("/s"), WriteMode::Append)).is_err());
-        assert!(block_on(fs.list(&vp("/"))).unwrap().is_empty());
-        assert!(!outside.path().join("new").exists());
+        for fs in both_modes(root.path()) {
+            assert!(block_on(fs.metadata(&vp("/out/secret"))).is_err());
+            assert!(block_on(fs.open_read(&vp("/s"), 0)).is_err());
+            assert!(block_on(fs.list(&vp("/out"))).is_err());
+            assert!(block_on(fs.open_write(&vp("/out/new"), WriteMode::Replace)).is_err());
+            assert!(block_on(fs.open_write(&vp("/s"), WriteMode::Append)).is_err());
+            assert!(block_on(fs.list(&vp("/"))).unwrap().is_empty());
+            assert!(!outside.path().join("new").exists());
+        }
     }
 
     #[test]
@@ -684,35 +693,35 @@ mod tests {
         link(Path::new("../../../../../../etc/passwd"), "rel_exists");
         link(Path::new("../../../../../../nonexistent"), "rel_missing");
         link(outside.path(), "dir");
-        let fs = FsStorage::new(root.path()).unwrap();
-        assert!(fs.uses_openat2(), "this kernel should have openat2");
-        for name in [
-            "/abs_exists",
-            "/abs_missing",
-            "/rel_exists",
-            "/rel_missing",
-            "/dir/exists",
-            "/dir/missing",
-            "/nothing_here",
-        ] {
-            let p = vp(name);
-            let nf = |r: Result<(), StorageError>| {
-                assert!(matches!(r, Err(StorageError::NotFound)), "{name}: {r:?}")
-            };
-            nf(block_on(fs.metadata(&p)).map(drop));
-            nf(block_on(fs.open_read(&p, 0)).map(drop));
-            nf(block_on(fs.list(&p)).map(drop));
-            nf(block_on(fs.remove(&p)));
-            nf(block_on(fs.rmdir(&p)));
-            nf(block_on(fs.rename(&p, &vp("/renamed"))));
-            nf(block_on(fs.set_mtime(&p, SystemTime::UNIX_EPOCH)));
-            if name != "/nothing_here" {
-                // (A missing plain name would be created; a link out never is.)
-                nf(block_on(fs.open_write(&p, WriteMode::Append)).map(drop));
+        for fs in both_modes(root.path()) {
+            for name in [
+                "/abs_exists",
+                "/abs_missing",
+                "/rel_exists",
+                "/rel_missing",
+                "/dir/exists",
+                "/dir/missing",
+                "/nothing_here",
+            ] {
+                let p = vp(name);
+                let nf = |r: Result<(), StorageError>| {
+                    assert!(matches!(r, Err(StorageError::NotFound)), "{name}: {r:?}")
+                };
+                nf(block_on(fs.metadata(&p)).map(drop));
+                nf(block_on(fs.open_read(&p, 0)).map(drop));
+                nf(block_on(fs.list(&p)).map(drop));
+                nf(block_on(fs.remove(&p)));
+                nf(block_on(fs.rmdir(&p)));
+                nf(block_on(fs.rename(&p, &vp("/renamed"))));
+                nf(block_on(fs.set_mtime(&p, SystemTime::UNIX_EPOCH)));
+                if name != "/nothing_here" {
+                    // (A missing plain name would be created; a link out never is.)
+                    nf(block_on(fs.open_write(&p, WriteMode::Append)).map(drop));
+                }
             }
+            assert_eq!(std::fs::read(outside.path().join("exists")).unwrap(), b"s");
+            assert!(!outside.path().join("missing").exists());
         }
-        assert_eq!(std::fs::read(outside.path().join("exists")).unwrap(), b"s");
-        assert!(!outside.path().join("missing").exists());
     }
 
     /// A directory swapped for a symlink to the outside is never followed: the kernel refuses
@@ -724,28 +733,32 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         std::fs::create_dir(root.path().join("d")).unwrap();
         std::fs::write(root.path().join("d/f"), b"inside").unwrap();
-        let fs = FsStorage::new(root.path()).unwrap();
-        let mut s = String::new();
-        block_on(async {
-            let mut r = fs.open_read(&vp("/d/f"), 0).await.unwrap();
-            r.read_to_string(&mut s).await.unwrap();
-        });
-        assert_eq!(s, "inside");
-        std::fs::rename(root.path().join("d"), root.path().join("old")).unwrap();
-        std::os::unix::fs::symlink(outside.path(), root.path().join("d")).unwrap();
-        assert!(matches!(
-            block_on(fs.open_read(&vp("/d/f"), 0)),
-            Err(StorageError::NotFound)
-        ));
-        assert!(matches!(
-            block_on(fs.open_write(&vp("/d/new"), WriteMode::Replace)),
-            Err(StorageError::NotFound)
-        ));
-        assert!(matches!(
-            block_on(fs.mkdir(&vp("/d/x"))),
-            Err(StorageError::NotFound)
-        ));
-        assert_eq!(dir_count(outside.path()), 1);
+        for fs in both_modes(root.path()) {
+            let mut s = String::new();
+            block_on(async {
+                let mut r = fs.open_read(&vp("/d/f"), 0).await.unwrap();
+                r.read_to_string(&mut s).await.unwrap();
+            });
+            assert_eq!(s, "inside");
+            std::fs::rename(root.path().join("d"), root.path().join("old")).unwrap();
+            std::os::unix::fs::symlink(outside.path(), root.path().join("d")).unwrap();
+            assert!(matches!(
+                block_on(fs.open_read(&vp("/d/f"), 0)),
+                Err(StorageError::NotFound)
+            ));
+            assert!(matches!(
+                block_on(fs.open_write(&vp("/d/new"), WriteMode::Replace)),
+                Err(StorageError::NotFound)
+            ));
+            assert!(matches!(
+                block_on(fs.mkdir(&vp("/d/x"))),
+                Err(StorageError::NotFound)
+            ));
+            assert_eq!(dir_count(outside.path()), 1);
+            // Back to the real directory for the other mode.
+            std::fs::remove_file(root.path().join("d")).unwrap();
+            std::fs::rename(root.path().join("old"), root.path().join("d")).unwrap();
+        }
     }
 
     fn dir_count(p: &Path) -> usize {
