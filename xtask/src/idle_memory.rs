@@ -145,6 +145,28 @@ pub fn run(root: &Path, n: usize) -> Result<()> {
         per(rss0, rss1),
         per(pss0, pss1)
     );
+    // Abuse on two of the sessions: 100k garbage lines and 2000 EPSV nobody connects to. The
+    // server must answer them all without growing.
+    for _ in 0..100 {
+        conns[0]
+            .stream
+            .write_all(&b"\x01garbage \xc0\xae\xff\xff\r\n".repeat(1000))?;
+        for _ in 0..1000 {
+            conns[0].expect("5")?;
+        }
+    }
+    for _ in 0..20 {
+        conns[1].stream.write_all(&b"EPSV\r\n".repeat(100))?;
+        for _ in 0..100 {
+            conns[1].expect("229")?;
+        }
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let (rss2, pss2) = rollup(pid)?;
+    println!(
+        "idle-memory: after 100k garbage lines and 2000 unused EPSV: RSS {rss1} -> {rss2} KiB, \
+         PSS {pss1} -> {pss2} KiB"
+    );
     drop(conns);
     drop(warm);
     drop(server);
