@@ -181,7 +181,11 @@ fn get_recursive_copies_a_tree() {
     std::fs::write(e.server.path("tree/a/b/deep name.txt"), b"deep").unwrap();
     let o = e.run(&["get", &e.url("tree")]);
     assert_eq!(o.code, 6);
-    assert!(o.stderr.contains("is a directory (use get -r)"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("is a directory (use get -r)"),
+        "{}",
+        o.stderr
+    );
     e.ok(&["get", "-r", &e.url("tree")]);
     assert_eq!(std::fs::read(e.local("tree/top.txt")).unwrap(), b"top");
     assert_eq!(

@@ -218,7 +218,8 @@ fn install(root: &Path) -> Result<()> {
     let mut apt = Apt { updated: false };
     apt.install(&APT_TOOLS.iter().map(|s| s.to_string()).collect::<Vec<_>>())?;
 
-    if !succeeds(Command::new("python3").args(["-c", "import pyftpdlib"])) {
+    // pyOpenSSL: pyftpdlib's TLS_FTPHandler needs it (the FTPS interop tests).
+    if !succeeds(Command::new("python3").args(["-c", "import pyftpdlib, OpenSSL"])) {
         run(Command::new("python3").args([
             "-m",
             "pip",
@@ -227,6 +228,7 @@ fn install(root: &Path) -> Result<()> {
             "--disable-pip-version-check",
             "--root-user-action=ignore",
             "pyftpdlib",
+            "pyopenssl",
         ]))?;
     }
 
