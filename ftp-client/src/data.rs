@@ -8,6 +8,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use async_io::Timer;
+use ftp_proto::ascii::ToNetwork;
 use ftp_proto::command::{EpsvArg, TextFormat, TransferType};
 use ftp_proto::{addr, Command, Reply};
 use futures_lite::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -45,18 +46,6 @@ pub(crate) fn crlf_to_lf(buf: &mut [u8], n: usize, at_eof: bool) -> (usize, bool
         i += 1;
     }
     (w, false)
-}
-
-/// Converts lone LF to CR LF; `last` is the byte before `input` (for CR LF split across
-/// chunks).
-pub(crate) fn lf_to_crlf(input: &[u8], last: &mut u8, out: &mut Vec<u8>) {
-    for &b in input {
-        if b == b'\n' && *last != b'\r' {
-            out.push(b'\r');
-        }
-        out.push(b);
-        *last = b;
-    }
 }
 
 impl Client {
@@ -323,7 +312,7 @@ impl Client {
         };
         let mut buf = vec![0u8; 64 * 1024];
         let mut conv = Vec::new();
-        let mut last = 0u8;
+        let mut to_network = ToNetwork::default();
         let mut sent = 0u64;
         let mut last_noop = Instant::now();
         let stall = self.opts.data_timeout;
@@ -338,7 +327,7 @@ impl Client {
                 }
                 let chunk: &[u8] = if ascii {
                     conv.clear();
-                    lf_to_crlf(&buf[..n], &mut last, &mut conv);
+                    to_network.convert(&buf[..n], &mut conv);
                     &conv
                 } else {
                     &buf[..n]
@@ -698,14 +687,5 @@ mod tests {
         let mut b = *b"a\rb\r";
         let (n, hold) = crlf_to_lf(&mut b, 4, true);
         assert_eq!((&b[..n], hold), (&b"a\rb\r"[..], false));
-    }
-
-    #[test]
-    fn lf_to_crlf_does_not_double_existing_cr() {
-        let mut out = Vec::new();
-        let mut last = 0;
-        lf_to_crlf(b"a\nb\r", &mut last, &mut out);
-        lf_to_crlf(b"\nc\n", &mut last, &mut out);
-        assert_eq!(out, b"a\r\nb\r\nc\r\n");
     }
 }

@@ -6,6 +6,7 @@
 //!   and Telnet `IAC` handling;
 //! - [`command`] parses a line into a typed [`Command`] and writes it back;
 //! - [`reply`] holds [`ReplyCode`] and [`Reply`], with an incremental multi-line parser;
+//! - [`ascii`] converts `TYPE A` text between local LF and network CR LF;
 //! - [`addr`] encodes and decodes the data-channel addresses of `PORT`, `PASV`, `EPRT`, `EPSV`;
 //! - [`time`] is the RFC 3659 timestamp used by `MDTM`, `MFMT` and `MLSx`;
 //! - [`facts`] formats and parses RFC 3659 `MLST`/`MLSD` entries;
@@ -30,6 +31,7 @@
 #![warn(missing_docs)]
 
 pub mod addr;
+pub mod ascii;
 pub mod command;
 pub mod facts;
 pub mod feat;

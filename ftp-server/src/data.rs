@@ -1,6 +1,7 @@
 //! Data connections: passive listeners (accepting only the control peer), active connects,
 //! and the copy loops with `TYPE A` line-ending conversion and a stall timeout.
 
+use ftp_proto::ascii::{FromNetwork, ToNetwork};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
@@ -88,34 +89,6 @@ pub enum CopyError {
     Write(io::Error),
 }
 
-/// Converts LF to CRLF (sending `TYPE A`).
-pub fn lf_to_crlf(input: &[u8], out: &mut Vec<u8>) {
-    for &b in input {
-        if b == b'\n' {
-            out.push(b'\r');
-        }
-        out.push(b);
-    }
-}
-
-/// Converts CRLF to LF (receiving `TYPE A`), across chunk boundaries: `pending_cr` carries a
-/// CR seen at the end of the previous chunk.
-pub fn crlf_to_lf(input: &[u8], pending_cr: &mut bool, out: &mut Vec<u8>) {
-    for &b in input {
-        if *pending_cr {
-            *pending_cr = false;
-            if b != b'\n' {
-                out.push(b'\r');
-            }
-        }
-        if b == b'\r' {
-            *pending_cr = true;
-        } else {
-            out.push(b);
-        }
-    }
-}
-
 /// Which side of a copy is the network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
@@ -140,7 +113,8 @@ where
 {
     let mut buf = vec![0u8; TRANSFER_BUFFER];
     let mut conv = Vec::new();
-    let mut pending_cr = false;
+    let mut to_network = ToNetwork::default();
+    let mut from_network = FromNetwork::default();
     let mut total = 0u64;
     loop {
         let n = timeout(stall, src.read(&mut buf))
@@ -155,12 +129,12 @@ where
             None => &buf[..n],
             Some(Direction::Send) => {
                 conv.clear();
-                lf_to_crlf(&buf[..n], &mut conv);
+                to_network.convert(&buf[..n], &mut conv);
                 &conv
             }
             Some(Direction::Receive) => {
                 conv.clear();
-                crlf_to_lf(&buf[..n], &mut pending_cr, &mut conv);
+                from_network.convert(&buf[..n], &mut conv);
                 &conv
             }
         };
@@ -168,8 +142,10 @@ where
             .await
             .map_err(CopyError::Write)?;
     }
-    if pending_cr {
-        timeout(stall, dst.write_all(b"\r"))
+    conv.clear();
+    from_network.finish(&mut conv);
+    if !conv.is_empty() {
+        timeout(stall, dst.write_all(&conv))
             .await
             .map_err(CopyError::Write)?;
     }
@@ -182,23 +158,6 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn crlf_conversion_handles_split_cr() {
-        let mut out = Vec::new();
-        let mut cr = false;
-        crlf_to_lf(b"a\r", &mut cr, &mut out);
-        crlf_to_lf(b"\nb\rc\r\r\n", &mut cr, &mut out);
-        assert_eq!(out, b"a\nb\rc\r\n");
-        assert!(!cr);
-    }
-
-    #[test]
-    fn lf_to_crlf_is_blind() {
-        let mut out = Vec::new();
-        lf_to_crlf(b"a\nb\r\n", &mut out);
-        assert_eq!(out, b"a\r\nb\r\r\n");
-    }
 
     #[test]
     fn copy_converts_and_counts() {

@@ -136,6 +136,17 @@ fn type_a_converts_line_endings_both_ways() {
 }
 
 #[test]
+fn type_a_does_not_double_a_stored_cr_lf_and_keeps_a_final_cr() {
+    let srv = Srv::start();
+    srv.write("dos.txt", b"one\r\ntwo\n");
+    let mut c = srv.login();
+    c.expect("TYPE A", 200);
+    assert_eq!(c.download("RETR dos.txt").0, b"one\r\ntwo\r\n");
+    c.upload("STOR cr.txt", b"line\r\nends in cr\r");
+    assert_eq!(srv.read("cr.txt"), b"line\nends in cr\r");
+}
+
+#[test]
 fn rest_resumes_retr_and_stor() {
     let srv = Srv::start();
     let data = payload(50_000);
