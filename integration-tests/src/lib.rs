@@ -17,7 +17,7 @@ mod process;
 mod server;
 
 pub use bin::bin_path;
-pub use process::{output_within, ChildGuard};
+pub use process::{output_within, start_server_binary, ChildGuard};
 pub use server::TestServer;
 
 use std::future::Future;

@@ -149,3 +149,56 @@ pub fn output_within(cmd: &mut Command, timeout: Duration) -> std::process::Outp
         }
     }
 }
+
+/// Starts the `ftp-server` binary with `args` (in `cwd` when given) and waits for the start-up
+/// banner that names its `ftp://` address. Returns the guarded process, that address and the
+/// banner lines printed with it.
+///
+/// # Panics
+/// When the server prints no address within 30 seconds.
+pub fn start_server_binary(
+    args: &[&str],
+    cwd: Option<&std::path::Path>,
+) -> (ChildGuard, std::net::SocketAddr, Vec<String>) {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut cmd = Command::new(crate::bin_path("ftp-server"));
+    cmd.args(args)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    if let Some(dir) = cwd {
+        cmd.current_dir(dir);
+    }
+    let mut child = ChildGuard::spawn(&mut cmd).expect("start ftp-server");
+    let stdout = child.child_mut().stdout.take().expect("piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut banner = Vec::new();
+    let addr = loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("ftp-server printed its address");
+        let found = line
+            .split("ftp://")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .and_then(|a| a.parse().ok());
+        banner.push(line);
+        if let Some(a) = found {
+            break a;
+        }
+    };
+    // The rest of the banner is printed at once: collect it briefly.
+    while let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+        banner.push(line);
+    }
+    (child, addr, banner)
+}

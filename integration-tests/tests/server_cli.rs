@@ -3,57 +3,20 @@
 #[path = "../../ftp-server/tests/common/mod.rs"]
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use common::Ctl;
-use integration_tests::{bin_path, output_within, ChildGuard};
+use integration_tests::{bin_path, output_within, start_server_binary, ChildGuard};
 
 const LIMIT: Duration = Duration::from_secs(20);
 
 /// Starts the server binary with `args` in `cwd`; returns it, its control address (read from
 /// the startup banner) and the banner lines.
 fn start(args: &[&str], cwd: &std::path::Path) -> (ChildGuard, SocketAddr, Vec<String>) {
-    let mut child = ChildGuard::spawn(
-        Command::new(bin_path("ftp-server"))
-            .args(args)
-            .current_dir(cwd)
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null()),
-    )
-    .unwrap();
-    let stdout = child.child_mut().stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut banner = Vec::new();
-    let addr = loop {
-        let line = rx.recv_timeout(LIMIT).expect("server printed its address");
-        let found = line
-            .split("ftp://")
-            .nth(1)
-            .and_then(|rest| rest.split('/').next())
-            .and_then(|a| a.parse::<SocketAddr>().ok());
-        banner.push(line);
-        if let Some(a) = found {
-            break a;
-        }
-    };
-    // Collect the rest of the banner briefly (it is printed at once).
-    while let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) {
-        banner.push(l);
-    }
-    (child, addr, banner)
+    start_server_binary(args, Some(cwd))
 }
 
 #[test]

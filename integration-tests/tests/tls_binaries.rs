@@ -3,53 +3,20 @@
 //! 5 for an unverifiable certificate, and a certificate reloaded on SIGHUP without dropping
 //! the sessions already open.
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use ftp_client::tls::{TlsMode, Verify};
 use ftp_client::{Client, Options};
 use ftp_server::tls::SelfSigned;
-use integration_tests::{bin_path, output_within, with_timeout, ChildGuard};
+use integration_tests::{bin_path, output_within, start_server_binary, with_timeout, ChildGuard};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
 /// Starts `ftp-server` with `args`; returns it, its address and its banner lines.
 fn start(args: &[&str]) -> (ChildGuard, SocketAddr, Vec<String>) {
-    let mut child = ChildGuard::spawn(
-        Command::new(bin_path("ftp-server"))
-            .args(args)
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null()),
-    )
-    .unwrap();
-    let stdout = child.child_mut().stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut banner = Vec::new();
-    let addr = loop {
-        let line = rx.recv_timeout(LIMIT).expect("server printed its address");
-        let found = line
-            .split("ftp://")
-            .nth(1)
-            .and_then(|rest| rest.split('/').next())
-            .and_then(|a| a.parse::<SocketAddr>().ok());
-        banner.push(line);
-        if let Some(a) = found {
-            break a;
-        }
-    };
-    (child, addr, banner)
+    start_server_binary(args, None)
 }
 
 fn client(args: &[&str]) -> std::process::Output {
