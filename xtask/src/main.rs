@@ -3,6 +3,7 @@
 //! Every subcommand is a thin, printed sequence of ordinary commands (`cargo`, `apt-get`,
 //! `pip`), so what it does can be read in the log and repeated by hand.
 
+mod bench;
 mod idle_memory;
 
 use std::ffi::OsStr;
@@ -84,8 +85,25 @@ enum Cmd {
         #[arg(long, value_name = "N", default_value_t = 30)]
         seconds: u64,
     },
-    /// Run the benchmarks.
-    Bench,
+    /// Run the benchmarks: ftp-proto's criterion benches, idle memory, and the side-by-side
+    /// comparison with vsftpd, pure-ftpd, ProFTPD and pyftpdlib (xtask/src/bench/).
+    Bench {
+        /// Small sizes, one round: finishes in under a minute (skips the criterion benches).
+        #[arg(long)]
+        quick: bool,
+        /// Rounds over all servers (medians and min-max are taken over them). [default: 3, quick: 1]
+        #[arg(long, value_name = "N")]
+        rounds: Option<usize>,
+        /// Only compare ours with this server (vsftpd, pure-ftpd, proftpd, pyftpdlib).
+        #[arg(long, value_name = "SERVER")]
+        only: Option<String>,
+        /// JSON output.
+        #[arg(long, value_name = "PATH", default_value = "target/bench/results.json")]
+        json: PathBuf,
+        /// SVG chart output.
+        #[arg(long, value_name = "PATH", default_value = "target/bench/chart.svg")]
+        svg: PathBuf,
+    },
     /// Measure the release ftp-server's memory per idle logged-in session (part of `bench`).
     IdleMemory {
         /// Idle control connections to open.
@@ -108,7 +126,22 @@ fn main() -> Result<()> {
             interop(&root, only.as_deref())
         }
         Cmd::Fuzz { target, seconds } => fuzz(&root, target.as_deref(), seconds),
-        Cmd::Bench => bench(&root),
+        Cmd::Bench {
+            quick,
+            rounds,
+            only,
+            json,
+            svg,
+        } => {
+            let opts = bench::Options {
+                quick,
+                rounds: rounds.unwrap_or(if quick { 1 } else { 3 }).max(1),
+                only,
+                json,
+                svg,
+            };
+            bench(&root, &opts)
+        }
         Cmd::IdleMemory { connections } => idle_memory::run(&root, connections),
     }
 }
@@ -418,13 +451,12 @@ fn fuzz(root: &Path, only: Option<&str>, seconds: u64) -> Result<()> {
     Ok(())
 }
 
-fn bench(root: &Path) -> Result<()> {
-    idle_memory::run(root, 1000)?;
-    eprintln!(
-        "xtask: only the ftp-proto parser/serialiser benchmarks exist so far; the side-by-side \
-         transfer benchmark against other servers is not written yet."
-    );
-    run(cargo().args(["bench", "-p", "ftp-proto"]))
+fn bench(root: &Path, opts: &bench::Options) -> Result<()> {
+    if !opts.quick {
+        idle_memory::run(root, 1000)?;
+        run(cargo().args(["bench", "-p", "ftp-proto"]))?;
+    }
+    bench::run(root, opts)
 }
 
 #[cfg(test)]

@@ -1,0 +1,441 @@
+//! `cargo xtask bench`: our server against vsftpd, pure-ftpd, ProFTPD and pyftpdlib on
+//! loopback (issue 7), plus our client against curl and lftp.
+//!
+//! Every server is started in turn with the same user, root directory and limits; the servers
+//! are interleaved over several rounds and each figure is the median (with min–max) of the
+//! rounds. Server CPU is utime+stime (+ reaped children) of the daemon's whole process tree
+//! from `/proc/<pid>/stat`; memory is the PSS of the tree from `/proc/<pid>/smaps_rollup`.
+//! Authentication is plain USER/PASS against each server's cheapest store: our `--user`
+//! (plain-text compare), pyftpdlib's DummyAuthorizer, and a SHA-512 crypt(3) hash for vsftpd
+//! (PAM), pure-ftpd (PureDB) and ProFTPD (AuthUserFile).
+
+mod client;
+mod measure;
+mod peers;
+mod report;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+use client::Ctrl;
+use peers::{PASS, USER};
+pub use report::Metric;
+
+/// Options of the side-by-side run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Small sizes and counts; finishes in under a minute.
+    pub quick: bool,
+    /// Rounds over all servers.
+    pub rounds: usize,
+    /// Only this server (plus ours, for the ratios).
+    pub only: Option<String>,
+    /// JSON output path.
+    pub json: PathBuf,
+    /// SVG chart output path.
+    pub svg: PathBuf,
+}
+
+/// Sizes of one run.
+struct Sizes {
+    big: u64,
+    small_files: usize,
+    sessions: usize,
+    concurrency: usize,
+    idle: usize,
+    list_entries: usize,
+    mirror_files: usize,
+}
+
+impl Sizes {
+    fn new(quick: bool) -> Sizes {
+        if quick {
+            Sizes {
+                big: 64 << 20,
+                small_files: 200,
+                sessions: 200,
+                concurrency: 20,
+                idle: 100,
+                list_entries: 10_000,
+                mirror_files: 200,
+            }
+        } else {
+            Sizes {
+                big: 1 << 30,
+                small_files: 500,
+                sessions: 1000,
+                concurrency: 50,
+                idle: 1000,
+                list_entries: 10_000,
+                mirror_files: 1000,
+            }
+        }
+    }
+}
+
+/// One measured value: (metric, server or client name) -> values over rounds.
+type Samples = BTreeMap<(Metric, String), Vec<f64>>;
+
+fn url(addr: SocketAddr, path: &str) -> String {
+    format!("ftp://{USER}:{PASS}@{addr}/{path}")
+}
+
+/// Creates the shared test tree under `dir`.
+fn prepare(dir: &Path, s: &Sizes) -> Result<()> {
+    std::fs::create_dir_all(dir.join("small"))?;
+    std::fs::create_dir_all(dir.join("list"))?;
+    std::fs::create_dir_all(dir.join("mirror"))?;
+    let pattern: Vec<u8> = (0..1u32 << 20).map(|i| (i % 251) as u8).collect();
+    let mut f = std::fs::File::create(dir.join("big.bin"))?;
+    for _ in 0..s.big >> 20 {
+        f.write_all(&pattern)?;
+    }
+    drop(f);
+    std::fs::write(dir.join("s4k.bin"), &pattern[..4096])?;
+    for i in 0..s.small_files {
+        std::fs::write(dir.join(format!("small/f{i:05}")), &pattern[..4096])?;
+    }
+    for i in 0..s.mirror_files {
+        std::fs::write(dir.join(format!("mirror/m{i:05}")), &pattern[..4096])?;
+    }
+    for i in 0..s.list_entries {
+        std::fs::File::create(dir.join(format!("list/entry-{i:05}.txt")))?;
+    }
+    peers::open_up(dir);
+    Ok(())
+}
+
+fn timed(cmd: &mut Command) -> Result<f64> {
+    let t = Instant::now();
+    let st = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .with_context(|| format!("running {cmd:?}"))?;
+    if !st.success() {
+        bail!("{cmd:?} failed: {st}");
+    }
+    Ok(t.elapsed().as_secs_f64())
+}
+
+/// Runs all server scenarios against one started server.
+fn server_round(
+    srv: &peers::Running,
+    name: &str,
+    dir: &Path,
+    s: &Sizes,
+    out: &mut Samples,
+) -> Result<()> {
+    let mut put = |m: Metric, v: f64| out.entry((m, name.to_string())).or_default().push(v);
+    let pid = srv.pid();
+    let addr = srv.addr;
+    let gib = s.big as f64 / (1u64 << 30) as f64;
+    let mb = s.big as f64 / 1e6;
+
+    // 1. RETR with curl.
+    let c0 = measure::cpu_seconds(pid);
+    let t = timed(Command::new("curl").args(["-sS", "-o", "/dev/null", &url(addr, "big.bin")]))?;
+    let c1 = measure::cpu_seconds(pid);
+    put(Metric::RetrMBs, mb / t);
+    put(Metric::RetrCpu, (c1 - c0) / gib);
+
+    // 2. STOR with curl.
+    let _ = std::fs::remove_file(dir.join("up.bin"));
+    let c0 = measure::cpu_seconds(pid);
+    let t = timed(
+        Command::new("curl")
+            .args(["-sS", "-T"])
+            .arg(dir.join("big.bin"))
+            .arg(url(addr, "up.bin")),
+    )?;
+    let c1 = measure::cpu_seconds(pid);
+    let _ = std::fs::remove_file(dir.join("up.bin"));
+    put(Metric::StorMBs, mb / t);
+    put(Metric::StorCpu, (c1 - c0) / gib);
+
+    // 3. Small files over one control connection.
+    let mut c = Ctrl::connect(addr)?;
+    c.login(USER, PASS)?;
+    let mut buf = Vec::with_capacity(8192);
+    let t = Instant::now();
+    for i in 0..s.small_files {
+        let n = c.download(&format!("RETR small/f{i:05}"), &mut buf)?;
+        if n != 4096 {
+            bail!("{name}: small file {i} had {n} bytes");
+        }
+    }
+    put(
+        Metric::SmallFiles,
+        s.small_files as f64 / t.elapsed().as_secs_f64(),
+    );
+
+    // 6. LIST of a large directory (same connection).
+    let t = Instant::now();
+    let n = c.download("LIST list", &mut buf)?;
+    put(Metric::ListMs, t.elapsed().as_secs_f64() * 1e3);
+    if n < s.list_entries * 20 {
+        bail!("{name}: LIST returned only {n} bytes");
+    }
+    c.quit()?;
+
+    // 4. Sessions.
+    let (rate, p50, p99, cpu) = sessions(addr, pid, s)?;
+    put(Metric::SessionsPerS, rate);
+    put(Metric::SessionP50, p50);
+    put(Metric::SessionP99, p99);
+    put(Metric::SessionCpu, cpu);
+
+    // 5. Idle sessions.
+    std::thread::sleep(Duration::from_millis(200));
+    let before = measure::pss_kib(pid);
+    let mut conns = Vec::with_capacity(s.idle);
+    for _ in 0..s.idle {
+        let mut c = Ctrl::connect(addr)?;
+        c.login(USER, PASS)?;
+        conns.push(c);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let after = measure::pss_kib(pid);
+    drop(conns);
+    put(
+        Metric::IdleKib,
+        after.saturating_sub(before) as f64 / s.idle as f64,
+    );
+    Ok(())
+}
+
+/// Scenario 4: `s.sessions` sessions, `s.concurrency` at a time.
+fn sessions(addr: SocketAddr, pid: u32, s: &Sizes) -> Result<(f64, f64, f64, f64)> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let lat = Arc::new(Mutex::new(Vec::with_capacity(s.sessions)));
+    let total = s.sessions;
+    let c0 = measure::cpu_seconds(pid);
+    let t = Instant::now();
+    let workers: Vec<_> = (0..s.concurrency)
+        .map(|_| {
+            let next = Arc::clone(&next);
+            let lat = Arc::clone(&lat);
+            std::thread::spawn(move || -> Result<()> {
+                let mut buf = Vec::with_capacity(8192);
+                while next.fetch_add(1, Ordering::Relaxed) < total {
+                    let t = Instant::now();
+                    let mut c = Ctrl::connect(addr)?;
+                    c.login(USER, PASS)?;
+                    c.download("RETR s4k.bin", &mut buf)?;
+                    c.quit()?;
+                    let ms = t.elapsed().as_secs_f64() * 1e3;
+                    lat.lock()
+                        .map_err(|_| anyhow::anyhow!("poisoned"))?
+                        .push(ms);
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join()
+            .map_err(|_| anyhow::anyhow!("load thread panicked"))??;
+    }
+    let wall = t.elapsed().as_secs_f64();
+    // Let forked session processes finish and be reaped before reading the CPU.
+    std::thread::sleep(Duration::from_millis(300));
+    let cpu = measure::cpu_seconds(pid) - c0;
+    let mut l = lat.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.clone();
+    l.sort_by(|a, b| a.total_cmp(b));
+    let pct = |p: f64| l[((l.len() - 1) as f64 * p) as usize];
+    Ok((
+        total as f64 / wall,
+        pct(0.5),
+        pct(0.99),
+        cpu * 1e3 / total as f64,
+    ))
+}
+
+/// Scenario 7 against our server: ftp-client get vs curl vs lftp; mirror vs lftp mirror.
+fn client_round(addr: SocketAddr, ours_client: &Path, dir: &Path, s: &Sizes, out: &mut Samples) {
+    let mb = s.big as f64 / 1e6;
+    let work = dir.with_extension("client");
+    let _ = std::fs::remove_dir_all(&work);
+    let _ = std::fs::create_dir_all(&work);
+    let mut put = |m: Metric, who: &str, v: Result<f64>| match v {
+        Ok(v) => out.entry((m, who.to_string())).or_default().push(v),
+        Err(e) => eprintln!("xtask bench: {who}: {e:#}"),
+    };
+    let target = work.join("big.out");
+    put(
+        Metric::ClientGetMBs,
+        "ftp-client",
+        timed(
+            Command::new(ours_client)
+                .args(["-q", "get", &url(addr, "big.bin"), "-o"])
+                .arg(&target),
+        )
+        .map(|t| mb / t),
+    );
+    let _ = std::fs::remove_file(&target);
+    put(
+        Metric::ClientGetMBs,
+        "curl",
+        timed(
+            Command::new("curl")
+                .args(["-sS", "-o"])
+                .arg(&target)
+                .arg(url(addr, "big.bin")),
+        )
+        .map(|t| mb / t),
+    );
+    let _ = std::fs::remove_file(&target);
+    put(
+        Metric::ClientGetMBs,
+        "lftp",
+        timed(Command::new("lftp").args([
+            "-c",
+            &format!(
+                "set net:max-retries 1; open -u {USER},{PASS} ftp://{addr}; get big.bin -o {}",
+                target.display()
+            ),
+        ]))
+        .map(|t| mb / t),
+    );
+    let _ = std::fs::remove_file(&target);
+    let files = s.mirror_files as f64;
+    let m1 = work.join("m1");
+    put(
+        Metric::MirrorFiles,
+        "ftp-client",
+        timed(
+            Command::new(ours_client)
+                .args(["-q", "mirror", "-P", "4", &url(addr, "mirror/")])
+                .arg(&m1),
+        )
+        .map(|t| files / t),
+    );
+    let m2 = work.join("m2");
+    put(
+        Metric::MirrorFiles,
+        "lftp",
+        timed(Command::new("lftp").args([
+            "-c",
+            &format!(
+                "open -u {USER},{PASS} ftp://{addr}; mirror -P 4 mirror {}",
+                m2.display()
+            ),
+        ]))
+        .map(|t| files / t),
+    );
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+/// iperf3 single-stream loopback ceiling in MB/s, if iperf3 is installed.
+fn iperf_ceiling(quick: bool) -> Option<f64> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .ok()?
+        .local_addr()
+        .ok()?
+        .port()
+        .to_string();
+    let mut server = Command::new("iperf3")
+        .args(["-s", "-1", "-B", "127.0.0.1", "-p", &port])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    std::thread::sleep(Duration::from_millis(300));
+    let secs = if quick { "2" } else { "5" };
+    let out = Command::new("iperf3")
+        .args(["-c", "127.0.0.1", "-p", &port, "-t", secs, "-J"])
+        .output()
+        .ok();
+    let _ = server.kill();
+    let _ = server.wait();
+    let text = String::from_utf8(out?.stdout).ok()?;
+    // "sum_received": { ... "bits_per_second": N
+    let tail = &text[text.find("\"sum_received\"")?..];
+    let bps = tail[tail.find("\"bits_per_second\":")? + 18..]
+        .split([',', '\n', '}'])
+        .next()?
+        .trim()
+        .parse::<f64>()
+        .ok()?;
+    Some(bps / 8e6)
+}
+
+/// Runs the whole comparison and writes the table, JSON and SVG.
+pub fn run(root: &Path, opts: &Options) -> Result<()> {
+    let started = Instant::now();
+    let st = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "--release", "-p", "ftp-server", "-p", "ftp-client"])
+        .status()
+        .context("cargo build")?;
+    if !st.success() {
+        bail!("cargo build --release -p ftp-server -p ftp-client failed");
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let ours = target.join("release/ftp-server");
+    let ours_client = target.join("release/ftp-client");
+    let servers: Vec<&str> = peers::SERVERS
+        .iter()
+        .copied()
+        .filter(|n| opts.only.as_deref().is_none_or(|o| *n == "ours" || *n == o))
+        .filter(|n| {
+            let ok = peers::available(root, &ours, n);
+            if !ok {
+                eprintln!("xtask bench: {n} is not installed (cargo xtask install); skipped");
+            }
+            ok
+        })
+        .collect();
+    let sizes = Sizes::new(opts.quick);
+    let dir = std::env::temp_dir().join(format!("xtask-bench-data-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    prepare(&dir, &sizes)?;
+    let result = (|| -> Result<()> {
+        let ceiling = iperf_ceiling(opts.quick);
+        if ceiling.is_none() {
+            eprintln!("xtask bench: iperf3 unavailable; no loopback ceiling");
+        }
+        let mut samples = Samples::new();
+        for round in 0..opts.rounds {
+            // Rotate the start so no server always runs first (warm caches, turbo).
+            for k in 0..servers.len() {
+                let name = servers[(k + round) % servers.len()];
+                eprintln!("xtask bench: round {}/{} {name}", round + 1, opts.rounds);
+                let srv = peers::start(root, &ours, name, &dir)?;
+                if let Err(e) = server_round(&srv, name, &dir, &sizes, &mut samples) {
+                    eprintln!("xtask bench: {name}: {e:#}");
+                }
+                if name == "ours" && ours_client.is_file() {
+                    client_round(srv.addr, &ours_client, &dir, &sizes, &mut samples);
+                }
+            }
+        }
+        let rep = report::Report::new(samples, ceiling, opts.quick, opts.rounds);
+        println!("{}", rep.table());
+        for p in [&opts.json, &opts.svg] {
+            if let Some(parent) = p.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+        }
+        std::fs::write(&opts.json, rep.json())?;
+        std::fs::write(&opts.svg, rep.svg())?;
+        eprintln!(
+            "xtask bench: wrote {} and {} in {:.0}s",
+            opts.json.display(),
+            opts.svg.display(),
+            started.elapsed().as_secs_f64()
+        );
+        Ok(())
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}

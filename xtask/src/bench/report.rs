@@ -1,0 +1,309 @@
+//! Medians, ratios and the three outputs: a plain table, JSON and an SVG bar chart.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use super::Samples;
+
+/// A measured figure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Metric {
+    RetrMBs,
+    RetrCpu,
+    StorMBs,
+    StorCpu,
+    SmallFiles,
+    SessionsPerS,
+    SessionP50,
+    SessionP99,
+    SessionCpu,
+    IdleKib,
+    ListMs,
+    ClientGetMBs,
+    MirrorFiles,
+}
+
+impl Metric {
+    /// (JSON key, table label, unit, higher is better).
+    fn info(self) -> (&'static str, &'static str, &'static str, bool) {
+        match self {
+            Metric::RetrMBs => ("retr_mb_s", "1 RETR", "MB/s", true),
+            Metric::RetrCpu => ("retr_cpu_s_per_gib", "1 RETR CPU", "s/GiB", false),
+            Metric::StorMBs => ("stor_mb_s", "2 STOR", "MB/s", true),
+            Metric::StorCpu => ("stor_cpu_s_per_gib", "2 STOR CPU", "s/GiB", false),
+            Metric::SmallFiles => ("small_files_per_s", "3 small files", "files/s", true),
+            Metric::SessionsPerS => ("sessions_per_s", "4 sessions", "sess/s", true),
+            Metric::SessionP50 => ("session_p50_ms", "4 session p50", "ms", false),
+            Metric::SessionP99 => ("session_p99_ms", "4 session p99", "ms", false),
+            Metric::SessionCpu => ("session_cpu_ms", "4 session CPU", "ms/sess", false),
+            Metric::IdleKib => ("idle_kib_per_conn", "5 idle memory", "KiB/conn", false),
+            Metric::ListMs => ("list_10k_ms", "6 LIST 10k", "ms", false),
+            Metric::ClientGetMBs => ("client_get_mb_s", "7 client get", "MB/s", true),
+            Metric::MirrorFiles => ("client_mirror_files_per_s", "7 mirror", "files/s", true),
+        }
+    }
+}
+
+/// Median, min and max of one figure.
+#[derive(Debug, Clone, Copy)]
+struct Stat {
+    median: f64,
+    min: f64,
+    max: f64,
+    n: usize,
+}
+
+fn stat(v: &[f64]) -> Option<Stat> {
+    let mut v: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let m = v.len() / 2;
+    let median = if v.len() % 2 == 1 {
+        v[m]
+    } else {
+        (v[m - 1] + v[m]) / 2.0
+    };
+    Some(Stat {
+        median,
+        min: v[0],
+        max: v[v.len() - 1],
+        n: v.len(),
+    })
+}
+
+/// The summarised results of a run.
+pub struct Report {
+    rows: BTreeMap<Metric, Vec<(String, Stat)>>,
+    ceiling: Option<f64>,
+    quick: bool,
+    rounds: usize,
+}
+
+fn fmt(v: f64) -> String {
+    if v >= 100.0 {
+        format!("{v:.0}")
+    } else if v >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+impl Report {
+    /// Summarises the samples of all rounds.
+    pub fn new(samples: Samples, ceiling: Option<f64>, quick: bool, rounds: usize) -> Report {
+        let mut rows: BTreeMap<Metric, Vec<(String, Stat)>> = BTreeMap::new();
+        for ((m, who), v) in samples {
+            if let Some(s) = stat(&v) {
+                rows.entry(m).or_default().push((who, s));
+            }
+        }
+        Report {
+            rows,
+            ceiling,
+            quick,
+            rounds,
+        }
+    }
+
+    /// Ours (ftp-server / ftp-client) divided by the best other entry, oriented so that > 1
+    /// means ours is better.
+    fn ratio(m: Metric, entries: &[(String, Stat)]) -> Option<(f64, String)> {
+        let (_, _, _, higher) = m.info();
+        let ours = entries
+            .iter()
+            .find(|(w, _)| w == "ours" || w == "ftp-client")?
+            .1
+            .median;
+        let best = entries
+            .iter()
+            .filter(|(w, _)| w != "ours" && w != "ftp-client")
+            .max_by(|a, b| {
+                let o = a.1.median.total_cmp(&b.1.median);
+                if higher {
+                    o
+                } else {
+                    o.reverse()
+                }
+            })?;
+        let r = if higher {
+            ours / best.1.median
+        } else {
+            best.1.median / ours
+        };
+        Some((r, best.0.clone()))
+    }
+
+    /// The plain-text table.
+    pub fn table(&self) -> String {
+        let mut t = String::new();
+        let _ = writeln!(
+            t,
+            "side-by-side benchmark ({} mode, {} round(s); median [min-max]; ratio >1 = ours better)",
+            if self.quick { "quick" } else { "full" },
+            self.rounds
+        );
+        if let Some(c) = self.ceiling {
+            let _ = writeln!(t, "loopback ceiling (iperf3, 1 stream): {c:.0} MB/s");
+        }
+        for (m, entries) in &self.rows {
+            let (_, label, unit, _) = m.info();
+            let _ = write!(t, "{label:<15} {unit:<9}");
+            for (who, s) in entries {
+                let _ = write!(
+                    t,
+                    " | {who} {} [{}-{}]",
+                    fmt(s.median),
+                    fmt(s.min),
+                    fmt(s.max)
+                );
+            }
+            if let Some((r, best)) = Self::ratio(*m, entries) {
+                let _ = write!(t, " | ours/best({best}) x{r:.2}");
+            }
+            t.push('\n');
+        }
+        t
+    }
+
+    /// The JSON document (hand-written: no serde dependency in xtask).
+    pub fn json(&self) -> String {
+        let mut j = String::from("{\n");
+        let _ = writeln!(
+            j,
+            "  \"mode\": \"{}\",\n  \"rounds\": {},\n  \"loopback_ceiling_mb_s\": {},",
+            if self.quick { "quick" } else { "full" },
+            self.rounds,
+            self.ceiling.map_or("null".into(), |c| format!("{c:.1}"))
+        );
+        j.push_str("  \"metrics\": {\n");
+        let n = self.rows.len();
+        for (i, (m, entries)) in self.rows.iter().enumerate() {
+            let (key, _, unit, higher) = m.info();
+            let _ = writeln!(
+                j,
+                "    \"{key}\": {{\n      \"unit\": \"{unit}\",\n      \"higher_is_better\": {higher},"
+            );
+            if let Some((r, best)) = Self::ratio(*m, entries) {
+                let _ = writeln!(
+                    j,
+                    "      \"ours_vs_best\": {{ \"best\": \"{best}\", \"ratio\": {r:.3} }},"
+                );
+            }
+            j.push_str("      \"results\": {\n");
+            for (k, (who, s)) in entries.iter().enumerate() {
+                let _ = writeln!(
+                    j,
+                    "        \"{who}\": {{ \"median\": {:.4}, \"min\": {:.4}, \"max\": {:.4}, \"rounds\": {} }}{}",
+                    s.median,
+                    s.min,
+                    s.max,
+                    s.n,
+                    if k + 1 < entries.len() { "," } else { "" }
+                );
+            }
+            let _ = writeln!(j, "      }}\n    }}{}", if i + 1 < n { "," } else { "" });
+        }
+        j.push_str("  }\n}\n");
+        j
+    }
+
+    /// A horizontal bar chart: one panel per metric, bars scaled to the panel's maximum.
+    pub fn svg(&self) -> String {
+        let bar_h = 14.0;
+        let width = 760.0;
+        let label_w = 250.0;
+        let mut y = 40.0;
+        let mut body = String::new();
+        for (m, entries) in &self.rows {
+            let (_, label, unit, higher) = m.info();
+            let _ = writeln!(
+                body,
+                "<text x=\"10\" y=\"{y}\" font-weight=\"bold\">{} ({}, {})</text>",
+                esc(label),
+                esc(unit),
+                if higher {
+                    "higher is better"
+                } else {
+                    "lower is better"
+                }
+            );
+            y += 6.0;
+            let max = entries
+                .iter()
+                .map(|(_, s)| s.median)
+                .fold(0.0_f64, f64::max)
+                .max(f64::MIN_POSITIVE);
+            for (who, s) in entries {
+                let w = (s.median / max) * (width - label_w - 90.0);
+                let ours = who == "ours" || who == "ftp-client";
+                let color = if ours { "#d9480f" } else { "#868e96" };
+                let _ = writeln!(
+                    body,
+                    "<text x=\"20\" y=\"{:.0}\">{}</text><rect x=\"{label_w}\" y=\"{y:.0}\" width=\"{w:.1}\" height=\"{bar_h}\" fill=\"{color}\"/><text x=\"{:.1}\" y=\"{:.0}\">{}</text>",
+                    y + bar_h - 3.0,
+                    esc(who),
+                    label_w + w + 4.0,
+                    y + bar_h - 3.0,
+                    fmt(s.median)
+                );
+                y += bar_h + 3.0;
+            }
+            y += 18.0;
+        }
+        format!(
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{y:.0}\" font-family=\"sans-serif\" font-size=\"11\">\n\
+             <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
+             <text x=\"10\" y=\"20\" font-size=\"14\" font-weight=\"bold\">cargo xtask bench ({} mode, medians of {} round(s))</text>\n{body}</svg>\n",
+            if self.quick { "quick" } else { "full" },
+            self.rounds
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Report {
+        let mut s = Samples::new();
+        s.insert((Metric::RetrMBs, "ours".into()), vec![100.0, 300.0, 200.0]);
+        s.insert((Metric::RetrMBs, "vsftpd".into()), vec![100.0]);
+        s.insert((Metric::ListMs, "ours".into()), vec![10.0, 20.0]);
+        s.insert((Metric::ListMs, "proftpd".into()), vec![30.0]);
+        Report::new(s, Some(5000.0), true, 3)
+    }
+
+    #[test]
+    fn median_of_even_count_averages_the_middle_pair() {
+        let s = stat(&[4.0, 1.0, 3.0, 2.0]).unwrap();
+        assert_eq!((s.median, s.min, s.max), (2.5, 1.0, 4.0));
+    }
+
+    #[test]
+    fn ratio_is_oriented_so_above_one_means_ours_is_better() {
+        let r = sample();
+        let retr = Report::ratio(Metric::RetrMBs, &r.rows[&Metric::RetrMBs]).unwrap();
+        assert_eq!(retr, (2.0, "vsftpd".to_string()));
+        let list = Report::ratio(Metric::ListMs, &r.rows[&Metric::ListMs]).unwrap();
+        assert_eq!(list, (2.0, "proftpd".to_string()));
+    }
+
+    #[test]
+    fn outputs_mention_every_entry() {
+        let r = sample();
+        assert!(r.table().contains("vsftpd 100"));
+        assert!(r.json().contains("\"list_10k_ms\""));
+        let svg = r.svg();
+        assert!(svg.starts_with("<svg") && svg.contains("proftpd"));
+    }
+}
