@@ -436,7 +436,7 @@ impl Conn {
                     };
                     let _ = stream.set_nodelay(true);
                     let Some((tls, reuse)) = tls else {
-                        return run_transfer(&mut stream, data, ascii, cfg.data_timeout, &p2).await;
+                        return run_plain(&mut stream, data, ascii, cfg.data_timeout, &p2).await;
                     };
                     let accepted = future::or(tls.accept_data(stream, reuse), async {
                         async_io::Timer::after(cfg.data_timeout).await;
@@ -555,6 +555,53 @@ impl Conn {
     }
 }
 
+/// Runs one transfer over a plain TCP data connection: a local file in binary mode goes
+/// out with zero-copy `sendfile`, everything else through [`run_transfer`].
+async fn run_plain(
+    stream: &mut TcpStream,
+    data: TransferData,
+    ascii: bool,
+    stall: std::time::Duration,
+    progress: &Arc<AtomicU64>,
+) -> Outcome {
+    let TransferData::SendFile(file) = data else {
+        return run_transfer(stream, data, ascii, stall, progress).await;
+    };
+    if ascii {
+        return run_transfer(stream, TransferData::SendFile(file), ascii, stall, progress).await;
+    }
+    match data::send_file(&file, stream, stall, progress).await {
+        Ok(Some(n)) => match data::timeout(stall, stream.close()).await {
+            Ok(()) => Outcome::Done(n),
+            Err(e) => Outcome::Data(e),
+        },
+        Ok(None) => {
+            run_transfer(stream, TransferData::SendFile(file), ascii, stall, progress).await
+        }
+        Err(CopyError::Read(e)) => Outcome::Storage(e.into()),
+        Err(CopyError::Write(e)) => Outcome::Data(e),
+    }
+}
+
+/// Sends a file's contents, then closes the data connection.
+async fn send_stream<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    src: crate::storage::ReadStream,
+    ascii: bool,
+    stall: std::time::Duration,
+    progress: &Arc<AtomicU64>,
+) -> Outcome {
+    let dir = ascii.then_some(Direction::Send);
+    match data::copy(src, stream, dir, stall, progress).await {
+        Ok(n) => match data::timeout(stall, stream.close()).await {
+            Ok(()) => Outcome::Done(n),
+            Err(e) => Outcome::Data(e),
+        },
+        Err(CopyError::Read(e)) => Outcome::Storage(e.into()),
+        Err(CopyError::Write(e)) => Outcome::Data(e),
+    }
+}
+
 /// Runs one transfer over an open data connection.
 async fn run_transfer<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
@@ -565,15 +612,10 @@ async fn run_transfer<S: AsyncRead + AsyncWrite + Unpin>(
 ) -> Outcome {
     let dir = |d| if ascii { Some(d) } else { None };
     match data {
-        TransferData::Send(src) => {
-            match data::copy(src, stream, dir(Direction::Send), stall, progress).await {
-                Ok(n) => match data::timeout(stall, stream.close()).await {
-                    Ok(()) => Outcome::Done(n),
-                    Err(e) => Outcome::Data(e),
-                },
-                Err(CopyError::Read(e)) => Outcome::Storage(e.into()),
-                Err(CopyError::Write(e)) => Outcome::Data(e),
-            }
+        TransferData::Send(src) => send_stream(stream, src, ascii, stall, progress).await,
+        TransferData::SendFile(f) => {
+            let src = Box::pin(blocking::Unblock::with_capacity(data::TRANSFER_BUFFER, f));
+            send_stream(stream, src, ascii, stall, progress).await
         }
         TransferData::SendBytes(bytes) => {
             match data::copy(&bytes[..], stream, None, stall, progress).await {

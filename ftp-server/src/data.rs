@@ -155,6 +155,68 @@ where
     Ok(total)
 }
 
+/// How many bytes one `sendfile` call may move (the socket's free buffer space limits each
+/// call further; this only bounds the work between progress updates).
+const SENDFILE_CHUNK: usize = 8 * 1024 * 1024;
+
+/// Sends `file` from its current position to the end over the plain TCP `dst` with zero-copy
+/// `sendfile(2)`, each wait for socket space limited to `stall`. Counts bytes sent in
+/// `progress`. Returns `Ok(None)` without sending anything when the kernel can't `sendfile`
+/// from this file (the caller then copies it the ordinary way).
+pub async fn send_file(
+    file: &std::fs::File,
+    dst: &TcpStream,
+    stall: Duration,
+    progress: &Arc<AtomicU64>,
+) -> Result<Option<u64>, CopyError> {
+    let sock: Arc<async_io::Async<std::net::TcpStream>> = dst.clone().into();
+    let mut total = 0u64;
+    loop {
+        let sent = timeout(
+            stall,
+            sock.write_with(|s| {
+                rustix::fs::sendfile(s, file, None, SENDFILE_CHUNK).map_err(io::Error::from)
+            }),
+        )
+        .await;
+        let n = match sent {
+            Ok(n) => n,
+            Err(e) if total == 0 && unsupported(&e) => return Ok(None),
+            Err(e) if is_network_error(&e) => return Err(CopyError::Write(e)),
+            Err(e) => return Err(CopyError::Read(e)),
+        };
+        if n == 0 {
+            return Ok(Some(total));
+        }
+        total += n as u64;
+        progress.store(total, Ordering::Relaxed);
+    }
+}
+
+/// `sendfile` can't be used with this file (filesystem without support).
+fn unsupported(e: &io::Error) -> bool {
+    let errno = e.raw_os_error();
+    errno == Some(rustix::io::Errno::INVAL.raw_os_error())
+        || errno == Some(rustix::io::Errno::NOSYS.raw_os_error())
+        || errno == Some(rustix::io::Errno::OPNOTSUPP.raw_os_error())
+}
+
+/// The error came from the network side of a `sendfile` (the peer, or the stall timeout).
+fn is_network_error(e: &io::Error) -> bool {
+    use io::ErrorKind as K;
+    matches!(
+        e.kind(),
+        K::BrokenPipe
+            | K::ConnectionReset
+            | K::ConnectionAborted
+            | K::NotConnected
+            | K::TimedOut
+            | K::NetworkDown
+            | K::NetworkUnreachable
+            | K::HostUnreachable
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -111,6 +111,30 @@ impl FsStorage {
     pub fn uses_openat2(&self) -> bool {
         self.root.openat2.load(Ordering::Relaxed)
     }
+
+    /// Opens a regular file for reading, positioned at `offset`.
+    async fn open_file(&self, path: &VPath, offset: u64) -> Result<std::fs::File, StorageError> {
+        let r = self.root.clone();
+        let path = path.clone();
+        unblock(move || {
+            // O_NONBLOCK: opening a FIFO must not block a pool thread (regular files
+            // ignore the flag).
+            let fd = r.open(&path, OFlags::RDONLY | OFlags::NONBLOCK, Mode::empty())?;
+            let mut f = std::fs::File::from(fd);
+            let m = f.metadata()?;
+            if m.is_dir() {
+                return Err(StorageError::IsADirectory);
+            }
+            if !m.is_file() {
+                return Err(StorageError::PermissionDenied);
+            }
+            if offset > 0 {
+                f.seek(SeekFrom::Start(offset))?;
+            }
+            Ok::<_, StorageError>(f)
+        })
+        .await
+    }
 }
 
 /// The root directory: its canonical path and an open descriptor every lookup starts from.
@@ -440,29 +464,18 @@ impl Storage for FsStorage {
         path: &'a VPath,
         offset: u64,
     ) -> BoxFuture<'a, Result<ReadStream, StorageError>> {
-        let r = self.root.clone();
-        let path = path.clone();
         Box::pin(async move {
-            let file = unblock(move || {
-                // O_NONBLOCK: opening a FIFO must not block a pool thread (regular files
-                // ignore the flag).
-                let fd = r.open(&path, OFlags::RDONLY | OFlags::NONBLOCK, Mode::empty())?;
-                let mut f = std::fs::File::from(fd);
-                let m = f.metadata()?;
-                if m.is_dir() {
-                    return Err(StorageError::IsADirectory);
-                }
-                if !m.is_file() {
-                    return Err(StorageError::PermissionDenied);
-                }
-                if offset > 0 {
-                    f.seek(SeekFrom::Start(offset))?;
-                }
-                Ok::<_, StorageError>(f)
-            })
-            .await?;
+            let file = self.open_file(path, offset).await?;
             Ok(Box::pin(Unblock::with_capacity(IO_BUFFER, file)) as ReadStream)
         })
+    }
+
+    fn open_read_local<'a>(
+        &'a self,
+        path: &'a VPath,
+        offset: u64,
+    ) -> BoxFuture<'a, Result<Option<std::fs::File>, StorageError>> {
+        Box::pin(async move { self.open_file(path, offset).await.map(Some) })
     }
 
     fn open_write<'a>(

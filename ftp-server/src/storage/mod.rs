@@ -148,6 +148,19 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
         offset: u64,
     ) -> BoxFuture<'a, Result<ReadStream, StorageError>>;
 
+    /// Opens a file for reading from byte `offset` as a local OS file (its position set to
+    /// `offset`), when the backend keeps files on the local filesystem. This lets the server
+    /// send plain binary downloads with zero-copy `sendfile`. Backends without local files
+    /// keep the default, `Ok(None)`, and are read through [`Storage::open_read`].
+    fn open_read_local<'a>(
+        &'a self,
+        path: &'a VPath,
+        offset: u64,
+    ) -> BoxFuture<'a, Result<Option<std::fs::File>, StorageError>> {
+        let _ = (path, offset);
+        Box::pin(async { Ok(None) })
+    }
+
     /// Opens a file for writing.
     fn open_write<'a>(
         &'a self,
