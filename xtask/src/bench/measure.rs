@@ -37,13 +37,81 @@ pub fn tree(pid: u32) -> Vec<u32> {
     out
 }
 
-/// CPU seconds used so far by the tree rooted at `pid` (including reaped children).
-pub fn cpu_seconds(pid: u32) -> f64 {
+/// CPU seconds of the tree's live processes, including the children each has reaped.
+fn with_reaped(pid: u32) -> f64 {
     tree(pid)
         .into_iter()
         .filter_map(stat)
         .map(|(_, t)| t as f64 / HZ)
         .sum()
+}
+
+/// Own utime+stime (ticks) of one process, without reaped children.
+fn own_ticks(pid: u32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let f: Vec<&str> = text[text.rfind(')')? + 2..].split_whitespace().collect();
+    let t = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok());
+    Some(t(11)? + t(12)?)
+}
+
+/// Server CPU over a measured window, robust to session processes that exit (and may be
+/// auto-reaped without reaching the daemon's cutime, as with ProFTPD): a thread polls the
+/// tree every 10 ms and keeps each process's last seen own CPU time; the result is the sum of
+/// the growth of every process seen. CPU a short-lived process spends after the last poll is
+/// missed (at most one poll interval each). The other lower bound, the growth of the tree's
+/// utime+stime+cutime+cstime (exact for daemons that wait for their children), is taken too,
+/// and the larger of the two is reported.
+pub struct CpuMeter {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<f64>,
+    pid: u32,
+    reaped0: f64,
+}
+
+impl CpuMeter {
+    /// Starts watching the tree rooted at `pid`.
+    pub fn start(pid: u32) -> CpuMeter {
+        use std::sync::atomic::Ordering;
+        let reaped0 = with_reaped(pid);
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = std::sync::Arc::clone(&stop);
+        let initial: std::collections::HashMap<u32, u64> = tree(pid)
+            .into_iter()
+            .filter_map(|p| own_ticks(p).map(|t| (p, t)))
+            .collect();
+        let thread = std::thread::spawn(move || {
+            let mut last: std::collections::HashMap<u32, u64> = initial.clone();
+            loop {
+                let done = flag.load(Ordering::Relaxed);
+                for p in tree(pid) {
+                    if let Some(t) = own_ticks(p) {
+                        last.insert(p, t);
+                    }
+                }
+                if done {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            last.iter()
+                .map(|(p, t)| t.saturating_sub(initial.get(p).copied().unwrap_or(0)))
+                .sum::<u64>() as f64
+                / HZ
+        });
+        CpuMeter {
+            stop,
+            thread,
+            pid,
+            reaped0,
+        }
+    }
+
+    /// Stops watching; returns the CPU seconds the tree used meanwhile.
+    pub fn stop(self) -> f64 {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let polled = self.thread.join().unwrap_or(f64::NAN);
+        polled.max(with_reaped(self.pid) - self.reaped0)
+    }
 }
 
 /// PSS of the tree in KiB.
@@ -67,7 +135,7 @@ mod tests {
     fn own_process_tree_has_cpu_and_memory() {
         let me = std::process::id();
         assert_eq!(tree(me)[0], me);
-        assert!(cpu_seconds(me) >= 0.0);
+        assert!(CpuMeter::start(me).stop() >= 0.0);
         assert!(pss_kib(me) > 0);
     }
 }

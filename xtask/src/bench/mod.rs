@@ -140,26 +140,28 @@ fn server_round(
     let gib = s.big as f64 / (1u64 << 30) as f64;
     let mb = s.big as f64 / 1e6;
 
+    // 5. Idle sessions, first, on a fresh server (a heap warmed by the other scenarios would
+    // hide the growth).
+    idle(srv, name, s, &mut put)?;
+
     // 1. RETR with curl.
-    let c0 = measure::cpu_seconds(pid);
+    let cpu = measure::CpuMeter::start(pid);
     let t = timed(Command::new("curl").args(["-sS", "-o", "/dev/null", &url(addr, "big.bin")]))?;
-    let c1 = measure::cpu_seconds(pid);
     put(Metric::RetrMBs, mb / t);
-    put(Metric::RetrCpu, (c1 - c0) / gib);
+    put(Metric::RetrCpu, cpu.stop() / gib);
 
     // 2. STOR with curl.
     let _ = std::fs::remove_file(dir.join("up.bin"));
-    let c0 = measure::cpu_seconds(pid);
+    let cpu = measure::CpuMeter::start(pid);
     let t = timed(
         Command::new("curl")
             .args(["-sS", "-T"])
             .arg(dir.join("big.bin"))
             .arg(url(addr, "up.bin")),
     )?;
-    let c1 = measure::cpu_seconds(pid);
-    let _ = std::fs::remove_file(dir.join("up.bin"));
     put(Metric::StorMBs, mb / t);
-    put(Metric::StorCpu, (c1 - c0) / gib);
+    put(Metric::StorCpu, cpu.stop() / gib);
+    let _ = std::fs::remove_file(dir.join("up.bin"));
 
     // 3. Small files over one control connection.
     let mut c = Ctrl::connect(addr)?;
@@ -192,8 +194,22 @@ fn server_round(
     put(Metric::SessionP50, p50);
     put(Metric::SessionP99, p99);
     put(Metric::SessionCpu, cpu);
+    Ok(())
+}
 
-    // 5. Idle sessions.
+/// Scenario 5: PSS growth of the tree per logged-in idle connection.
+fn idle(
+    srv: &peers::Running,
+    name: &str,
+    s: &Sizes,
+    put: &mut impl FnMut(Metric, f64),
+) -> Result<()> {
+    let (pid, addr) = (srv.pid(), srv.addr);
+    // One login first so lazily initialised state (auth, allocator) is not counted.
+    let mut warm = Ctrl::connect(addr)?;
+    warm.login(USER, PASS)
+        .with_context(|| format!("{name}: warm-up login"))?;
+    warm.quit()?;
     std::thread::sleep(Duration::from_millis(200));
     let before = measure::pss_kib(pid);
     let mut conns = Vec::with_capacity(s.idle);
@@ -217,7 +233,7 @@ fn sessions(addr: SocketAddr, pid: u32, s: &Sizes) -> Result<(f64, f64, f64, f64
     let next = Arc::new(AtomicUsize::new(0));
     let lat = Arc::new(Mutex::new(Vec::with_capacity(s.sessions)));
     let total = s.sessions;
-    let c0 = measure::cpu_seconds(pid);
+    let meter = measure::CpuMeter::start(pid);
     let t = Instant::now();
     let workers: Vec<_> = (0..s.concurrency)
         .map(|_| {
@@ -245,9 +261,9 @@ fn sessions(addr: SocketAddr, pid: u32, s: &Sizes) -> Result<(f64, f64, f64, f64
             .map_err(|_| anyhow::anyhow!("load thread panicked"))??;
     }
     let wall = t.elapsed().as_secs_f64();
-    // Let forked session processes finish and be reaped before reading the CPU.
-    std::thread::sleep(Duration::from_millis(300));
-    let cpu = measure::cpu_seconds(pid) - c0;
+    // Let forked session processes finish before reading the CPU.
+    std::thread::sleep(Duration::from_millis(100));
+    let cpu = meter.stop();
     let mut l = lat.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.clone();
     l.sort_by(|a, b| a.total_cmp(b));
     let pct = |p: f64| l[((l.len() - 1) as f64 * p) as usize];

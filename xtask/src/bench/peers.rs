@@ -44,9 +44,17 @@ impl Drop for Running {
         let pid = self.child.id().to_string();
         // The daemons fork per session: kill the whole tree (children first).
         for p in super::measure::tree(self.child.id()).into_iter().rev() {
-            let _ = Command::new("kill").arg("-9").arg(p.to_string()).status();
+            let _ = Command::new("kill")
+                .arg("-9")
+                .arg(p.to_string())
+                .stderr(Stdio::null())
+                .status();
         }
-        let _ = Command::new("kill").arg("-9").arg(&pid).status();
+        let _ = Command::new("kill")
+            .arg("-9")
+            .arg(&pid)
+            .stderr(Stdio::null())
+            .status();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self._state);
     }
@@ -191,7 +199,7 @@ pub fn start(root: &Path, ours: &Path, name: &str, files: &Path) -> Result<Runni
                  PidFile {state}/proftpd.pid\nScoreboardFile {state}/proftpd.scoreboard\n\
                  DelayTable none\nWtmpLog off\nTransferLog none\nSystemLog {state}/proftpd.log\n\
                  AuthOrder mod_auth_file.c\nAuthUserFile {passwd}\nRequireValidShell off\n\
-                 DefaultRoot ~\nUseReverseDNS off\nIdentLookups off\nAllowOverwrite on\n\
+                 DefaultRoot ~\nUseReverseDNS off\nAllowOverwrite on\n\
                  TimeoutIdle 3600\nUseSendfile on\n",
                 state = state.display(),
                 passwd = passwd.display(),
