@@ -1,6 +1,7 @@
 //! Directory listings: `LIST` (`ls -l` lines), `NLST` (names) and `MLSx` entries (RFC 3659
 //! facts via [`ftp_proto::facts`]). Every line ends with CRLF.
 
+use std::io::Write as _;
 use std::time::SystemTime;
 
 use ftp_proto::facts::{EntryType, FactSet, Facts};
@@ -13,21 +14,20 @@ const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
 
-fn mode_string(m: &Metadata) -> String {
+/// Appends the ten-character mode column (`drwxr-xr-x`) to `out`.
+fn push_mode(m: &Metadata, out: &mut Vec<u8>) {
     let mode = m.mode.unwrap_or(if m.is_dir() { 0o755 } else { 0o644 });
-    let mut s = String::with_capacity(10);
-    s.push(match m.kind {
-        FileKind::Dir => 'd',
-        FileKind::File => '-',
-        FileKind::Other => '?',
+    out.push(match m.kind {
+        FileKind::Dir => b'd',
+        FileKind::File => b'-',
+        FileKind::Other => b'?',
     });
     for shift in [6, 3, 0] {
         let bits = (mode >> shift) & 7;
-        s.push(if bits & 4 != 0 { 'r' } else { '-' });
-        s.push(if bits & 2 != 0 { 'w' } else { '-' });
-        s.push(if bits & 1 != 0 { 'x' } else { '-' });
+        out.push(if bits & 4 != 0 { b'r' } else { b'-' });
+        out.push(if bits & 2 != 0 { b'w' } else { b'-' });
+        out.push(if bits & 1 != 0 { b'x' } else { b'-' });
     }
-    s
 }
 
 /// Appends one `ls -l` style line for `name`, e.g.
@@ -50,18 +50,15 @@ pub fn list_line(m: &Metadata, name: &[u8], now: SystemTime, out: &mut Vec<u8>) 
         Err(_) => false,
     };
     let month = MONTHS[usize::from(ts.month().clamp(1, 12)) - 1];
-    let when = if recent {
-        format!(
-            "{month} {:02} {:02}:{:02}",
-            ts.day(),
-            ts.hour(),
-            ts.minute()
-        )
+    // Formatted straight into `out`: no per-entry temporary strings. Writing to a Vec
+    // can't fail.
+    push_mode(m, out);
+    let _ = write!(out, " 1 ftp ftp {:>12} {month} {:02} ", m.len, ts.day());
+    let _ = if recent {
+        write!(out, "{:02}:{:02} ", ts.hour(), ts.minute())
     } else {
-        format!("{month} {:02}  {:04}", ts.day(), ts.year())
+        write!(out, " {:04} ", ts.year())
     };
-    let head = format!("{} 1 ftp ftp {:>12} {when} ", mode_string(m), m.len);
-    out.extend_from_slice(head.as_bytes());
     out.extend_from_slice(name);
     out.extend_from_slice(b"\r\n");
 }
