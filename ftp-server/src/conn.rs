@@ -592,7 +592,7 @@ async fn send_stream<S: AsyncRead + AsyncWrite + Unpin>(
     progress: &Arc<AtomicU64>,
 ) -> Outcome {
     let dir = ascii.then_some(Direction::Send);
-    match data::copy(src, stream, dir, stall, progress).await {
+    match data::copy(src, stream, data::TRANSFER_BUFFER, dir, stall, progress).await {
         Ok(n) => match data::timeout(stall, stream.close()).await {
             Ok(()) => Outcome::Done(n),
             Err(e) => Outcome::Data(e),
@@ -618,7 +618,8 @@ async fn run_transfer<S: AsyncRead + AsyncWrite + Unpin>(
             send_stream(stream, src, ascii, stall, progress).await
         }
         TransferData::SendBytes(bytes) => {
-            match data::copy(&bytes[..], stream, None, stall, progress).await {
+            let len = bytes.len();
+            match data::copy(&bytes[..], stream, len, None, stall, progress).await {
                 Ok(n) => match data::timeout(stall, stream.close()).await {
                     Ok(()) => Outcome::Done(n),
                     Err(e) => Outcome::Data(e),
@@ -630,6 +631,7 @@ async fn run_transfer<S: AsyncRead + AsyncWrite + Unpin>(
             let r = data::copy(
                 &mut *stream,
                 &mut up,
+                data::RECEIVE_BUFFER,
                 dir(Direction::Receive),
                 stall,
                 progress,
