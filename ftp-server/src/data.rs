@@ -166,9 +166,6 @@ where
 /// call further; this only bounds the work between progress updates).
 const SENDFILE_CHUNK: usize = 8 * 1024 * 1024;
 
-/// Send buffer requested for a data connection served by `sendfile`.
-const SENDFILE_SNDBUF: usize = 4 * 1024 * 1024;
-
 /// Sends `file` from its current position to the end over the plain TCP `dst` with zero-copy
 /// `sendfile(2)`, each wait for socket space limited to `stall`. Counts bytes sent in
 /// `progress`. Returns `Ok(None)` without sending anything when the kernel can't `sendfile`
@@ -180,9 +177,6 @@ pub async fn send_file(
     progress: &Arc<AtomicU64>,
 ) -> Result<Option<u64>, CopyError> {
     let sock: Arc<async_io::Async<std::net::TcpStream>> = dst.clone().into();
-    // A deeper socket buffer covers the wake-up latency between "writable" and the next
-    // `sendfile`, so the receiver doesn't run dry (best effort: the kernel may cap it).
-    let _ = rustix::net::sockopt::set_socket_send_buffer_size(&*sock, SENDFILE_SNDBUF);
     let mut total = 0u64;
     loop {
         let sent = timeout(
