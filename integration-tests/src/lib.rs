@@ -17,7 +17,7 @@ mod process;
 mod server;
 
 pub use bin::bin_path;
-pub use process::{output_within, start_server_binary, ChildGuard};
+pub use process::{assert_file, output_within, run_ok, start_server_binary, ChildGuard};
 pub use server::TestServer;
 
 use std::future::Future;
@@ -145,4 +145,15 @@ pub fn test_bytes(len: usize, seed: u64) -> Vec<u8> {
             (state >> 24) as u8
         })
         .collect()
+}
+
+/// curl logged in as [`TestServer::USER`], silent but showing errors, limited to 60 seconds;
+/// `None` (the test is skipped) when curl is missing and peers are not required.
+pub fn curl_as_test_user(test: &str) -> Option<std::process::Command> {
+    let curl = or_skip(tool("curl"), test)?;
+    let mut cmd = std::process::Command::new(curl);
+    cmd.args(["--silent", "--show-error", "--max-time", "60"])
+        .arg("--user")
+        .arg(format!("{}:{}", TestServer::USER, TestServer::PASS));
+    Some(cmd)
 }

@@ -202,3 +202,26 @@ pub fn start_server_binary(
     }
     (child, addr, banner)
 }
+
+/// Runs `cmd` with a 90-second limit and asserts that it succeeded; returns its output.
+///
+/// # Panics
+/// When the command fails or overruns, with its stderr in the message.
+pub fn run_ok(cmd: &mut Command) -> std::process::Output {
+    let out = output_within(cmd, Duration::from_secs(90));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed with {}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Asserts that the file at `path` holds exactly `want` (the length is compared first, so a
+/// failure stays readable for large files).
+pub fn assert_file(path: &std::path::Path, want: &[u8]) {
+    let got = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(got.len(), want.len(), "length of {}", path.display());
+    assert!(got == want, "contents of {} differ", path.display());
+}

@@ -5,12 +5,15 @@
 //! session on data connections; the script adds that, as servers requiring reuse demand.)
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::Duration;
 
 use ftp_server::tls::{ReloadableCert, SelfSigned, TlsConfig};
-use integration_tests::{free_port, or_skip, output_within, test_bytes, tool, TestServer};
+use integration_tests::{
+    assert_file, curl_as_test_user, free_port, or_skip, output_within, run_ok, test_bytes, tool,
+    TestServer,
+};
 
 struct Tls {
     server: TestServer,
@@ -42,31 +45,9 @@ fn start() -> Tls {
 }
 
 fn curl(test: &str, t: &Tls) -> Option<Command> {
-    let curl = or_skip(tool("curl"), test)?;
-    let mut cmd = Command::new(curl);
-    cmd.args(["--silent", "--show-error", "--max-time", "60"])
-        .arg("--cacert")
-        .arg(&t.ca_file)
-        .arg("--user")
-        .arg(format!("{}:{}", TestServer::USER, TestServer::PASS));
+    let mut cmd = curl_as_test_user(test)?;
+    cmd.arg("--cacert").arg(&t.ca_file);
     Some(cmd)
-}
-
-fn run(cmd: &mut Command) -> Output {
-    let out = output_within(cmd, Duration::from_secs(90));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed with {}: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn assert_file(path: &Path, want: &[u8]) {
-    let got = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    assert_eq!(got.len(), want.len(), "length of {}", path.display());
-    assert!(got == want, "contents of {} differ", path.display());
 }
 
 /// Passive mode only: curl 7.88 hangs accepting an active-mode TLS data connection from any
@@ -85,21 +66,23 @@ fn curl_explicit_ftps_downloads_uploads_and_lists() {
         let mode = if epsv { "--ftp-pasv" } else { "--disable-epsv" };
         let Some(mut c) = curl(test, &t) else { return };
         let out = local.path().join(format!("down{i}.bin"));
-        run(c
-            .args(["--ssl-reqd", mode, "-o"])
-            .arg(&out)
-            .arg(format!("{base}down.bin")));
+        run_ok(
+            c.args(["--ssl-reqd", mode, "-o"])
+                .arg(&out)
+                .arg(format!("{base}down.bin")),
+        );
         assert_file(&out, &data);
 
         let Some(mut c) = curl(test, &t) else { return };
-        run(c
-            .args(["--ssl-reqd", mode, "-T"])
-            .arg(&up)
-            .arg(format!("{base}up{i}.bin")));
+        run_ok(
+            c.args(["--ssl-reqd", mode, "-T"])
+                .arg(&up)
+                .arg(format!("{base}up{i}.bin")),
+        );
         assert_file(&t.server.path(&format!("up{i}.bin")), &data);
 
         let Some(mut c) = curl(test, &t) else { return };
-        let listing = run(c.args(["--ssl-reqd", mode, "--list-only"]).arg(&base)).stdout;
+        let listing = run_ok(c.args(["--ssl-reqd", mode, "--list-only"]).arg(&base)).stdout;
         let text = String::from_utf8_lossy(&listing);
         assert!(text.lines().any(|l| l == "down.bin"), "{text}");
     }
@@ -129,12 +112,12 @@ fn curl_implicit_ftps_downloads_and_uploads() {
     let Some(mut c) = curl("curl_implicit_ftps_downloads_and_uploads", &t) else {
         return;
     };
-    run(c.arg("-o").arg(&out).arg(format!("{base}f.bin")));
+    run_ok(c.arg("-o").arg(&out).arg(format!("{base}f.bin")));
     assert_file(&out, &data);
     let Some(mut c) = curl("curl_implicit_ftps_downloads_and_uploads", &t) else {
         return;
     };
-    run(c.arg("-T").arg(&out).arg(format!("{base}g.bin")));
+    run_ok(c.arg("-T").arg(&out).arg(format!("{base}g.bin")));
     assert_file(&t.server.path("g.bin"), &data);
 }
 
@@ -150,11 +133,12 @@ fn repeated_curl_tls13_uploads_arrive_byte_for_byte() {
         let src = local.path().join(format!("u{i}.bin"));
         std::fs::write(&src, &data).unwrap();
         let Some(mut c) = curl(test, &t) else { return };
-        run(c
-            .args(["--ssl-reqd", "--tlsv1.3"])
-            .arg("-T")
-            .arg(&src)
-            .arg(format!("ftp://127.0.0.1:{}/u{i}.bin", t.server.addr.port())));
+        run_ok(
+            c.args(["--ssl-reqd", "--tlsv1.3"])
+                .arg("-T")
+                .arg(&src)
+                .arg(format!("ftp://127.0.0.1:{}/u{i}.bin", t.server.addr.port())),
+        );
         assert_file(&t.server.path(&format!("u{i}.bin")), &data);
     }
 }
