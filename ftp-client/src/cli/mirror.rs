@@ -227,6 +227,23 @@ async fn remote_tree(sess: &mut Session, root: &[u8]) -> Result<BTreeMap<Vec<u8>
     Ok(out)
 }
 
+/// Reports one action's outcome on stderr: a failure (counted: returns 1), or with `-v` the
+/// action itself.
+fn report(a: &Action, r: Result<()>, verbose: u8) -> usize {
+    match r {
+        Err(e) => {
+            eprintln!("ftp-client: {a}: {e:#}");
+            1
+        }
+        Ok(()) => {
+            if verbose > 0 {
+                eprintln!("{a}");
+            }
+            0
+        }
+    }
+}
+
 /// Runs the non-transfer actions in order and the transfers on up to `parallel`
 /// connections. Returns the number of failed actions.
 async fn execute(
@@ -270,12 +287,7 @@ async fn execute(
             }
             _ => Ok(()),
         };
-        if let Err(e) = r {
-            eprintln!("ftp-client: {a}: {e:#}");
-            failed += 1;
-        } else if ctx.verbose > 0 {
-            eprintln!("{a}");
-        }
+        failed += report(&a, r, ctx.verbose);
     }
     let workers = parallel.clamp(1, 16).min(transfers.len().max(1));
     let (tx, rx) = async_channel::unbounded::<Action>();
@@ -301,10 +313,8 @@ async fn execute(
                 }
                 _ => Ok(()),
             };
-            if let Err(e) = r {
-                eprintln!("ftp-client: {a}: {e:#}");
-                failed += 1;
-            }
+            // Transfers print their own summary lines; only failures are reported here.
+            failed += report(&a, r, 0);
         }
         (s, failed)
     };
@@ -351,12 +361,7 @@ async fn execute(
             }
             _ => Ok(()),
         };
-        if let Err(e) = r {
-            eprintln!("ftp-client: {a}: {e:#}");
-            failed += 1;
-        } else if ctx.verbose > 0 {
-            eprintln!("{a}");
-        }
+        failed += report(&a, r, ctx.verbose);
     }
     Ok(failed)
 }
