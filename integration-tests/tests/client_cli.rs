@@ -4,7 +4,7 @@
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use integration_tests::{bin_path, ChildGuard, TestServer};
 
@@ -571,8 +571,14 @@ fn pty_session(e: &Env, history: &Path, steps: &[&str]) -> Option<String> {
         .wait_timeout(Duration::from_secs(30))
         .unwrap()
         .expect("the shell exits after bye");
-    while let Ok(chunk) = rx.recv_timeout(Duration::from_millis(500)) {
-        out.extend_from_slice(&chunk);
+    // The reader thread ends at end of file, which comes once `script` has exited: drain until
+    // then (bounded), so no output is lost however slowly that thread is scheduled.
+    let drained_by = Instant::now() + Duration::from_secs(20);
+    while let Some(left) = drained_by.checked_duration_since(Instant::now()) {
+        match rx.recv_timeout(left) {
+            Ok(chunk) => out.extend_from_slice(&chunk),
+            Err(_) => break,
+        }
     }
     assert!(status.success(), "{}", String::from_utf8_lossy(&out));
     Some(String::from_utf8_lossy(&out).into_owned())
