@@ -276,77 +276,91 @@ fn sessions(addr: SocketAddr, pid: u32, s: &Sizes) -> Result<(f64, f64, f64, f64
 }
 
 /// Scenario 7 against our server: ftp-client get vs curl vs lftp; mirror vs lftp mirror.
-fn client_round(addr: SocketAddr, ours_client: &Path, dir: &Path, s: &Sizes, out: &mut Samples) {
+///
+/// Fairness: every client writes a regular file in the same directory (ours through its
+/// `.part` + rename), the order of the clients rotates with `round` so none always runs first
+/// (right after the server scenarios' 1 GiB STOR), and `sync` runs before every timed run so
+/// no client pays for the write-back of the previous one's file.
+fn client_round(
+    addr: SocketAddr,
+    ours_client: &Path,
+    dir: &Path,
+    s: &Sizes,
+    round: usize,
+    out: &mut Samples,
+) {
     let mb = s.big as f64 / 1e6;
+    let files = s.mirror_files as f64;
     let work = dir.with_extension("client");
     let _ = std::fs::remove_dir_all(&work);
     let _ = std::fs::create_dir_all(&work);
-    let mut put = |m: Metric, who: &str, v: Result<f64>| match v {
-        Ok(v) => out.entry((m, who.to_string())).or_default().push(v),
-        Err(e) => eprintln!("xtask bench: {who}: {e:#}"),
-    };
     let target = work.join("big.out");
-    put(
-        Metric::ClientGetMBs,
-        "ftp-client",
-        timed(
-            Command::new(ours_client)
-                .args(["-q", "get", &url(addr, "big.bin"), "-o"])
-                .arg(&target),
-        )
-        .map(|t| mb / t),
-    );
-    let _ = std::fs::remove_file(&target);
-    put(
-        Metric::ClientGetMBs,
-        "curl",
-        timed(
-            Command::new("curl")
-                .args(["-sS", "-o"])
-                .arg(&target)
-                .arg(url(addr, "big.bin")),
-        )
-        .map(|t| mb / t),
-    );
-    let _ = std::fs::remove_file(&target);
-    put(
-        Metric::ClientGetMBs,
-        "lftp",
-        timed(Command::new("lftp").args([
-            "-c",
-            &format!(
-                "set net:max-retries 1; open -u {USER},{PASS} ftp://{addr}; get big.bin -o {}",
-                target.display()
-            ),
-        ]))
-        .map(|t| mb / t),
-    );
-    let _ = std::fs::remove_file(&target);
-    let files = s.mirror_files as f64;
-    let m1 = work.join("m1");
-    put(
-        Metric::MirrorFiles,
-        "ftp-client",
-        timed(
-            Command::new(ours_client)
-                .args(["-q", "mirror", "-P", "4", &url(addr, "mirror/")])
-                .arg(&m1),
-        )
-        .map(|t| files / t),
-    );
-    let m2 = work.join("m2");
-    put(
-        Metric::MirrorFiles,
-        "lftp",
-        timed(Command::new("lftp").args([
-            "-c",
-            &format!(
-                "open -u {USER},{PASS} ftp://{addr}; mirror -P 4 mirror {}",
-                m2.display()
-            ),
-        ]))
-        .map(|t| files / t),
-    );
+    let mirror_dst = work.join("mirror.out");
+    let get: [(&str, Command); 3] = [
+        ("ftp-client", {
+            let mut c = Command::new(ours_client);
+            c.args(["-q", "get", &url(addr, "big.bin"), "-o"])
+                .arg(&target);
+            c
+        }),
+        ("curl", {
+            let mut c = Command::new("curl");
+            c.args(["-sS", "-o"]).arg(&target).arg(url(addr, "big.bin"));
+            c
+        }),
+        ("lftp", {
+            let mut c = Command::new("lftp");
+            c.args([
+                "-c",
+                &format!(
+                    "set net:max-retries 1; open -u {USER},{PASS} ftp://{addr}; get big.bin -o {}",
+                    target.display()
+                ),
+            ]);
+            c
+        }),
+    ];
+    let mirror: [(&str, Command); 2] = [
+        ("ftp-client", {
+            let mut c = Command::new(ours_client);
+            c.args(["-q", "mirror", "-P", "4", &url(addr, "mirror/")])
+                .arg(&mirror_dst);
+            c
+        }),
+        ("lftp", {
+            let mut c = Command::new("lftp");
+            c.args([
+                "-c",
+                &format!(
+                    "open -u {USER},{PASS} ftp://{addr}; mirror -P 4 mirror {}",
+                    mirror_dst.display()
+                ),
+            ]);
+            c
+        }),
+    ];
+    let mut run = |m: Metric, who: &str, cmd: &mut Command, amount: f64| {
+        let _ = Command::new("sync").status();
+        match timed(cmd) {
+            Ok(t) => out
+                .entry((m, who.to_string()))
+                .or_default()
+                .push(amount / t),
+            Err(e) => eprintln!("xtask bench: {who}: {e:#}"),
+        }
+    };
+    let mut get = get;
+    get.rotate_left(round % 3);
+    for (who, cmd) in &mut get {
+        run(Metric::ClientGetMBs, who, cmd, mb);
+        let _ = std::fs::remove_file(&target);
+    }
+    let mut mirror = mirror;
+    mirror.rotate_left(round % 2);
+    for (who, cmd) in &mut mirror {
+        run(Metric::MirrorFiles, who, cmd, files);
+        let _ = std::fs::remove_dir_all(&mirror_dst);
+    }
     let _ = std::fs::remove_dir_all(&work);
 }
 
@@ -431,7 +445,7 @@ pub fn run(root: &Path, opts: &Options) -> Result<()> {
                     eprintln!("xtask bench: {name}: {e:#}");
                 }
                 if name == "ours" && ours_client.is_file() {
-                    client_round(srv.addr, &ours_client, &dir, &sizes, &mut samples);
+                    client_round(srv.addr, &ours_client, &dir, &sizes, round, &mut samples);
                 }
             }
         }
