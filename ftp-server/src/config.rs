@@ -359,6 +359,7 @@ pub fn load_users_file(path: &Path) -> Result<Vec<User>, ConfigError> {
 /// require_tls_login = true
 /// require_prot_p = true
 /// require_tls_session_reuse = true  # the default
+/// tls_allow_ccc = false             # the default: CCC answers 534
 /// ```
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -407,6 +408,8 @@ pub struct ConfigFile {
     pub require_prot_p: Option<bool>,
     /// Require TLS data connections to resume the control connection's session (default on).
     pub require_tls_session_reuse: Option<bool>,
+    /// Accept `CCC` after login (back to a plain control connection; default off).
+    pub tls_allow_ccc: Option<bool>,
 }
 
 impl ConfigFile {
@@ -485,6 +488,9 @@ impl ConfigFile {
             if let Some(v) = self.require_tls_session_reuse {
                 t.require_session_reuse = v;
             }
+            if let Some(v) = self.tls_allow_ccc {
+                t.allow_ccc = v;
+            }
         }
         if let Some(v) = self.implicit_tls_listen {
             config.implicit_tls_listen = v;
@@ -537,13 +543,15 @@ mod tests {
         std::fs::write(
             &p,
             "tls_cert = \"c.pem\"\ntls_key = \"k.pem\"\nrequire_prot_p = true\n\
-             require_tls_session_reuse = false\nimplicit_tls_listen = [\"127.0.0.1:0\"]\n",
+             require_tls_session_reuse = false\nimplicit_tls_listen = [\"127.0.0.1:0\"]\n\
+             tls_allow_ccc = true\n",
         )
         .unwrap();
         let mut c = Config::default();
         ConfigFile::load(&p).unwrap().apply(&mut c).unwrap();
         let t = c.tls.expect("TLS configured");
         assert!(t.require_prot_p && !t.require_session_reuse && !t.require_tls_login);
+        assert!(t.allow_ccc);
         assert_eq!(t.settings.cert().fingerprint(), s.fingerprint);
         assert_eq!(c.implicit_tls_listen.len(), 1);
         let half: ConfigFile = toml::from_str("tls_cert = \"c.pem\"").unwrap();

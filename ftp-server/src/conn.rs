@@ -1,8 +1,8 @@
 //! Drives a [`Session`] over a control connection: reads commands, writes replies, and runs
 //! transfers concurrently so `ABOR`, `STAT` and `NOOP` are answered while data flows.
 //!
-//! The control stream is generic over `AsyncRead + AsyncWrite`, so it can later be a TLS
-//! stream.
+//! The control stream is a [`ControlStream`]: plain TCP, or TLS that `AUTH TLS` (or an
+//! implicit-FTPS listener) starts and `CCC`/`REIN` end again on the same TCP connection.
 
 use std::future::Future;
 use std::io;
@@ -24,13 +24,11 @@ use crate::data::{self, CopyError, Direction};
 use crate::server::{Shared, Signals};
 use crate::session::{storage_error_reply, Action, Session, TransferData};
 use crate::storage::StorageError;
-use crate::tls::{DataTlsError, SessionTls};
+use crate::tls::{ControlStream, DataTlsError, SessionTls};
 use crate::vpath::VPath;
 
 /// A control connection: plain TCP, or TLS after `AUTH TLS` / on an implicit-FTPS listener.
-trait CtlStream: AsyncRead + AsyncWrite + Send + Unpin {}
-impl<T: AsyncRead + AsyncWrite + Send + Unpin> CtlStream for T {}
-type Ctl = Box<dyn CtlStream>;
+type Ctl = ControlStream<TcpStream>;
 type CtlReader = CommandReader<BufReader<ReadHalf<Ctl>>>;
 
 /// Why [`Conn::run`] returned.
@@ -39,6 +37,8 @@ enum RunEnd {
     Closed,
     /// `234` was sent: run the TLS handshake on the control connection, then go on.
     StartTls,
+    /// The `CCC`/`REIN` reply was sent: end TLS on the control connection, then go on.
+    EndTls,
 }
 
 /// What to do after a command.
@@ -46,6 +46,7 @@ enum Flow {
     Continue,
     Close,
     StartTls,
+    EndTls,
 }
 
 /// Read buffer of an idle control connection.
@@ -110,10 +111,13 @@ pub(crate) async fn serve(
             return;
         }
     };
-    let mut ctl: Ctl = Box::new(stream);
+    let mut ctl: Ctl = ControlStream::Plain(stream);
     if implicit {
         let Some(t) = &tls else { return };
-        match handshake(t, ctl, &shared).await {
+        match ctl
+            .start_tls(t, Vec::new(), shared.config.data_timeout)
+            .await
+        {
             Ok(s) => ctl = s,
             Err(e) => {
                 log::info!("{tag} implicit TLS handshake failed: {e}");
@@ -134,7 +138,7 @@ pub(crate) async fn serve(
     };
     conn.session.set_log_tag(conn.tag.clone());
     if implicit {
-        conn.session.set_tls_active();
+        conn.session.set_tls_implicit();
     }
     let max_line = conn.shared.config.max_line;
     let mut reader = CommandReader::new(BufReader::with_capacity(CONTROL_BUFFER, r), max_line);
@@ -144,18 +148,22 @@ pub(crate) async fn serve(
         return;
     }
     loop {
-        match conn.run(&mut reader, &signals).await {
+        let start = match conn.run(&mut reader, &signals).await {
             Ok(RunEnd::Closed) => return,
-            Ok(RunEnd::StartTls) => {}
+            Ok(RunEnd::StartTls) => true,
+            Ok(RunEnd::EndTls) => false,
             Err(e) => {
                 log::info!("{} control connection: {e}", conn.tag);
                 return;
             }
-        }
-        // The client waits for 234 before its ClientHello: nothing may be buffered.
-        if !reader.get_mut().buffer().is_empty() {
+        };
+        // Bytes read behind `AUTH TLS` (a ClientHello sent without waiting for 234) go to
+        // the TLS layer only, never to a command reader. Behind `CCC`/`REIN` the client must
+        // wait for the reply: protected bytes there are a protocol violation.
+        let pending = reader.get_mut().buffer().to_vec();
+        if !start && !pending.is_empty() {
             log::info!(
-                "{} data after AUTH before the TLS handshake; closing",
+                "{} data after CCC/REIN before close_notify; closing",
                 conn.tag
             );
             return;
@@ -163,28 +171,30 @@ pub(crate) async fn serve(
         let (Some(w), Some(t)) = (conn.writer.take(), conn.tls.clone()) else {
             return;
         };
-        let Ok(raw) = reader.into_inner().into_inner().reunite(w) else {
+        let Ok(ctl) = reader.into_inner().into_inner().reunite(w) else {
             return;
         };
-        match handshake(&t, raw, &conn.shared).await {
+        let limit = conn.shared.config.data_timeout;
+        let next = if start {
+            ctl.start_tls(&t, pending, limit).await
+        } else {
+            ctl.end_tls(limit).await
+        };
+        match next {
             Ok(s) => {
+                let what = if s.is_tls() { "TLS" } else { "plain text" };
                 let (r, w) = s.split();
                 conn.writer = Some(w);
                 reader = CommandReader::new(BufReader::with_capacity(CONTROL_BUFFER, r), max_line);
-                log::debug!("{} control connection now uses TLS", conn.tag);
+                log::debug!("{} control connection now uses {what}", conn.tag);
             }
             Err(e) => {
-                log::info!("{} TLS handshake failed: {e}", conn.tag);
+                let what = if start { "handshake" } else { "shutdown" };
+                log::info!("{} TLS {what} failed: {e}", conn.tag);
                 return;
             }
         }
     }
-}
-
-/// The server side of a control-connection TLS handshake, within the data timeout.
-async fn handshake(t: &SessionTls, raw: Ctl, shared: &Shared) -> io::Result<Ctl> {
-    let s = data::timeout(shared.config.data_timeout, t.control_acceptor().accept(raw)).await?;
-    Ok(Box::new(s))
 }
 
 struct Conn {
@@ -299,6 +309,7 @@ impl Conn {
                             Flow::Continue => {}
                             Flow::Close => return Ok(RunEnd::Closed),
                             Flow::StartTls => return Ok(RunEnd::StartTls),
+                            Flow::EndTls => return Ok(RunEnd::EndTls),
                         }
                     }
                 }
@@ -361,6 +372,7 @@ impl Conn {
                         Flow::Continue => {}
                         Flow::Close => return Ok(RunEnd::Closed),
                         Flow::StartTls => return Ok(RunEnd::StartTls),
+                        Flow::EndTls => return Ok(RunEnd::EndTls),
                     }
                 }
             }
@@ -379,6 +391,16 @@ impl Conn {
             Action::StartTls(r) => {
                 self.send(&r).await?;
                 return Ok(Flow::StartTls);
+            }
+            Action::EndTls {
+                reply,
+                reinitialize,
+            } => {
+                if reinitialize {
+                    self.data = DataSetup::None;
+                }
+                self.send(&reply).await?;
+                return Ok(Flow::EndTls);
             }
             Action::Close(r) => {
                 self.send(&r).await?;

@@ -123,6 +123,11 @@ struct Cli {
     /// (weaker: allows data-connection hijacking). [default: reuse required]
     #[arg(long)]
     no_tls_session_reuse: bool,
+
+    /// Accept CCC after login: TLS on the control connection ends and commands continue in
+    /// plain text (data connections stay as PROT set them). [default: off, CCC gets 534]
+    #[arg(long)]
+    tls_allow_ccc: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -222,7 +227,12 @@ fn build_config(cli: &Cli) -> Result<(Config, bool)> {
         t.require_tls_login |= cli.require_tls_login;
         t.require_prot_p |= cli.require_prot_p;
         t.require_session_reuse &= !cli.no_tls_session_reuse;
-    } else if cli.require_tls_login || cli.require_prot_p || !cfg.implicit_tls_listen.is_empty() {
+        t.allow_ccc |= cli.tls_allow_ccc;
+    } else if cli.require_tls_login
+        || cli.require_prot_p
+        || cli.tls_allow_ccc
+        || !cfg.implicit_tls_listen.is_empty()
+    {
         bail!("TLS options need --tls-cert and --tls-key, --tls-self-signed, or tls_cert/tls_key in --config");
     }
     if cfg.users.is_empty() && cfg.anonymous.is_none() {

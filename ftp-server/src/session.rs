@@ -42,6 +42,16 @@ pub enum Action {
     Transfer(Transfer),
     /// Send the reply (`234`), then run the TLS handshake on the control connection.
     StartTls(Reply),
+    /// Send the reply over TLS, then end the control connection's TLS session
+    /// (`close_notify` both ways) and go on in plain text on the same TCP connection: `CCC`
+    /// (RFC 4217), and `REIN` on an `AUTH TLS` connection, which also forgets any data
+    /// connection setup (`reinitialize`).
+    EndTls {
+        /// `200` for `CCC`, `220` for `REIN`.
+        reply: Reply,
+        /// Forget any data connection setup, as [`Action::Reinitialize`].
+        reinitialize: bool,
+    },
 }
 
 impl std::fmt::Debug for Action {
@@ -54,6 +64,10 @@ impl std::fmt::Debug for Action {
             Action::Reinitialize(r) => write!(f, "Reinitialize({r})"),
             Action::Transfer(t) => write!(f, "Transfer({:?} {})", t.verb, t.path),
             Action::StartTls(r) => write!(f, "StartTls({r})"),
+            Action::EndTls {
+                reply,
+                reinitialize,
+            } => write!(f, "EndTls({reply}, reinitialize: {reinitialize})"),
         }
     }
 }
@@ -128,6 +142,10 @@ pub struct Session {
     pbsz: bool,
     /// `PROT P` is in force: data connections use TLS.
     prot_private: bool,
+    /// TLS came with the connection (implicit FTPS): `CCC` and `REIN` keep it.
+    tls_implicit: bool,
+    /// `CCC` ended TLS on the control connection; `PBSZ`/`PROT` keep working.
+    tls_cleared: bool,
 }
 
 impl std::fmt::Debug for Session {
@@ -179,6 +197,7 @@ fn allowed_before_login(v: Verb) -> bool {
             | Verb::Auth
             | Verb::Pbsz
             | Verb::Prot
+            | Verb::Ccc
             | Verb::Feat
             | Verb::Syst
             | Verb::Help
@@ -214,6 +233,8 @@ impl Session {
             tls_active: false,
             pbsz: false,
             prot_private: false,
+            tls_implicit: false,
+            tls_cleared: false,
         }
     }
 
@@ -226,6 +247,13 @@ impl Session {
     /// handshake).
     pub fn set_tls_active(&mut self) {
         self.tls_active = true;
+    }
+
+    /// Marks the control connection as implicit FTPS (TLS from the first byte): protected,
+    /// and staying so (`CCC` is refused, `REIN` keeps TLS).
+    pub fn set_tls_implicit(&mut self) {
+        self.tls_active = true;
+        self.tls_implicit = true;
     }
 
     /// Whether data connections must use TLS (`PROT P`).
@@ -296,6 +324,7 @@ impl Session {
                     return reply(ReplyCode::BAD_SEQUENCE, "TLS is already active.");
                 }
                 self.tls_active = true;
+                self.tls_cleared = false;
                 self.pbsz = false;
                 self.prot_private = false;
                 Action::StartTls(Reply::new(
@@ -303,9 +332,10 @@ impl Session {
                     format!("AUTH {mech} successful."),
                 ))
             }
-            _ if !self.tls_active => reply(
+            Command::Ccc => self.ccc(),
+            _ if !self.tls_active && !self.tls_cleared => reply(
                 ReplyCode::BAD_SEQUENCE,
-                "Use AUTH TLS first (PBSZ, PROT and CCC need TLS).",
+                "Use AUTH TLS first (PBSZ and PROT need TLS).",
             ),
             Command::Pbsz(_) => {
                 self.pbsz = true;
@@ -331,9 +361,49 @@ impl Session {
                 "Only PROT C and PROT P are supported.",
             ),
             _ => reply(
+                ReplyCode::NOT_IMPLEMENTED_FOR_PARAMETER,
+                "Unsupported security command.",
+            ),
+        }
+    }
+
+    /// `CCC` (RFC 2228, RFC 4217): only over TLS (`533` otherwise: the command itself was not
+    /// protected), only when the configuration allows it (`534`), never on an implicit-FTPS
+    /// connection (`534`), and only after login (`530`), so credentials are never sent in
+    /// the clear because of it. Data protection (`PBSZ`/`PROT`) stays as negotiated.
+    fn ccc(&mut self) -> Action {
+        if !self.tls_active {
+            return reply(
+                ReplyCode::PROTECTION_DENIED,
+                "CCC must be sent over TLS: use AUTH TLS first.",
+            );
+        }
+        if !self.cfg.tls.as_ref().is_some_and(|t| t.allow_ccc) {
+            return reply(
                 ReplyCode::POLICY_DENIED,
                 "CCC refused: the control connection stays protected.",
+            );
+        }
+        if self.tls_implicit {
+            return reply(
+                ReplyCode::POLICY_DENIED,
+                "CCC refused: implicit FTPS stays protected.",
+            );
+        }
+        if self.account().is_none() {
+            return reply(
+                ReplyCode::NOT_LOGGED_IN,
+                "Log in with USER and PASS before CCC.",
+            );
+        }
+        self.tls_active = false;
+        self.tls_cleared = true;
+        Action::EndTls {
+            reply: Reply::new(
+                ReplyCode::OK,
+                "CCC ok: the control connection continues in clear text.",
             ),
+            reinitialize: false,
         }
     }
 
@@ -587,10 +657,22 @@ impl Session {
                 self.login = Login::AwaitUser;
                 self.reset_transfer_state();
                 self.epsv_all = false;
-                Action::Reinitialize(Reply::new(
-                    ReplyCode::SERVICE_READY,
-                    "Service ready for new user.",
-                ))
+                // RFC 2228/4217: REIN also resets the security state. PBSZ and PROT return
+                // to their defaults; an `AUTH TLS` control connection returns to plain text
+                // (implicit FTPS keeps its TLS: the port promises it).
+                self.pbsz = false;
+                self.prot_private = false;
+                self.tls_cleared = false;
+                let r = Reply::new(ReplyCode::SERVICE_READY, "Service ready for new user.");
+                if self.tls_active && !self.tls_implicit {
+                    self.tls_active = false;
+                    Action::EndTls {
+                        reply: r,
+                        reinitialize: true,
+                    }
+                } else {
+                    Action::Reinitialize(r)
+                }
             }
             Command::Pwd => {
                 Action::Reply(Reply::path(self.cwd.as_bytes(), "is the current directory"))
@@ -1162,13 +1244,18 @@ mod tests {
 
     impl Harness {
         fn new() -> Harness {
+            Harness::with(|_| {})
+        }
+
+        fn with(configure: impl FnOnce(&mut Config)) -> Harness {
             let dir = tempfile::tempdir().unwrap();
             std::fs::write(dir.path().join("f"), b"0123456789").unwrap();
-            let cfg = Config {
+            let mut cfg = Config {
                 users: vec![User::new("alice", "secret", dir.path())],
                 login_failure_delay: std::time::Duration::ZERO,
                 ..Config::default()
             };
+            configure(&mut cfg);
             let auth = Arc::new(UserDb::from_config(&cfg).unwrap());
             let s = Session::new(
                 Arc::new(cfg),
@@ -1187,6 +1274,7 @@ mod tests {
             match self.run(line) {
                 Action::Reply(r) | Action::Close(r) | Action::Active(_, r) => r.code().as_u16(),
                 Action::Reinitialize(r) | Action::StartTls(r) => r.code().as_u16(),
+                Action::EndTls { reply, .. } => reply.code().as_u16(),
                 Action::Passive { .. } => 227,
                 Action::Transfer(t) => t.opening.code().as_u16(),
             }
@@ -1198,6 +1286,83 @@ mod tests {
             assert_eq!(h.code("PASS secret"), 230);
             h
         }
+    }
+
+    fn tls_harness(allow_ccc: bool) -> Harness {
+        Harness::with(|c| {
+            let (cert, _) = crate::tls::ReloadableCert::self_signed(&["localhost".into()]).unwrap();
+            let mut t = crate::tls::TlsConfig::new(cert);
+            t.allow_ccc = allow_ccc;
+            c.tls = Some(t);
+        })
+    }
+
+    #[test]
+    fn ccc_is_refused_by_default_and_before_auth() {
+        let mut h = tls_harness(false);
+        assert_eq!(h.code("CCC"), 533, "not protected: no AUTH yet");
+        assert!(matches!(h.run("AUTH TLS"), Action::StartTls(_)));
+        assert_eq!(h.code("CCC"), 534, "refused by policy");
+        h.code("USER alice");
+        assert_eq!(h.code("PASS secret"), 230);
+        assert_eq!(h.code("CCC"), 534, "still refused after login");
+    }
+
+    #[test]
+    fn allowed_ccc_needs_login_and_keeps_data_protection() {
+        let mut h = tls_harness(true);
+        assert_eq!(h.code("CCC"), 533);
+        assert!(matches!(h.run("AUTH TLS"), Action::StartTls(_)));
+        assert_eq!(h.code("CCC"), 530, "credentials stay protected");
+        h.code("USER alice");
+        assert_eq!(h.code("PASS secret"), 230);
+        assert_eq!(h.code("PBSZ 0"), 200);
+        assert_eq!(h.code("PROT P"), 200);
+        match h.run("CCC") {
+            Action::EndTls {
+                reply,
+                reinitialize: false,
+            } => assert_eq!(reply.code().as_u16(), 200),
+            other => panic!("{other:?}"),
+        }
+        assert!(h.s.data_protected(), "PROT P survives CCC");
+        assert_eq!(h.code("CCC"), 533, "the control connection is clear now");
+        assert_eq!(h.code("PROT C"), 200, "PROT still answers after CCC");
+    }
+
+    #[test]
+    fn rein_on_auth_tls_connection_ends_tls_and_resets_protection() {
+        let mut h = tls_harness(false);
+        assert!(matches!(h.run("AUTH TLS"), Action::StartTls(_)));
+        h.code("USER alice");
+        h.code("PASS secret");
+        h.code("PBSZ 0");
+        h.code("PROT P");
+        match h.run("REIN") {
+            Action::EndTls {
+                reply,
+                reinitialize: true,
+            } => assert_eq!(reply.code().as_u16(), 220),
+            other => panic!("{other:?}"),
+        }
+        assert!(!h.s.data_protected(), "PROT back to C");
+        assert_eq!(h.code("PBSZ 0"), 503, "PBSZ needs AUTH again");
+        assert!(matches!(h.run("AUTH TLS"), Action::StartTls(_)));
+    }
+
+    #[test]
+    fn rein_on_implicit_tls_keeps_tls_and_ccc_is_refused_there() {
+        let mut h = tls_harness(true);
+        h.s.set_tls_implicit();
+        h.code("USER alice");
+        h.code("PASS secret");
+        assert_eq!(h.code("CCC"), 534);
+        h.code("PBSZ 0");
+        h.code("PROT P");
+        assert!(matches!(h.run("REIN"), Action::Reinitialize(_)));
+        assert!(!h.s.data_protected(), "PROT back to C");
+        assert_eq!(h.code("PROT P"), 503, "PBSZ first");
+        assert_eq!(h.code("PBSZ 0"), 200, "still under TLS");
     }
 
     #[test]

@@ -26,9 +26,12 @@
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::{Arc, RwLock};
+use std::task::{ready, Context, Poll};
+use std::time::Duration;
 
-use futures_lite::io::{AsyncRead, AsyncWrite};
+use futures_lite::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use futures_rustls::server::TlsStream;
 use futures_rustls::TlsAcceptor;
 use rustls::crypto::CryptoProvider;
@@ -359,6 +362,9 @@ pub struct TlsConfig {
     /// Refuse protected data connections that do not resume the control connection's TLS
     /// session (vsftpd's `require_ssl_reuse`; on by default).
     pub require_session_reuse: bool,
+    /// Accept `CCC` (RFC 4217: end TLS on the control connection after login and go on in
+    /// plain text; data protection stays as `PROT` set it). Off by default: `534`.
+    pub allow_ccc: bool,
 }
 
 impl TlsConfig {
@@ -369,6 +375,7 @@ impl TlsConfig {
             require_tls_login: false,
             require_prot_p: false,
             require_session_reuse: true,
+            allow_ccc: false,
         }
     }
 }
@@ -417,6 +424,242 @@ impl SessionTls {
             return Err(DataTlsError::NotResumed);
         }
         Ok(tls)
+    }
+}
+
+/// Most bytes of application data accepted (and dropped) while waiting for the client's
+/// `close_notify` after `CCC`/`REIN`; a client that keeps talking instead is disconnected.
+const MAX_DATA_BEFORE_CLOSE_NOTIFY: usize = 4096;
+
+/// The transport under a control connection's TLS session.
+///
+/// * It first replays `prefix`: bytes read from the socket before the handshake (a client
+///   that sent its ClientHello right behind `AUTH TLS`). They only ever reach the TLS layer,
+///   never the command reader, so plain-text commands pipelined behind `AUTH TLS` cannot be
+///   injected into the protected session (the STARTTLS injection of CVE-2011-0411); to TLS
+///   they are garbage and fail the handshake.
+/// * It hands rustls at most one TLS record at a time (header, then body), so when the
+///   client's `close_notify` arrives (`CCC`, `REIN`) rustls has consumed nothing behind it:
+///   the plain-text commands that follow are still in the socket.
+/// * Closing it only flushes: the TLS session's `close_notify` must not shut down the TCP
+///   connection, which goes on in plain text.
+#[derive(Debug)]
+pub(crate) struct ControlTransport<S> {
+    inner: S,
+    prefix: Vec<u8>,
+    pos: usize,
+    header: [u8; 5],
+    /// Bytes of the current record's 5-byte header seen so far.
+    have: usize,
+    /// Bytes of the current record's body still to come (when `have == 5`).
+    left: usize,
+}
+
+impl<S> ControlTransport<S> {
+    pub(crate) fn new(inner: S, prefix: Vec<u8>) -> ControlTransport<S> {
+        ControlTransport {
+            inner,
+            prefix,
+            pos: 0,
+            header: [0; 5],
+            have: 0,
+            left: 0,
+        }
+    }
+
+    /// True at a record boundary with no replayed bytes left.
+    fn at_boundary(&self) -> bool {
+        self.pos == self.prefix.len() && self.have == 0
+    }
+
+    /// Tracks the record framing over bytes just handed out (never more than `want`).
+    fn account(&mut self, bytes: &[u8]) {
+        if self.have < 5 {
+            self.header[self.have..self.have + bytes.len()].copy_from_slice(bytes);
+            self.have += bytes.len();
+            if self.have == 5 {
+                self.left = usize::from(u16::from_be_bytes([self.header[3], self.header[4]]));
+                if self.left == 0 {
+                    self.have = 0;
+                }
+            }
+        } else {
+            self.left -= bytes.len();
+            if self.left == 0 {
+                self.have = 0;
+            }
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for ControlTransport<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let want = if this.have < 5 {
+            5 - this.have
+        } else {
+            this.left
+        };
+        let n = want.min(buf.len());
+        if n == 0 {
+            return Poll::Ready(Ok(0));
+        }
+        let got = if this.pos < this.prefix.len() {
+            let k = n.min(this.prefix.len() - this.pos);
+            buf[..k].copy_from_slice(&this.prefix[this.pos..this.pos + k]);
+            this.pos += k;
+            if this.pos == this.prefix.len() {
+                this.prefix = Vec::new();
+                this.pos = 0;
+            }
+            k
+        } else {
+            match Pin::new(&mut this.inner).poll_read(cx, &mut buf[..n]) {
+                Poll::Ready(Ok(k)) => k,
+                other => return other,
+            }
+        };
+        this.account(&buf[..got]);
+        Poll::Ready(Ok(got))
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for ControlTransport<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    /// Flushes only: the TCP connection outlives the TLS session.
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+}
+
+/// A control connection: plain TCP, or TLS (after `AUTH TLS`, or on an implicit listener)
+/// that can be taken down again (`CCC`, `REIN`) to continue in plain text.
+pub(crate) enum ControlStream<S> {
+    /// No TLS.
+    Plain(S),
+    /// Under TLS (boxed: a TLS session is large, a plain idle connection stays small).
+    Tls(Box<TlsStream<ControlTransport<S>>>),
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> ControlStream<S> {
+    /// Runs the server handshake over the plain stream within `limit`, first feeding the TLS
+    /// layer `prefix` (bytes already read from the socket after `AUTH TLS`).
+    pub(crate) async fn start_tls(
+        self,
+        tls: &SessionTls,
+        prefix: Vec<u8>,
+        limit: Duration,
+    ) -> io::Result<ControlStream<S>> {
+        let ControlStream::Plain(s) = self else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "TLS is already active on the control connection",
+            ));
+        };
+        let transport = ControlTransport::new(s, prefix);
+        let t = crate::data::timeout(limit, tls.control_acceptor().accept(transport)).await?;
+        Ok(ControlStream::Tls(Box::new(t)))
+    }
+
+    /// Ends the TLS session and returns the plain stream (RFC 4217 `CCC`, `REIN`): sends
+    /// `close_notify`, then waits within `limit` for the client's. Fails if the client
+    /// closes the connection instead, keeps sending data, or had sent bytes before the
+    /// handshake that TLS never consumed. A plain stream is returned as it is.
+    pub(crate) async fn end_tls(self, limit: Duration) -> io::Result<ControlStream<S>> {
+        let ControlStream::Tls(mut t) = self else {
+            return Ok(self);
+        };
+        crate::data::timeout(limit, async {
+            t.close().await?;
+            let mut buf = [0u8; 512];
+            let mut seen = 0;
+            loop {
+                let n = t.read(&mut buf).await?;
+                if n == 0 {
+                    return Ok(());
+                }
+                seen += n;
+                if seen > MAX_DATA_BEFORE_CLOSE_NOTIFY {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "data instead of close_notify after CCC/REIN",
+                    ));
+                }
+            }
+        })
+        .await?;
+        let (transport, conn) = t.into_inner();
+        if !transport.at_boundary() || conn.wants_write() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "TLS session did not end cleanly",
+            ));
+        }
+        Ok(ControlStream::Plain(transport.inner))
+    }
+
+    /// Whether TLS is active.
+    pub(crate) fn is_tls(&self) -> bool {
+        matches!(self, ControlStream::Tls(_))
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for ControlStream<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            ControlStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            ControlStream::Tls(t) => Pin::new(&mut **t).poll_read(cx, buf),
+        }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for ControlStream<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            ControlStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            ControlStream::Tls(t) => Pin::new(&mut **t).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ControlStream::Plain(s) => Pin::new(s).poll_flush(cx),
+            ControlStream::Tls(t) => Pin::new(&mut **t).poll_flush(cx),
+        }
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ControlStream::Plain(s) => Pin::new(s).poll_close(cx),
+            ControlStream::Tls(t) => {
+                // close_notify, then shut the TCP connection down as a plain stream would.
+                ready!(Pin::new(&mut **t).poll_close(cx))?;
+                Pin::new(&mut t.get_mut().0.inner).poll_close(cx)
+            }
+        }
     }
 }
 
