@@ -1,0 +1,145 @@
+//! Third-party clients clearing the control channel (`CCC`, RFC 4217) on our server with
+//! `allow_ccc` on: Python's `ftplib.FTP_TLS.ccc()` (which sends `CCC` and unwraps the socket
+//! with a `close_notify` exchange) and curl's `--ftp-ssl-ccc`; plain-text commands follow on
+//! the same TCP connection while `PROT P` data connections stay TLS. Certificates are
+//! generated at test time.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use ftp_server::tls::{ReloadableCert, SelfSigned, TlsConfig};
+use integration_tests::{
+    assert_file, curl_as_test_user, or_skip, output_within, run_ok, test_bytes, tool, TestServer,
+};
+
+struct Tls {
+    server: TestServer,
+    ca_file: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+/// TLS required for login, PROT P required, session reuse required, CCC allowed.
+fn start() -> Tls {
+    let cert = SelfSigned::generate(&["localhost".into(), "127.0.0.1".into()]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, &cert.cert_pem).unwrap();
+    let mut tls = TlsConfig::new(ReloadableCert::fixed(cert.certified_key().unwrap()));
+    tls.require_tls_login = true;
+    tls.require_prot_p = true;
+    tls.require_session_reuse = true;
+    tls.allow_ccc = true;
+    let server = TestServer::start_with(|cfg| cfg.tls = Some(tls));
+    Tls {
+        server,
+        ca_file,
+        _dir: dir,
+    }
+}
+
+const FTPLIB_CCC_SCRIPT: &str = r#"
+import ftplib, io, ssl, sys
+host, port, user, pw, ca = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+ctx = ssl.create_default_context(cafile=ca)
+ctx.check_hostname = False
+
+class ReusingFTP_TLS(ftplib.FTP_TLS):
+    """FTP_TLS resuming the control connection's TLS session on data connections (the
+    server requires reuse). After ccc() the control socket has no session any more, so the
+    one from before is kept."""
+    saved = None
+    def ntransfercmd(self, cmd, rest=None):
+        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
+        if self._prot_p:
+            session = getattr(self.sock, "session", None) or self.saved
+            conn = self.context.wrap_socket(conn, server_hostname=self.host, session=session)
+        return conn, size
+
+f = ReusingFTP_TLS(context=ctx, timeout=30)
+f.connect(host, port)
+f.login(user, pw)
+f.prot_p()
+data = bytes((i * 7 + i // 13) % 256 for i in range(200000))
+f.storbinary("STOR before.bin", io.BytesIO(data))
+f.saved = f.sock.session
+resp = f.ccc()
+assert resp.startswith("200"), resp
+assert not isinstance(f.sock, ssl.SSLSocket) or f.sock._sslobj is None, "still TLS"
+assert f.pwd() == "/", f.pwd()
+f.storbinary("STOR after.bin", io.BytesIO(data))
+names = f.nlst()
+assert "before.bin" in names and "after.bin" in names, names
+out = io.BytesIO()
+f.retrbinary("RETR before.bin", out.write)
+assert out.getvalue() == data, "download differs"
+f.quit()
+print("ok")
+"#;
+
+#[test]
+fn python_ftplib_ccc_then_plain_commands_and_prot_p_transfers() {
+    let test = "python_ftplib_ccc_then_plain_commands_and_prot_p_transfers";
+    let Some(python) = or_skip(tool("python3"), test) else {
+        return;
+    };
+    let t = start();
+    let out = output_within(
+        Command::new(python)
+            .arg("-c")
+            .arg(FTPLIB_CCC_SCRIPT)
+            .arg("127.0.0.1")
+            .arg(t.server.addr.port().to_string())
+            .arg(TestServer::USER)
+            .arg(TestServer::PASS)
+            .arg(&t.ca_file),
+        Duration::from_secs(120),
+    );
+    assert!(
+        out.status.success(),
+        "ftplib failed ({}):\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let want: Vec<u8> = (0..200_000usize)
+        .map(|i| ((i * 7 + i / 13) % 256) as u8)
+        .collect();
+    assert_file(&t.server.path("before.bin"), &want);
+    assert_file(&t.server.path("after.bin"), &want);
+}
+
+#[test]
+fn curl_ftp_ssl_ccc_uploads_and_downloads() {
+    let test = "curl_ftp_ssl_ccc_uploads_and_downloads";
+    let Some(curl) = curl_as_test_user(test) else {
+        return;
+    };
+    let t = start();
+    let data = test_bytes(300_000, 5);
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src.bin");
+    std::fs::write(&src, &data).unwrap();
+    let url = format!("ftp://127.0.0.1:{}/c.bin", t.server.addr.port());
+    let mut up = curl;
+    up.arg("--cacert")
+        .arg(&t.ca_file)
+        .args(["--ssl-reqd", "--ftp-ssl-ccc", "--ftp-ssl-ccc-mode", "active"])
+        .arg("-T")
+        .arg(&src)
+        .arg(&url);
+    run_ok(&mut up);
+    assert_file(&t.server.path("c.bin"), &data);
+    let Some(mut down) = curl_as_test_user(test) else {
+        return;
+    };
+    let dst = dir.path().join("dst.bin");
+    down.arg("--cacert")
+        .arg(&t.ca_file)
+        .args(["--ssl-reqd", "--ftp-ssl-ccc", "--ftp-ssl-ccc-mode", "active"])
+        .arg("-o")
+        .arg(&dst)
+        .arg(&url);
+    run_ok(&mut down);
+    assert_file(&dst, &data);
+}
