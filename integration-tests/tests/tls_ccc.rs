@@ -109,6 +109,14 @@ fn python_ftplib_ccc_then_plain_commands_and_prot_p_transfers() {
     assert_file(&t.server.path("after.bin"), &want);
 }
 
+/// Explicit FTPS, then `CCC` after login (curl waits for our `close_notify`).
+const CURL_CCC: [&str; 4] = [
+    "--ssl-reqd",
+    "--ftp-ssl-ccc",
+    "--ftp-ssl-ccc-mode",
+    "active",
+];
+
 #[test]
 fn curl_ftp_ssl_ccc_uploads_and_downloads() {
     let test = "curl_ftp_ssl_ccc_uploads_and_downloads";
@@ -124,7 +132,7 @@ fn curl_ftp_ssl_ccc_uploads_and_downloads() {
     let mut up = curl;
     up.arg("--cacert")
         .arg(&t.ca_file)
-        .args(["--ssl-reqd", "--ftp-ssl-ccc", "--ftp-ssl-ccc-mode", "active"])
+        .args(CURL_CCC)
         .arg("-T")
         .arg(&src)
         .arg(&url);
@@ -136,7 +144,7 @@ fn curl_ftp_ssl_ccc_uploads_and_downloads() {
     let dst = dir.path().join("dst.bin");
     down.arg("--cacert")
         .arg(&t.ca_file)
-        .args(["--ssl-reqd", "--ftp-ssl-ccc", "--ftp-ssl-ccc-mode", "active"])
+        .args(CURL_CCC)
         .arg("-o")
         .arg(&dst)
         .arg(&url);
