@@ -91,10 +91,10 @@ fn help_documents_every_option_with_its_default() {
 }
 
 #[test]
-fn hash_password_output_works_in_a_users_file() {
+fn hash_password_output_at_a_chosen_cost_works_in_a_users_file() {
     let mut child = ChildGuard::spawn(
         Command::new(bin_path("ftp-server"))
-            .arg("hash-password")
+            .args(["hash-password", "--memory-kib", "1024", "--iterations", "1"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped()),
     )
@@ -115,7 +115,7 @@ fn hash_password_output_works_in_a_users_file() {
     std::io::Read::read_to_string(&mut child.child_mut().stdout.take().unwrap(), &mut hash)
         .unwrap();
     let hash = hash.trim();
-    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    assert!(hash.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"), "{hash}");
 
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("carol")).unwrap();
