@@ -577,8 +577,9 @@ impl Conn {
     }
 }
 
-/// Runs one transfer over a plain TCP data connection: a local file in binary mode goes
-/// out with zero-copy `sendfile`, everything else through [`run_transfer`].
+/// Runs one transfer over a plain TCP data connection: in binary mode a local file goes out
+/// with zero-copy `sendfile` and an upload to a local file comes in with `splice`; everything
+/// else goes through [`run_transfer`].
 async fn run_plain(
     stream: &mut TcpStream,
     data: TransferData,
@@ -586,12 +587,27 @@ async fn run_plain(
     stall: std::time::Duration,
     progress: &Arc<AtomicU64>,
 ) -> Outcome {
-    let TransferData::SendFile(file) = data else {
-        return run_transfer(stream, data, ascii, stall, progress).await;
+    let file = match data {
+        TransferData::SendFile(file) if !ascii => file,
+        TransferData::Receive(mut up) if !ascii => {
+            let Some(file) = up.local_file() else {
+                return run_transfer(stream, TransferData::Receive(up), ascii, stall, progress)
+                    .await;
+            };
+            return match data::receive_file(stream, file, stall, progress).await {
+                Ok(n) => {
+                    let _ = data::timeout(stall, stream.close()).await;
+                    match up.commit().await {
+                        Ok(()) => Outcome::Done(n),
+                        Err(e) => Outcome::Storage(e),
+                    }
+                }
+                Err(CopyError::Read(e)) => Outcome::Data(e),
+                Err(CopyError::Write(e)) => Outcome::Storage(e.into()),
+            };
+        }
+        data => return run_transfer(stream, data, ascii, stall, progress).await,
     };
-    if ascii {
-        return run_transfer(stream, TransferData::SendFile(file), ascii, stall, progress).await;
-    }
     match data::send_file(&file, stream, stall, progress).await {
         Ok(Some(n)) => match data::timeout(stall, stream.close()).await {
             Ok(()) => Outcome::Done(n),

@@ -345,12 +345,36 @@ impl Pending {
     }
 }
 
+/// Where an upload's bytes go: the file itself until the first [`AsyncWrite`] call (so the
+/// server can `splice(2)` into it, see [`Upload::local_file`]), then a buffered pipe to the
+/// blocking pool.
+#[derive(Debug)]
+enum Sink {
+    Local(std::fs::File),
+    Pooled(Unblock<std::fs::File>),
+}
+
 /// A file being written; see [`Upload`].
 #[derive(Debug)]
 struct FsUpload {
-    file: Option<Unblock<std::fs::File>>,
+    file: Option<Sink>,
     /// Set when the data goes to a temporary file first.
     rename: Option<Pending>,
+}
+
+impl FsUpload {
+    /// The pooled writer, switching to it on first use.
+    fn pooled(&mut self) -> Option<&mut Unblock<std::fs::File>> {
+        if let Some(Sink::Local(_)) = self.file {
+            if let Some(Sink::Local(f)) = self.file.take() {
+                self.file = Some(Sink::Pooled(Unblock::with_capacity(UPLOAD_BUFFER, f)));
+            }
+        }
+        match self.file.as_mut() {
+            Some(Sink::Pooled(u)) => Some(u),
+            _ => None,
+        }
+    }
 }
 
 impl AsyncWrite for FsUpload {
@@ -359,7 +383,7 @@ impl AsyncWrite for FsUpload {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        match self.file.as_mut() {
+        match self.pooled() {
             Some(f) => Pin::new(f).poll_write(cx, buf),
             None => Poll::Ready(Err(std::io::ErrorKind::BrokenPipe.into())),
         }
@@ -367,17 +391,18 @@ impl AsyncWrite for FsUpload {
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         match self.file.as_mut() {
-            Some(f) => Pin::new(f).poll_flush(cx),
-            None => Poll::Ready(Ok(())),
+            Some(Sink::Pooled(f)) => Pin::new(f).poll_flush(cx),
+            _ => Poll::Ready(Ok(())),
         }
     }
 
     fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         let r = match self.file.as_mut() {
-            Some(f) => std::task::ready!(Pin::new(f).poll_close(cx)),
+            Some(Sink::Pooled(f)) => std::task::ready!(Pin::new(f).poll_close(cx)),
+            Some(Sink::Local(_)) => Ok(()),
             None => return Poll::Ready(Ok(())),
         };
-        // The file is closed (and dropped by `Unblock`); nothing more to write.
+        // The file is closed (and dropped); nothing more to write.
         self.file = None;
         Poll::Ready(r)
     }
@@ -388,19 +413,38 @@ impl Upload for FsUpload {
         let file = self.file.take();
         let rename = self.rename.take();
         Box::pin(async move {
-            if let Some(mut f) = file {
-                if let Err(e) = f.close().await {
-                    if let Some(p) = &rename {
-                        p.discard();
+            let local = match file {
+                Some(Sink::Pooled(mut f)) => {
+                    if let Err(e) = f.close().await {
+                        if let Some(p) = &rename {
+                            p.discard();
+                        }
+                        return Err(e.into());
                     }
-                    return Err(e.into());
+                    None
                 }
-            }
-            if let Some(p) = rename {
-                unblock(move || p.finish()).await?;
+                Some(Sink::Local(f)) => Some(f),
+                None => None,
+            };
+            if local.is_some() || rename.is_some() {
+                unblock(move || {
+                    drop(local);
+                    match rename {
+                        Some(p) => p.finish(),
+                        None => Ok(()),
+                    }
+                })
+                .await?;
             }
             Ok(())
         })
+    }
+
+    fn local_file(&mut self) -> Option<&std::fs::File> {
+        match self.file.as_ref() {
+            Some(Sink::Local(f)) => Some(f),
+            _ => None,
+        }
     }
 }
 
@@ -551,7 +595,7 @@ impl Storage for FsStorage {
             })
             .await?;
             Ok(Box::new(FsUpload {
-                file: Some(Unblock::with_capacity(UPLOAD_BUFFER, file)),
+                file: Some(Sink::Local(file)),
                 rename,
             }) as Box<dyn Upload>)
         })

@@ -28,6 +28,16 @@ pub type ReadStream = Pin<Box<dyn AsyncRead + Send>>;
 pub trait Upload: AsyncWrite + Send + Unpin {
     /// Makes the data visible under its final name. Call after the last write.
     fn commit(self: Box<Self>) -> BoxFuture<'static, Result<(), StorageError>>;
+
+    /// The local OS file the upload writes to, positioned where the next byte goes, when the
+    /// backend keeps files on the local filesystem and nothing has been written through
+    /// [`AsyncWrite`] yet. The server then moves plain binary uploads from the socket into it
+    /// with `splice(2)` (no copy through user space) and calls [`Upload::commit`] as usual.
+    /// Backends without local files keep the default, `None`, and are written through
+    /// [`AsyncWrite`].
+    fn local_file(&mut self) -> Option<&std::fs::File> {
+        None
+    }
 }
 
 /// How [`Storage::open_write`] opens a file.
