@@ -33,13 +33,31 @@ pub async fn timeout<T>(
     .await
 }
 
-/// Binds a passive listener on `ip`, on a port from `range` (tried from a random start) or
-/// one the OS chooses.
+/// Binds a passive listener on `ip`, on a port from `range` (tried from a random start) or,
+/// without a range, on a random port of the system's ephemeral range.
+///
+/// Why not let the OS choose (port 0): the server closes each data connection first, so
+/// each leaves a `TIME_WAIT` socket on its port, and the kernel's search for a port free of
+/// them costs time proportional to their number (at thousands of transfers a second, most
+/// of the server's CPU). A random port is bound at once: `SO_REUSEADDR` (which `bind` sets)
+/// lets a listener share a port with `TIME_WAIT` leftovers, and a port really in use just
+/// means trying another. After [`EPHEMERAL_TRIES`] such failures the OS chooses after all.
 pub async fn bind_passive(
     ip: IpAddr,
     range: Option<&RangeInclusive<u16>>,
 ) -> io::Result<TcpListener> {
     let Some(range) = range else {
+        if let Some((lo, hi)) = ephemeral_ports() {
+            let n = u32::from(hi - lo) + 1;
+            for _ in 0..EPHEMERAL_TRIES {
+                let port = u16::try_from(u32::from(lo) + rand::random::<u32>() % n).unwrap_or(0);
+                match TcpListener::bind(SocketAddr::new(ip, port)).await {
+                    Ok(l) => return Ok(l),
+                    Err(e) if e.kind() == io::ErrorKind::AddrInUse => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
         return TcpListener::bind(SocketAddr::new(ip, 0)).await;
     };
     let (lo, hi) = (u32::from(*range.start()), u32::from(*range.end()));
@@ -57,6 +75,21 @@ pub async fn bind_passive(
         }
     }
     Err(last)
+}
+
+/// Random ports tried by [`bind_passive`] before it lets the OS choose.
+const EPHEMERAL_TRIES: usize = 8;
+
+/// The system's ephemeral port range (`/proc/sys/net/ipv4/ip_local_port_range`, read once),
+/// if it can be read and is sane.
+fn ephemeral_ports() -> Option<(u16, u16)> {
+    static RANGE: std::sync::OnceLock<Option<(u16, u16)>> = std::sync::OnceLock::new();
+    *RANGE.get_or_init(|| {
+        let text = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok()?;
+        let mut it = text.split_whitespace().map(|v| v.parse::<u16>().ok());
+        let (lo, hi) = (it.next()??, it.next()??);
+        (1024 <= lo && lo <= hi).then_some((lo, hi))
+    })
 }
 
 /// Accepts the data connection from `peer_ip`; connections from other addresses are dropped
@@ -367,6 +400,16 @@ fn is_network_error(e: &io::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bind_passive_without_a_range_uses_an_ephemeral_port() {
+        let l = future::block_on(bind_passive(IpAddr::from([127, 0, 0, 1]), None)).unwrap();
+        let port = l.local_addr().unwrap().port();
+        if let Some((lo, hi)) = ephemeral_ports() {
+            assert!((lo..=hi).contains(&port), "{port} not in {lo}..={hi}");
+        }
+        assert_ne!(port, 0);
+    }
 
     #[test]
     fn copy_converts_and_counts() {
