@@ -19,8 +19,11 @@
 //! On kernels without `openat2` (before Linux 5.6, or when a seccomp filter refuses it) the
 //! backend falls back to canonicalising each path and checking that it is under the root
 //! before using it; that check and the use are separate system calls, so only that fallback
-//! can be raced by a local user who can create symlinks inside the root. Blocking filesystem
-//! calls run on the `blocking` thread pool.
+//! can be raced by a local user who can create symlinks inside the root. Filesystem calls that
+//! may take long (listing, creating, renaming, removing) run on the `blocking` thread pool;
+//! quick lookups (stat, open for reading) run inline unless one was slow (see
+//! `Root::quick`), and uploads are written from the data loop (see
+//! [`crate::data::receive_file`]).
 
 use std::ffi::OsStr;
 use std::io::{Seek, SeekFrom};
@@ -28,10 +31,10 @@ use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use blocking::{unblock, Unblock};
 use futures_lite::io::{AsyncWrite, AsyncWriteExt};
@@ -49,6 +52,12 @@ const IO_BUFFER: usize = 256 * 1024;
 /// Buffer size between an upload and the blocking pool (allocated when the first write
 /// arrives): large writes mean fewer system calls and thread hand-offs per GiB.
 const UPLOAD_BUFFER: usize = 1024 * 1024;
+
+/// A lookup run inline that takes longer than this sends lookups to the blocking pool.
+const SLOW_LOOKUP: Duration = Duration::from_millis(5);
+
+/// How long lookups stay on the blocking pool after a slow one.
+const POOLED_FOR: Duration = Duration::from_secs(10);
 
 /// How `openat2` resolves every path: never above the root fd, no `/proc` magic links.
 const RESOLVE: ResolveFlags = ResolveFlags::BENEATH.union(ResolveFlags::NO_MAGICLINKS);
@@ -101,6 +110,8 @@ impl FsStorage {
                 path,
                 fd,
                 openat2: AtomicBool::new(openat2),
+                born: Instant::now(),
+                pooled_until: AtomicU64::new(0),
             }),
         })
     }
@@ -118,26 +129,25 @@ impl FsStorage {
 
     /// Opens a regular file for reading, positioned at `offset`.
     async fn open_file(&self, path: &VPath, offset: u64) -> Result<std::fs::File, StorageError> {
-        let r = self.root.clone();
         let path = path.clone();
-        unblock(move || {
-            // O_NONBLOCK: opening a FIFO must not block a pool thread (regular files
-            // ignore the flag).
-            let fd = r.open(&path, OFlags::RDONLY | OFlags::NONBLOCK, Mode::empty())?;
-            let mut f = std::fs::File::from(fd);
-            let m = f.metadata()?;
-            if m.is_dir() {
-                return Err(StorageError::IsADirectory);
-            }
-            if !m.is_file() {
-                return Err(StorageError::PermissionDenied);
-            }
-            if offset > 0 {
-                f.seek(SeekFrom::Start(offset))?;
-            }
-            Ok::<_, StorageError>(f)
-        })
-        .await
+        self.root
+            .quick(move |r| {
+                // O_NONBLOCK: opening a FIFO must not block (regular files ignore the flag).
+                let fd = r.open(&path, OFlags::RDONLY | OFlags::NONBLOCK, Mode::empty())?;
+                let mut f = std::fs::File::from(fd);
+                let m = f.metadata()?;
+                if m.is_dir() {
+                    return Err(StorageError::IsADirectory);
+                }
+                if !m.is_file() {
+                    return Err(StorageError::PermissionDenied);
+                }
+                if offset > 0 {
+                    f.seek(SeekFrom::Start(offset))?;
+                }
+                Ok::<_, StorageError>(f)
+            })
+            .await
     }
 }
 
@@ -147,6 +157,11 @@ struct Root {
     path: PathBuf,
     fd: OwnedFd,
     openat2: AtomicBool,
+    /// When this storage was opened (the clock of `pooled_until`).
+    born: Instant,
+    /// Until when (nanoseconds after `born`) lookups run on the blocking pool, because one
+    /// run inline was slow.
+    pooled_until: AtomicU64,
 }
 
 /// Why a path could not be opened beneath the root.
@@ -187,6 +202,31 @@ fn rel(p: &VPath) -> PathBuf {
 }
 
 impl Root {
+    /// Runs `f`, a lookup that the page and dentry caches normally answer in microseconds
+    /// (open a file, stat a path), right on the calling thread: a hand-off to the blocking
+    /// pool and back would cost more than the work itself (nginx opens files on its event
+    /// loop the same way). When one takes longer than [`SLOW_LOOKUP`] (a cold cache on a slow
+    /// or remote disk), lookups go to the blocking pool for the next [`POOLED_FOR`].
+    async fn quick<T: Send + 'static>(
+        self: &Arc<Root>,
+        f: impl FnOnce(&Root) -> T + Send + 'static,
+    ) -> T {
+        let now = self.born.elapsed();
+        let until = Duration::from_nanos(self.pooled_until.load(Ordering::Relaxed));
+        if now < until {
+            let r = self.clone();
+            return unblock(move || f(&r)).await;
+        }
+        let out = f(self);
+        let took = self.born.elapsed().saturating_sub(now);
+        if took > SLOW_LOOKUP {
+            let until = (now + took + POOLED_FOR).as_nanos();
+            self.pooled_until
+                .store(u64::try_from(until).unwrap_or(u64::MAX), Ordering::Relaxed);
+        }
+        out
+    }
+
     /// Opens `rel` beneath the root, following symlinks only while they stay inside it.
     fn open_inner(&self, rel: &Path, flags: OFlags, mode: Mode) -> Result<OwnedFd, Resolve> {
         let flags = flags | OFlags::CLOEXEC;
@@ -458,9 +498,8 @@ impl Drop for FsUpload {
 
 impl Storage for FsStorage {
     fn metadata<'a>(&'a self, path: &'a VPath) -> BoxFuture<'a, Result<Metadata, StorageError>> {
-        let r = self.root.clone();
         let path = path.clone();
-        Box::pin(unblock(move || {
+        Box::pin(self.root.quick(move |r| {
             let fd = r.open(&path, OFlags::PATH, Mode::empty())?;
             Ok(metadata_of(&rustix::fs::fstat(&fd).map_err(errno)?))
         }))
@@ -678,6 +717,30 @@ mod tests {
 
     fn vp(s: &str) -> VPath {
         VPath::root().resolve(s.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn a_slow_inline_lookup_sends_the_next_ones_to_the_blocking_pool() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a"), b"xyz").unwrap();
+        let fs = FsStorage::new(dir.path()).unwrap();
+        let on_caller = |fs: &FsStorage| {
+            let caller = std::thread::current().id();
+            block_on(
+                fs.root
+                    .quick(move |_| std::thread::current().id() == caller),
+            )
+        };
+        assert!(on_caller(&fs));
+        // A lookup that takes longer than the limit (standing in for a cold disk).
+        block_on(fs.root.quick(|_| std::thread::sleep(SLOW_LOOKUP * 2)));
+        assert!(!on_caller(&fs));
+        // Results are the same either way.
+        assert_eq!(block_on(fs.metadata(&vp("a"))).unwrap().len, 3);
+        let mut f = block_on(fs.open_read(&vp("a"), 1)).unwrap();
+        let mut got = Vec::new();
+        block_on(f.read_to_end(&mut got)).unwrap();
+        assert_eq!(got, b"yz");
     }
 
     #[test]
