@@ -656,13 +656,15 @@ async fn run_transfer<S: AsyncRead + AsyncWrite + Unpin>(
             send_stream(stream, src, ascii, stall, progress).await
         }
         TransferData::SendBytes(bytes) => {
-            let len = bytes.len();
-            match data::copy(&bytes[..], stream, len, None, stall, progress).await {
-                Ok(n) => match data::timeout(stall, stream.close()).await {
-                    Ok(()) => Outcome::Done(n),
-                    Err(e) => Outcome::Data(e),
-                },
-                Err(CopyError::Read(e)) | Err(CopyError::Write(e)) => Outcome::Data(e),
+            // Already in memory: written as it is, without a copy buffer.
+            let sent = async {
+                data::timeout(stall, stream.write_all(&bytes)).await?;
+                progress.store(bytes.len() as u64, Ordering::Relaxed);
+                data::timeout(stall, stream.close()).await
+            };
+            match sent.await {
+                Ok(()) => Outcome::Done(bytes.len() as u64),
+                Err(e) => Outcome::Data(e),
             }
         }
         TransferData::Receive(mut up) => {

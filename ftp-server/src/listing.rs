@@ -1,7 +1,6 @@
 //! Directory listings: `LIST` (`ls -l` lines), `NLST` (names) and `MLSx` entries (RFC 3659
 //! facts via [`ftp_proto::facts`]). Every line ends with CRLF.
 
-use std::io::Write as _;
 use std::time::SystemTime;
 
 use ftp_proto::facts::{EntryType, FactSet, Facts};
@@ -50,17 +49,44 @@ pub fn list_line(m: &Metadata, name: &[u8], now: SystemTime, out: &mut Vec<u8>) 
         Err(_) => false,
     };
     let month = MONTHS[usize::from(ts.month().clamp(1, 12)) - 1];
-    // Formatted straight into `out`: no per-entry temporary strings. Writing to a Vec
-    // can't fail.
+    // Formatted straight into `out` by hand: no per-entry temporary strings, no `fmt`
+    // machinery (this runs once per entry of directories with many thousands).
     push_mode(m, out);
-    let _ = write!(out, " 1 ftp ftp {:>12} {month} {:02} ", m.len, ts.day());
-    let _ = if recent {
-        write!(out, "{:02}:{:02} ", ts.hour(), ts.minute())
+    out.extend_from_slice(b" 1 ftp ftp ");
+    push_num(out, m.len, 12, b' ');
+    out.push(b' ');
+    out.extend_from_slice(month.as_bytes());
+    out.push(b' ');
+    push_num(out, u64::from(ts.day()), 2, b'0');
+    out.push(b' ');
+    if recent {
+        push_num(out, u64::from(ts.hour()), 2, b'0');
+        out.push(b':');
+        push_num(out, u64::from(ts.minute()), 2, b'0');
     } else {
-        write!(out, " {:04} ", ts.year())
-    };
+        out.push(b' ');
+        push_num(out, u64::from(ts.year()), 4, b'0');
+    }
+    out.push(b' ');
     out.extend_from_slice(name);
     out.extend_from_slice(b"\r\n");
+}
+
+/// Appends `n` in decimal, right-aligned in at least `width` columns filled with `pad`.
+fn push_num(out: &mut Vec<u8>, mut n: u64, width: usize, pad: u8) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let len = digits.len() - i;
+    out.resize(out.len() + width.saturating_sub(len), pad);
+    out.extend_from_slice(&digits[i..]);
 }
 
 /// The RFC 3659 facts of an entry, with `perm` computed from what the user may do.
@@ -188,6 +214,29 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "drwxr-x--- 1 ftp ftp           42 Nov 14 22:13 d\r\n"
         );
+    }
+
+    #[test]
+    fn list_line_pads_like_ls_and_keeps_huge_sizes_whole() {
+        let mut m = meta(FileKind::File);
+        m.len = u64::MAX;
+        m.modified = Some(SystemTime::UNIX_EPOCH + Duration::from_secs(86_400 * 40));
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let mut out = Vec::new();
+        list_line(&m, b"big", now, &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "-rwxr-x--- 1 ftp ftp 18446744073709551615 Feb 10  1970 big\r\n"
+        );
+    }
+
+    #[test]
+    fn push_num_pads_to_width() {
+        let mut out = Vec::new();
+        push_num(&mut out, 7, 2, b'0');
+        push_num(&mut out, 0, 3, b' ');
+        push_num(&mut out, 12345, 2, b'0');
+        assert_eq!(out, b"07  012345");
     }
 
     #[test]

@@ -541,7 +541,7 @@ impl Storage for FsStorage {
                     metadata: metadata_of(&st),
                 });
             }
-            out.sort_by(|a, b| a.name.cmp(&b.name));
+            out.sort_unstable_by(|a, b| a.name.cmp(&b.name));
             Ok(out)
         }))
     }
