@@ -4,10 +4,11 @@
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use async_io::Timer;
+use async_io::{Async, Timer};
 use ftp_proto::ascii::ToNetwork;
 use ftp_proto::command::{EpsvArg, TextFormat, TransferType};
 use ftp_proto::{addr, Command, Reply};
@@ -20,8 +21,38 @@ use crate::listing::{self, Entry};
 use crate::tls::EofTolerant;
 
 enum Prepared {
-    Connected(BoxStream),
+    Connected(async_net::TcpStream),
     Listening(async_net::TcpListener),
+}
+
+/// An open data connection: the stream to read and write, and for plain TCP (no TLS) the
+/// socket itself, so a download can `splice(2)` it straight into a file.
+pub(crate) struct DataConn {
+    stream: BoxStream,
+    tcp: Option<Arc<Async<std::net::TcpStream>>>,
+}
+
+/// Received bytes a [`Download::copy_to_file`] moves through user space before it switches to
+/// `splice(2)`: small files never pay for the pipe.
+const SPLICE_AFTER: u64 = 1 << 20;
+
+/// The read buffer of [`Download::copy_to_file`] when it cannot splice.
+const COPY_BUF: usize = 256 * 1024;
+
+/// The capacity asked for the splice pipe (the kernel's default is 64 KiB).
+const PIPE_SIZE: usize = 1 << 20;
+
+/// Why [`Download::copy_to_file`] stopped early.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CopyError {
+    /// Receiving from the data connection failed, or it stalled for the client's
+    /// `data_timeout` (an error of kind [`io::ErrorKind::TimedOut`]).
+    #[error("receiving data: {0}")]
+    Receive(#[source] io::Error),
+    /// Writing the local file failed.
+    #[error("writing the local file: {0}")]
+    Write(#[source] io::Error),
 }
 
 /// Converts CR LF to LF in `buf[..n]` in place; returns the new length and whether a CR at
@@ -61,8 +92,8 @@ impl Client {
         Ok(())
     }
 
-    async fn connect_data(&self, target: SocketAddr) -> Result<BoxStream> {
-        let s = with_timeout(
+    async fn connect_data(&self, target: SocketAddr) -> Result<async_net::TcpStream> {
+        with_timeout(
             self.opts.connect_timeout,
             || format!("opening the data connection to {target}"),
             async {
@@ -71,8 +102,7 @@ impl Client {
                     .map_err(|e| Error::io(format!("data connection to {target}"), e))
             },
         )
-        .await?;
-        Ok(Box::new(s))
+        .await
     }
 
     async fn prepare_data(&mut self) -> Result<Prepared> {
@@ -139,14 +169,14 @@ impl Client {
     }
 
     /// Opens a data connection and sends `cmd` (after `REST offset` if `offset > 0`).
-    /// Returns the data stream (none if the server finished at once) and the final reply if
-    /// it already came.
+    /// Returns the data connection (none if the server finished at once) and the final reply
+    /// if it already came.
     async fn start_transfer(
         &mut self,
         cmd: Command,
         offset: u64,
         set_type: bool,
-    ) -> Result<(Option<BoxStream>, Option<Reply>)> {
+    ) -> Result<(Option<DataConn>, Option<Reply>)> {
         if self.needs_resync {
             self.resync().await?;
         }
@@ -198,7 +228,7 @@ impl Client {
                 if !same_host(from.ip(), peer_ip) {
                     log::warn!("data connection from {from}, not the server {peer_ip}");
                 }
-                Some(Box::new(s) as BoxStream)
+                Some(s)
             }
         };
         let stream = match (stream, self.tls.clone()) {
@@ -210,7 +240,10 @@ impl Client {
                 )
                 .await;
                 match tls {
-                    Ok(t) => Some(Box::new(EofTolerant::new(t)) as BoxStream),
+                    Ok(t) => Some(DataConn {
+                        stream: Box::new(EofTolerant::new(t)),
+                        tcp: None,
+                    }),
                     Err(e) => {
                         // The server's verdict (425...) is still to come.
                         self.needs_resync = true;
@@ -218,7 +251,10 @@ impl Client {
                     }
                 }
             }
-            (s, _) => s,
+            (s, _) => s.map(|s| DataConn {
+                tcp: Some(Arc::from(s.clone())),
+                stream: Box::new(s),
+            }),
         };
         Ok((stream, early))
     }
@@ -307,7 +343,10 @@ impl Client {
         let what = cmd.to_string();
         let ascii = self.want_type == TransferKind::Ascii;
         let (data, early) = self.start_transfer(cmd, offset, true).await?;
-        let Some(mut data) = data else {
+        let Some(DataConn {
+            stream: mut data, ..
+        }) = data
+        else {
             return self.finish_transfer(&what, early).await.map(|_| 0);
         };
         let mut buf = vec![0u8; 64 * 1024];
@@ -468,6 +507,8 @@ fn dl_error(context: &str, e: io::Error) -> Error {
 pub struct Download<'a> {
     pub(crate) client: &'a mut Client,
     data: Option<BoxStream>,
+    /// The plain TCP socket under `data` (none with TLS): the source of `splice(2)`.
+    tcp: Option<Arc<Async<std::net::TcpStream>>>,
     early: Option<Reply>,
     what: String,
     ascii: bool,
@@ -497,15 +538,20 @@ impl std::fmt::Debug for Download<'_> {
 impl<'a> Download<'a> {
     fn new(
         client: &'a mut Client,
-        data: Option<BoxStream>,
+        data: Option<DataConn>,
         early: Option<Reply>,
         what: String,
         ascii: bool,
     ) -> Download<'a> {
         let eof = data.is_none();
+        let (data, tcp) = match data {
+            Some(d) => (Some(d.stream), d.tcp),
+            None => (None, None),
+        };
         Download {
             client,
             data,
+            tcp,
             early,
             what,
             ascii,
@@ -547,7 +593,7 @@ impl<'a> Download<'a> {
                 .await
                 .map_err(|e| Error::io("control connection", e))?;
         }
-        self.data = None;
+        self.close_data();
         if !self.eof {
             self.client.needs_resync = true;
             self.client.needs_abort = true;
@@ -565,10 +611,168 @@ impl<'a> Download<'a> {
     /// Aborts the transfer (`ABOR`), tolerating both `426`+`226` and a lone `226`.
     pub async fn abort(mut self) -> Result<()> {
         self.finished = true;
-        self.data = None;
+        self.close_data();
         self.client.needs_resync = true;
         self.client.needs_abort = !self.eof;
         self.client.resync().await
+    }
+
+    /// Closes the data connection (both handles on the socket).
+    fn close_data(&mut self) {
+        self.data = None;
+        self.tcp = None;
+    }
+
+    /// Writes the rest of the data into `file` at its current position and returns the bytes
+    /// written; `progress` is called with the size of every chunk. Read to the end this way,
+    /// then call [`Download::finish`]. `file` may be a regular file, a pipe or a device.
+    ///
+    /// A plain binary download moves its first MiB through a 256 KiB buffer, then the rest
+    /// with `splice(2)` (socket → pipe → file: the bytes never enter user space), waiting for
+    /// the socket in the async-io reactor. TLS and ASCII downloads, and files the kernel
+    /// cannot splice into, use the buffer throughout. Stalls and keep-alives are handled as
+    /// by the [`AsyncRead`] implementation.
+    ///
+    /// ```no_run
+    /// # smol::block_on(async {
+    /// # let mut client = ftp_client::Client::connect("localhost", 21, Default::default()).await?;
+    /// let mut file = std::fs::File::create("big.iso")
+    ///     .map_err(|e| ftp_client::Error::Usage(e.to_string()))?;
+    /// let mut dl = client.retr("big.iso", 0).await?;
+    /// let n = dl
+    ///     .copy_to_file(&mut file, |_chunk| {})
+    ///     .await
+    ///     .map_err(|e| ftp_client::Error::Protocol(e.to_string()))?;
+    /// dl.finish().await?;
+    /// println!("{n} bytes");
+    /// # Ok::<(), ftp_client::Error>(()) });
+    /// ```
+    pub async fn copy_to_file(
+        &mut self,
+        file: &mut std::fs::File,
+        mut progress: impl FnMut(u64),
+    ) -> std::result::Result<u64, CopyError> {
+        use std::io::Write;
+        let mut total = 0u64;
+        let mut buf = Vec::new();
+        let mut can_splice = !self.ascii && self.tcp.is_some();
+        loop {
+            if can_splice && total >= SPLICE_AFTER {
+                can_splice = false;
+                let (moved, done) = self.splice_to_file(file, &mut progress).await?;
+                total += moved;
+                if done {
+                    return Ok(total);
+                }
+            }
+            if buf.is_empty() {
+                buf.resize(COPY_BUF, 0);
+            }
+            let n = self.read(&mut buf).await.map_err(CopyError::Receive)?;
+            if n == 0 {
+                return Ok(total);
+            }
+            file.write_all(&buf[..n]).map_err(CopyError::Write)?;
+            total += n as u64;
+            progress(n as u64);
+        }
+    }
+
+    /// The `splice(2)` part of [`Download::copy_to_file`]. Returns the bytes moved and whether
+    /// the end of the data was reached; `false` means the kernel refused to splice this
+    /// socket or file (before the first chunk) and the caller carries on with a buffer.
+    async fn splice_to_file(
+        &mut self,
+        file: &std::fs::File,
+        progress: &mut impl FnMut(u64),
+    ) -> std::result::Result<(u64, bool), CopyError> {
+        use rustix::io::Errno;
+        use rustix::pipe::{splice, SpliceFlags};
+        let refused = |e: Errno| matches!(e, Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP);
+        let Some(tcp) = self.tcp.clone() else {
+            return Ok((0, false));
+        };
+        let Ok((pipe_r, pipe_w)) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC) else {
+            return Ok((0, false));
+        };
+        // A bigger pipe means fewer, larger splices; the default 64 KiB still works.
+        let _ = rustix::pipe::fcntl_setpipe_size(&pipe_w, PIPE_SIZE);
+        let cap = rustix::pipe::fcntl_getpipe_size(&pipe_w).unwrap_or(64 * 1024);
+        let mut total = 0u64;
+        loop {
+            let flags = SpliceFlags::MOVE | SpliceFlags::NONBLOCK;
+            let n = match splice(&*tcp, None, &pipe_w, None, cap, flags) {
+                Ok(0) => {
+                    self.stall = None;
+                    self.eof = true;
+                    self.close_data();
+                    return Ok((total, true));
+                }
+                Ok(n) => n,
+                Err(Errno::AGAIN) => {
+                    futures_lite::future::poll_fn(|cx| self.poll_wait_readable(cx, &tcp))
+                        .await
+                        .map_err(CopyError::Receive)?;
+                    continue;
+                }
+                Err(Errno::INTR) => continue,
+                Err(e) if total == 0 && refused(e) => return Ok((0, false)),
+                Err(e) => return Err(CopyError::Receive(e.into())),
+            };
+            self.stall = None;
+            let mut left = n;
+            while left > 0 {
+                match splice(&pipe_r, None, file, None, left, SpliceFlags::MOVE) {
+                    Ok(0) => return Err(CopyError::Write(io::ErrorKind::WriteZero.into())),
+                    Ok(m) => left -= m,
+                    Err(Errno::INTR) => {}
+                    Err(e) if total == 0 && left == n && refused(e) => {
+                        // The file takes no splice: write what is in the pipe the plain way.
+                        let mut buf = vec![0u8; n];
+                        let mut got = 0;
+                        while got < n {
+                            match rustix::io::read(&pipe_r, &mut buf[got..]) {
+                                Ok(0) => break,
+                                Ok(k) => got += k,
+                                Err(Errno::INTR) => {}
+                                Err(e) => return Err(CopyError::Receive(e.into())),
+                            }
+                        }
+                        std::io::Write::write_all(&mut &*file, &buf[..got])
+                            .map_err(CopyError::Write)?;
+                        self.bytes += got as u64;
+                        progress(got as u64);
+                        return Ok((got as u64, false));
+                    }
+                    Err(e) => return Err(CopyError::Write(e.into())),
+                }
+            }
+            self.bytes += n as u64;
+            total += n as u64;
+            progress(n as u64);
+        }
+    }
+
+    /// Waits until `tcp` is readable, sending keep-alives meanwhile; fails with
+    /// [`io::ErrorKind::TimedOut`] after the client's `data_timeout` without data.
+    fn poll_wait_readable(
+        &mut self,
+        cx: &mut Context<'_>,
+        tcp: &Async<std::net::TcpStream>,
+    ) -> Poll<io::Result<()>> {
+        self.poll_keepalive(cx);
+        if let Poll::Ready(r) = tcp.poll_readable(cx) {
+            return Poll::Ready(r);
+        }
+        let limit = self.client.opts.data_timeout;
+        let timer = self.stall.get_or_insert_with(|| Timer::after(limit));
+        if timer.poll(cx).is_ready() {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the data connection stalled",
+            )));
+        }
+        Poll::Pending
     }
 
     fn poll_keepalive(&mut self, cx: &mut Context<'_>) {
@@ -637,7 +841,7 @@ impl AsyncRead for Download<'_> {
                     let at_eof = n == 0;
                     if at_eof {
                         this.eof = true;
-                        this.data = None;
+                        this.close_data();
                     }
                     if this.ascii {
                         let (len, hold) = crlf_to_lf(&mut this.abuf, start + n, at_eof);

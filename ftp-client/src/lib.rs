@@ -42,6 +42,6 @@ pub mod listing;
 pub mod tls;
 
 pub use client::{BoxStream, Client, DataMode, Options, Stream, TransferKind, TRANSCRIPT_TARGET};
-pub use data::Download;
+pub use data::{CopyError, Download};
 pub use error::{Error, ErrorClass, Result};
 pub use listing::{Entry, EntryKind};

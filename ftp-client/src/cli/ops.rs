@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
-use futures_lite::io::{AsyncRead, AsyncReadExt};
+use futures_lite::io::AsyncRead;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::url::{is_url, FtpUrl};
@@ -273,6 +273,18 @@ pub(crate) async fn download_file(
     resume: bool,
     mtime: Option<ftp_proto::Timestamp>,
 ) -> Result<u64> {
+    if std::fs::metadata(local).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        // A device or a FIFO (`-o /dev/null`): write into it; a .part renamed over it would
+        // replace it.
+        let out = std::fs::OpenOptions::new()
+            .write(true)
+            .open(local)
+            .with_context(|| format!("opening {}", local.display()))?;
+        let started = Instant::now();
+        let n = download_stream(ctx, sess, remote, out, &local.display().to_string()).await?;
+        summary(ctx, "get", &lossy(remote), n, started);
+        return Ok(n);
+    }
     let part = part_path(local);
     if !resume {
         let _ = std::fs::remove_file(&part);
@@ -362,23 +374,16 @@ async fn pump(
 ) -> Result<u64> {
     file.set_len(offset)?;
     file.seek(SeekFrom::Start(offset))?;
-    let mut buf = vec![0u8; 128 * 1024];
     let mut total = offset;
-    loop {
-        let n = dl
-            .read(&mut buf)
-            .await
-            .map_err(|e| io_to_ftp(e, "receiving data"))?;
-        if n == 0 {
-            break;
-        }
-        file.write_all(&buf[..n])
-            .with_context(|| format!("writing {}", part.display()))?;
-        total += n as u64;
-        if let Some(pb) = pb {
-            pb.set_position(total);
-        }
-    }
+    let copied = dl
+        .copy_to_file(&mut file, |n| {
+            total += n;
+            if let Some(pb) = pb {
+                pb.set_position(total);
+            }
+        })
+        .await;
+    copy_result(copied, &part.display().to_string())?;
     dl.finish().await?;
     file.flush()?;
     Ok(total)
@@ -397,42 +402,65 @@ pub(crate) fn io_to_ftp(e: std::io::Error, ctx: &str) -> Error {
 
 /// Writes `remote` to stdout, resuming with REST on retries.
 async fn download_stdout(ctx: &Ctx, sess: &mut Session, remote: &[u8]) -> Result<u64> {
-    let name = lossy(remote);
+    use std::os::fd::AsFd;
     let started = Instant::now();
+    std::io::stdout().flush().context("writing to stdout")?;
+    let out = std::io::stdout()
+        .as_fd()
+        .try_clone_to_owned()
+        .context("duplicating stdout")?;
+    let n = download_stream(ctx, sess, remote, std::fs::File::from(out), "stdout").await?;
+    if ctx.verbose > 0 {
+        summary(ctx, "get", &lossy(remote), n, started);
+    }
+    Ok(n)
+}
+
+/// Writes `remote` into `out` (stdout, a pipe, a device: anything but a regular file, so no
+/// `.part` and no rename), resuming with REST on retries.
+async fn download_stream(
+    ctx: &Ctx,
+    sess: &mut Session,
+    remote: &[u8],
+    mut out: std::fs::File,
+    what: &str,
+) -> Result<u64> {
+    let name = lossy(remote);
     let mut written = 0u64;
     let mut attempt = 0;
     loop {
-        match stdout_once(sess, remote, &mut written).await {
+        match stream_once(sess, remote, &mut out, what, &mut written).await {
             Ok(()) => break,
             Err(e) => retry_pause(ctx, sess, &name, e, &mut attempt).await?,
         }
     }
-    if ctx.verbose > 0 {
-        summary(ctx, "get", &name, written, started);
-    }
     Ok(written)
 }
 
-async fn stdout_once(sess: &mut Session, remote: &[u8], written: &mut u64) -> Result<()> {
+async fn stream_once(
+    sess: &mut Session,
+    remote: &[u8],
+    out: &mut std::fs::File,
+    what: &str,
+    written: &mut u64,
+) -> Result<()> {
     let c = sess.client().await?;
     let mut dl = c.retr(remote, *written).await?;
-    let mut buf = vec![0u8; 128 * 1024];
-    let stdout = std::io::stdout();
-    loop {
-        let n = dl
-            .read(&mut buf)
-            .await
-            .map_err(|e| io_to_ftp(e, "receiving data"))?;
-        if n == 0 {
-            break;
-        }
-        let mut out = stdout.lock();
-        out.write_all(&buf[..n]).context("writing to stdout")?;
-        out.flush().context("writing to stdout")?;
-        *written += n as u64;
-    }
+    let copied = dl.copy_to_file(out, |n| *written += n).await;
+    copy_result(copied, what)?;
     dl.finish().await?;
     Ok(())
+}
+
+/// Maps a [`crate::CopyError`]: receive errors may be retried, local write errors are final.
+fn copy_result(r: Result<u64, crate::CopyError>, what: &str) -> Result<()> {
+    match r {
+        Ok(_) => Ok(()),
+        Err(crate::CopyError::Receive(e)) => Err(io_to_ftp(e, "receiving data").into()),
+        Err(crate::CopyError::Write(e)) => {
+            Err(anyhow::Error::new(e).context(format!("writing {what}")))
+        }
+    }
 }
 
 /// Counts bytes read and moves a progress bar.

@@ -1,0 +1,312 @@
+//! `Download::copy_to_file` against a scripted one-transfer server on loopback: the buffered
+//! start, the `splice(2)` rest, pipes as destinations, ASCII conversion, REST offsets and
+//! stalls.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use ftp_client::{Client, CopyError, Options, TransferKind};
+
+/// What the scripted server does with the data connection after `150`.
+#[derive(Clone)]
+enum Then {
+    /// Sends these bytes, closes, answers 226.
+    Send(Vec<u8>),
+    /// Sends these bytes, then keeps the connection open without sending more.
+    Stall(Vec<u8>),
+}
+
+/// Serves one session: greeting, login, TYPE, one EPSV + RETR. Returns the commands seen.
+fn serve(then: Then) -> (u16, JoinHandle<Vec<String>>) {
+    let ctrl = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = ctrl.local_addr().expect("addr").port();
+    let h = std::thread::spawn(move || {
+        let (s, _) = ctrl.accept().expect("accept");
+        s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+        let mut w = s.try_clone().expect("clone");
+        let mut r = BufReader::new(s);
+        let mut seen = Vec::new();
+        let mut data = None;
+        let send = |w: &mut TcpStream, line: &str| {
+            let _ = w.write_all(format!("{line}\r\n").as_bytes());
+        };
+        send(&mut w, "220 ready");
+        for _ in 0..32 {
+            let mut line = String::new();
+            if r.read_line(&mut line).unwrap_or(0) == 0 {
+                break;
+            }
+            let line = line.trim_end().to_string();
+            seen.push(line.clone());
+            let verb = line.split(' ').next().unwrap_or("").to_ascii_uppercase();
+            match verb.as_str() {
+                "USER" => send(&mut w, "331 password"),
+                "PASS" => send(&mut w, "230 in"),
+                "TYPE" => send(&mut w, "200 type set"),
+                "REST" => send(&mut w, "350 restarting"),
+                "NOOP" => send(&mut w, "200 noop"),
+                "EPSV" => {
+                    let l = TcpListener::bind("127.0.0.1:0").expect("bind data");
+                    let p = l.local_addr().expect("addr").port();
+                    data = Some(l);
+                    send(
+                        &mut w,
+                        &format!("229 Entering Extended Passive Mode (|||{p}|)"),
+                    );
+                }
+                "RETR" => {
+                    let Some(l) = data.take() else {
+                        send(&mut w, "425 no data connection");
+                        continue;
+                    };
+                    send(&mut w, "150 here it comes");
+                    let (mut d, _) = l.accept().expect("accept data");
+                    match &then {
+                        Then::Send(bytes) => {
+                            let _ = d.write_all(bytes);
+                            drop(d);
+                            send(&mut w, "226 done");
+                        }
+                        Then::Stall(bytes) => {
+                            let _ = d.write_all(bytes);
+                            // Keep `d` open until the client gives up and closes its side.
+                            let mut sink = [0u8; 64];
+                            let _ = d.set_read_timeout(Some(Duration::from_secs(10)));
+                            let _ = d.read(&mut sink);
+                            send(&mut w, "426 aborted");
+                        }
+                    }
+                }
+                "ABOR" => send(&mut w, "226 abort ok"),
+                "QUIT" => {
+                    send(&mut w, "221 bye");
+                    break;
+                }
+                _ => send(&mut w, "502 not here"),
+            }
+        }
+        seen
+    });
+    (port, h)
+}
+
+/// Bytes that are not a repetition of a power-of-two block, so misplaced chunks show.
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i % 251) as u8).collect()
+}
+
+fn opts() -> Options {
+    Options {
+        data_timeout: Duration::from_secs(10),
+        ..Options::default()
+    }
+}
+
+/// Runs `fut` with a 30 s limit.
+fn run<T>(fut: impl std::future::Future<Output = T>) -> T {
+    smol::block_on(futures_lite::future::or(fut, async {
+        async_io::Timer::after(Duration::from_secs(30)).await;
+        panic!("test timed out");
+    }))
+}
+
+#[test]
+fn copies_a_large_binary_download_byte_for_byte() {
+    // Larger than the buffered start, with a ragged end: the splice part carries the rest.
+    let body = pattern((5 << 20) + 12_345);
+    let (port, server) = serve(Then::Send(body.clone()));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("out.bin");
+    let (written, reported) = run(async {
+        let mut c = Client::connect("127.0.0.1", port, opts())
+            .await
+            .expect("connect");
+        c.login("u", "p").await.expect("login");
+        let mut file = std::fs::File::create(&path).expect("create");
+        let mut dl = c.retr("big.bin", 0).await.expect("retr");
+        let mut reported = 0u64;
+        let n = dl
+            .copy_to_file(&mut file, |k| reported += k)
+            .await
+            .expect("copy");
+        assert_eq!(dl.bytes(), n);
+        let fin = dl.finish().await.expect("finish");
+        assert_eq!(fin.code().as_u16(), 226);
+        c.quit().await.expect("quit");
+        (n, reported)
+    });
+    assert_eq!(written, body.len() as u64);
+    assert_eq!(reported, written);
+    assert!(std::fs::read(&path).expect("read") == body, "file differs");
+    let seen = server.join().expect("server");
+    assert!(seen.iter().any(|l| l == "TYPE I"), "{seen:?}");
+}
+
+#[test]
+fn writes_at_the_file_position_after_a_rest_offset() {
+    let body = pattern(3 << 20);
+    let offset = 1_000_000usize;
+    let (port, server) = serve(Then::Send(body[offset..].to_vec()));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("part.bin");
+    std::fs::write(&path, &body[..offset]).expect("write head");
+    run(async {
+        let mut c = Client::connect("127.0.0.1", port, opts())
+            .await
+            .expect("connect");
+        c.login("u", "p").await.expect("login");
+        let mut file = std::fs::OpenOptions::new()
+            .append(false)
+            .write(true)
+            .open(&path)
+            .expect("open");
+        std::io::Seek::seek(&mut file, std::io::SeekFrom::End(0)).expect("seek");
+        let mut dl = c.retr("big.bin", offset as u64).await.expect("retr");
+        let n = dl.copy_to_file(&mut file, |_| {}).await.expect("copy");
+        assert_eq!(n, (body.len() - offset) as u64);
+        dl.finish().await.expect("finish");
+    });
+    assert!(std::fs::read(&path).expect("read") == body, "file differs");
+    let seen = server.join().expect("server");
+    assert!(
+        seen.iter().any(|l| l == &format!("REST {offset}")),
+        "{seen:?}"
+    );
+}
+
+#[test]
+fn copies_into_a_pipe() {
+    let body = pattern((3 << 20) + 7);
+    let (port, server) = serve(Then::Send(body.clone()));
+    let (rx, tx) = rustix::pipe::pipe().expect("pipe");
+    let mut rx = std::fs::File::from(rx);
+    let reader = std::thread::spawn(move || {
+        let mut got = Vec::new();
+        rx.read_to_end(&mut got).expect("read pipe");
+        got
+    });
+    run(async {
+        let mut c = Client::connect("127.0.0.1", port, opts())
+            .await
+            .expect("connect");
+        c.login("u", "p").await.expect("login");
+        let mut file = std::fs::File::from(tx);
+        let mut dl = c.retr("big.bin", 0).await.expect("retr");
+        let n = dl.copy_to_file(&mut file, |_| {}).await.expect("copy");
+        assert_eq!(n, body.len() as u64);
+        dl.finish().await.expect("finish");
+    });
+    assert!(reader.join().expect("reader") == body, "pipe bytes differ");
+    server.join().expect("server");
+}
+
+#[test]
+fn ascii_downloads_convert_line_ends_through_the_buffer() {
+    let mut wire = Vec::new();
+    let mut want = Vec::new();
+    for i in 0..200_000 {
+        wire.extend_from_slice(format!("line {i}\r\n").as_bytes());
+        want.extend_from_slice(format!("line {i}\n").as_bytes());
+    }
+    let (port, server) = serve(Then::Send(wire));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("text.txt");
+    run(async {
+        let mut c = Client::connect("127.0.0.1", port, opts())
+            .await
+            .expect("connect");
+        c.login("u", "p").await.expect("login");
+        c.set_transfer_kind(TransferKind::Ascii);
+        let mut file = std::fs::File::create(&path).expect("create");
+        let mut dl = c.retr("text.txt", 0).await.expect("retr");
+        let n = dl.copy_to_file(&mut file, |_| {}).await.expect("copy");
+        assert_eq!(n, want.len() as u64);
+        dl.finish().await.expect("finish");
+    });
+    assert!(std::fs::read(&path).expect("read") == want, "text differs");
+    let seen = server.join().expect("server");
+    assert!(seen.iter().any(|l| l.starts_with("TYPE A")), "{seen:?}");
+}
+
+#[test]
+fn a_stalled_download_times_out_while_splicing() {
+    // Past the buffered start, so the stall is seen by the splice loop's readiness wait.
+    let (port, server) = serve(Then::Stall(pattern(2 << 20)));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("stalled.bin");
+    let err = run(async {
+        let o = Options {
+            data_timeout: Duration::from_millis(300),
+            ..Options::default()
+        };
+        let mut c = Client::connect("127.0.0.1", port, o)
+            .await
+            .expect("connect");
+        c.login("u", "p").await.expect("login");
+        let mut file = std::fs::File::create(&path).expect("create");
+        let mut dl = c.retr("big.bin", 0).await.expect("retr");
+        let err = dl
+            .copy_to_file(&mut file, |_| {})
+            .await
+            .expect_err("must time out");
+        drop(dl);
+        err
+    });
+    match err {
+        CopyError::Receive(e) => assert_eq!(e.kind(), std::io::ErrorKind::TimedOut),
+        other => panic!("unexpected error {other:?}"),
+    }
+    assert_eq!(
+        std::fs::metadata(&path).expect("meta").len(),
+        2 << 20,
+        "everything before the stall is on disk"
+    );
+    server.join().expect("server");
+}
+
+#[test]
+fn get_into_a_fifo_writes_through_it_and_leaves_no_part_file() {
+    let body = pattern((2 << 20) + 99);
+    let (port, server) = serve(Then::Send(body.clone()));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("fifo");
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        &fifo,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        0,
+    )
+    .expect("mkfifo");
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(&fifo).expect("read fifo"))
+    };
+    let args = ["ftp-client", "-q", "get"]
+        .into_iter()
+        .map(std::ffi::OsString::from)
+        .chain([
+            format!("ftp://u:p@127.0.0.1:{port}/big.bin").into(),
+            "-o".into(),
+            fifo.clone().into_os_string(),
+        ])
+        .collect();
+    let code = ftp_client::cli::main_with_args(args);
+    assert_eq!(code, 0);
+    // Checked before joining the reader: had the fifo been replaced, the reader would wait
+    // for a writer forever.
+    let meta = std::fs::symlink_metadata(&fifo).expect("fifo still there");
+    assert!(
+        std::os::unix::fs::FileTypeExt::is_fifo(&meta.file_type()),
+        "the fifo was replaced"
+    );
+    assert!(reader.join().expect("reader") == body, "fifo bytes differ");
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("read_dir")
+        .filter_map(|e| e.ok().map(|e| e.file_name()))
+        .collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("fifo")]);
+    server.join().expect("server");
+}
