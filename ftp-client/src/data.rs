@@ -517,7 +517,11 @@ pub struct Download<'a> {
     abuf: Vec<u8>,
     apos: usize,
     alen: usize,
+    /// The stall timer: armed once and moved forward only when it fires, so waiting for
+    /// data costs no timer registration per wait.
     stall: Option<Timer>,
+    /// When data last arrived (or the download started).
+    last_data: Instant,
     last_noop: Instant,
     noop_out: Vec<u8>,
     bytes: u64,
@@ -560,6 +564,7 @@ impl<'a> Download<'a> {
             apos: 0,
             alen: 0,
             stall: None,
+            last_data: Instant::now(),
             last_noop: Instant::now(),
             noop_out: Vec::new(),
             bytes: 0,
@@ -703,7 +708,6 @@ impl<'a> Download<'a> {
             let flags = SpliceFlags::MOVE | SpliceFlags::NONBLOCK;
             let n = match splice(&*tcp, None, &pipe_w, None, cap, flags) {
                 Ok(0) => {
-                    self.stall = None;
                     self.eof = true;
                     self.close_data();
                     return Ok((total, true));
@@ -719,7 +723,7 @@ impl<'a> Download<'a> {
                 Err(e) if total == 0 && refused(e) => return Ok((0, false)),
                 Err(e) => return Err(CopyError::Receive(e.into())),
             };
-            self.stall = None;
+            self.last_data = Instant::now();
             let mut left = n;
             while left > 0 {
                 match splice(&pipe_r, None, file, None, left, SpliceFlags::MOVE) {
@@ -764,13 +768,26 @@ impl<'a> Download<'a> {
         if let Poll::Ready(r) = tcp.poll_readable(cx) {
             return Poll::Ready(r);
         }
-        let limit = self.client.opts.data_timeout;
-        let timer = self.stall.get_or_insert_with(|| Timer::after(limit));
-        if timer.poll(cx).is_ready() {
-            return Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "the data connection stalled",
-            )));
+        self.poll_stall(cx)
+    }
+
+    /// `Ready(TimedOut)` once no data arrived for the client's `data_timeout`; otherwise
+    /// `Pending` with the stall timer armed for the current deadline.
+    fn poll_stall(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let deadline = self.last_data + self.client.opts.data_timeout;
+        let timer = self.stall.get_or_insert_with(|| Timer::at(deadline));
+        for _ in 0..2 {
+            if timer.poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            if Instant::now() >= deadline {
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the data connection stalled",
+                )));
+            }
+            // Data came since the timer was armed: move it to the current deadline.
+            timer.set_at(deadline);
         }
         Poll::Pending
     }
@@ -837,7 +854,7 @@ impl AsyncRead for Download<'_> {
             };
             match Pin::new(data).poll_read(cx, target) {
                 Poll::Ready(Ok(n)) => {
-                    this.stall = None;
+                    this.last_data = Instant::now();
                     let at_eof = n == 0;
                     if at_eof {
                         this.eof = true;
@@ -855,15 +872,10 @@ impl AsyncRead for Download<'_> {
                 }
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Pending => {
-                    let limit = this.client.opts.data_timeout;
-                    let timer = this.stall.get_or_insert_with(|| Timer::after(limit));
-                    if timer.poll(cx).is_ready() {
-                        return Poll::Ready(Err(io::Error::new(
-                            io::ErrorKind::TimedOut,
-                            "the data connection stalled",
-                        )));
-                    }
-                    return Poll::Pending;
+                    return match this.poll_stall(cx) {
+                        Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+                        _ => Poll::Pending,
+                    };
                 }
             }
         }

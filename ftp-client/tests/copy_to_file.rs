@@ -16,6 +16,8 @@ enum Then {
     Send(Vec<u8>),
     /// Sends these bytes, then keeps the connection open without sending more.
     Stall(Vec<u8>),
+    /// Sends this many chunks of these bytes, this far apart, closes, answers 226.
+    Trickle(Vec<u8>, usize, Duration),
 }
 
 /// Serves one session: greeting, login, TYPE, one EPSV + RETR. Returns the commands seen.
@@ -66,6 +68,14 @@ fn serve(then: Then) -> (u16, JoinHandle<Vec<String>>) {
                     match &then {
                         Then::Send(bytes) => {
                             let _ = d.write_all(bytes);
+                            drop(d);
+                            send(&mut w, "226 done");
+                        }
+                        Then::Trickle(chunk, count, gap) => {
+                            for _ in 0..*count {
+                                let _ = d.write_all(chunk);
+                                std::thread::sleep(*gap);
+                            }
                             drop(d);
                             send(&mut w, "226 done");
                         }
@@ -308,5 +318,33 @@ fn get_into_a_fifo_writes_through_it_and_leaves_no_part_file() {
         .filter_map(|e| e.ok().map(|e| e.file_name()))
         .collect();
     assert_eq!(names, vec![std::ffi::OsString::from("fifo")]);
+    server.join().expect("server");
+}
+
+#[test]
+fn a_slow_but_steady_download_does_not_time_out() {
+    // 12 chunks 100 ms apart: 1.2 s in all, more than twice the 500 ms stall limit. The first
+    // chunk is past the buffered start, so the splice loop's timer is the one re-armed.
+    let first = pattern((1 << 20) + 4096);
+    let (port, server) = serve(Then::Trickle(first.clone(), 12, Duration::from_millis(100)));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("slow.bin");
+    let n = run(async {
+        let o = Options {
+            data_timeout: Duration::from_millis(500),
+            ..Options::default()
+        };
+        let mut c = Client::connect("127.0.0.1", port, o)
+            .await
+            .expect("connect");
+        c.login("u", "p").await.expect("login");
+        let mut file = std::fs::File::create(&path).expect("create");
+        let mut dl = c.retr("slow.bin", 0).await.expect("retr");
+        let n = dl.copy_to_file(&mut file, |_| {}).await.expect("copy");
+        dl.finish().await.expect("finish");
+        n
+    });
+    assert_eq!(n, 12 * first.len() as u64);
+    assert_eq!(std::fs::metadata(&path).expect("meta").len(), n);
     server.join().expect("server");
 }
