@@ -22,8 +22,10 @@
 //! ```
 
 use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
-use futures_lite::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
+use futures_lite::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use crate::command::{Command, ParseError};
 use crate::line::{Decoded, LineDecoder};
@@ -145,6 +147,108 @@ impl<R: AsyncBufRead + Unpin> ReplyReader<R> {
     }
 }
 
+/// Bytes a [`CompactBufReader`] reads at most per call.
+pub const COMPACT_READ: usize = 512;
+
+/// A buffered reader that owns no buffer while it has nothing unread.
+///
+/// An idle control connection spends its life waiting in `fill_buf`; a
+/// [`futures_lite::io::BufReader`] keeps its whole buffer allocated meanwhile. This reader
+/// polls the inner reader with a buffer on the stack (up to [`COMPACT_READ`] bytes) and copies
+/// what arrived to the heap, where it stays only until it is consumed: thousands of idle
+/// sessions then cost no read buffers at all.
+///
+/// ```
+/// use futures_lite::io::AsyncBufReadExt;
+/// use ftp_proto::io::CompactBufReader;
+///
+/// futures_lite::future::block_on(async {
+///     let mut r = CompactBufReader::new(&b"NOOP\r\nQUIT\r\n"[..]);
+///     assert_eq!(r.fill_buf().await.unwrap(), b"NOOP\r\nQUIT\r\n");
+///     r.consume(6);
+///     assert_eq!(r.buffer(), b"QUIT\r\n");
+///     r.consume(6);
+///     assert!(r.buffer().is_empty());
+///     assert!(r.fill_buf().await.unwrap().is_empty()); // end of stream
+/// });
+/// ```
+#[derive(Debug)]
+pub struct CompactBufReader<R> {
+    inner: R,
+    /// Unread bytes are `buf[pos..]`; empty (unallocated) when everything was consumed.
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl<R> CompactBufReader<R> {
+    /// Wraps `inner`.
+    pub fn new(inner: R) -> Self {
+        CompactBufReader {
+            inner,
+            buf: Vec::new(),
+            pos: 0,
+        }
+    }
+
+    /// The bytes read but not consumed yet.
+    pub fn buffer(&self) -> &[u8] {
+        &self.buf[self.pos..]
+    }
+
+    /// The inner reader.
+    pub fn get_mut(&mut self) -> &mut R {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner reader; unread [`buffer`](Self::buffer) bytes are lost.
+    pub fn into_inner(self) -> R {
+        self.inner
+    }
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for CompactBufReader<R> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        out: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if this.pos == this.buf.len() {
+            return Pin::new(&mut this.inner).poll_read(cx, out);
+        }
+        let n = out.len().min(this.buf.len() - this.pos);
+        out[..n].copy_from_slice(&this.buf[this.pos..this.pos + n]);
+        Pin::new(this).consume(n);
+        Poll::Ready(Ok(n))
+    }
+}
+
+impl<R: AsyncRead + Unpin> AsyncBufRead for CompactBufReader<R> {
+    fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
+        let this = self.get_mut();
+        if this.pos == this.buf.len() {
+            let mut chunk = [0u8; COMPACT_READ];
+            let n = match Pin::new(&mut this.inner).poll_read(cx, &mut chunk) {
+                Poll::Ready(Ok(n)) => n,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            };
+            this.buf = chunk[..n].to_vec();
+            this.pos = 0;
+        }
+        Poll::Ready(Ok(&this.buf[this.pos..]))
+    }
+
+    fn consume(self: Pin<&mut Self>, amt: usize) {
+        let this = self.get_mut();
+        this.pos = this.buf.len().min(this.pos.saturating_add(amt));
+        if this.pos == this.buf.len() {
+            this.buf = Vec::new();
+            this.pos = 0;
+        }
+    }
+}
+
 /// Writes a reply and flushes.
 pub async fn write_reply<W: AsyncWrite + Unpin + ?Sized>(
     w: &mut W,
@@ -161,4 +265,46 @@ pub async fn write_command<W: AsyncWrite + Unpin + ?Sized>(
 ) -> io::Result<()> {
     w.write_all(&cmd.to_line()).await?;
     w.flush().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_lite::future::block_on;
+
+    #[test]
+    fn compact_reader_holds_no_buffer_once_everything_is_consumed() {
+        block_on(async {
+            let input = b"USER a\r\nPASS b\r\n".repeat(100);
+            let mut r = CommandReader::new(CompactBufReader::new(&input[..]), 512);
+            for _ in 0..100 {
+                assert_eq!(r.next().await.unwrap(), Some(Ok(Command::User("a".into()))));
+                assert!(matches!(
+                    r.next().await.unwrap(),
+                    Some(Ok(Command::Pass(_)))
+                ));
+            }
+            assert_eq!(r.get_mut().buf.capacity(), 0);
+            assert_eq!(r.next().await.unwrap(), None);
+        });
+    }
+
+    #[test]
+    fn compact_reader_reads_through_its_buffer_first() {
+        block_on(async {
+            let mut r = CompactBufReader::new(&b"abcdef"[..]);
+            assert_eq!(r.fill_buf().await.unwrap(), b"abcdef");
+            r.consume(2);
+            let mut out = [0u8; 3];
+            assert_eq!(
+                futures_lite::io::AsyncReadExt::read(&mut r, &mut out)
+                    .await
+                    .unwrap(),
+                3
+            );
+            assert_eq!(&out, b"cde");
+            r.consume(100);
+            assert!(r.buffer().is_empty());
+        });
+    }
 }

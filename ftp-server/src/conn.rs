@@ -13,12 +13,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use async_net::{TcpListener, TcpStream};
-use ftp_proto::io::{write_reply, CommandReader};
+use ftp_proto::io::{write_reply, CommandReader, CompactBufReader};
 use ftp_proto::{Command, ParseError, Reply, ReplyCode, Verb};
 use futures::io::{ReadHalf, WriteHalf};
 use futures::AsyncReadExt as _;
 use futures_lite::future;
-use futures_lite::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use futures_lite::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use crate::data::{self, CopyError, Direction};
 use crate::server::{Shared, Signals};
@@ -29,7 +29,7 @@ use crate::vpath::VPath;
 
 /// A control connection: plain TCP, or TLS after `AUTH TLS` / on an implicit-FTPS listener.
 type Ctl = ControlStream<TcpStream>;
-type CtlReader = CommandReader<BufReader<ReadHalf<Ctl>>>;
+type CtlReader = CommandReader<CompactBufReader<ReadHalf<Ctl>>>;
 
 /// Why [`Conn::run`] returned.
 enum RunEnd {
@@ -48,9 +48,6 @@ enum Flow {
     StartTls,
     EndTls,
 }
-
-/// Read buffer of an idle control connection.
-const CONTROL_BUFFER: usize = 512;
 
 enum DataSetup {
     None,
@@ -92,11 +89,28 @@ pub(crate) async fn serve(
     tag: String,
     implicit: bool,
 ) {
+    // The session task is as big as its largest state: set-up, TLS switches, commands and
+    // transfer endings run in boxed futures, so an idle session only pays for the command
+    // loop (see `cargo xtask idle-memory`).
+    let Some((mut conn, reader)) = Box::pin(open(stream, peer, shared, tag, implicit)).await else {
+        return;
+    };
+    conn.serve_commands(reader, &signals).await;
+}
+
+/// Sets a connection up (socket options, implicit TLS) and sends the greeting.
+async fn open(
+    stream: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    tag: String,
+    implicit: bool,
+) -> Option<(Conn, CtlReader)> {
     let local = match stream.local_addr() {
         Ok(a) => a,
         Err(e) => {
             log::warn!("{tag} no local address: {e}");
-            return;
+            return None;
         }
     };
     let _ = stream.set_nodelay(true);
@@ -108,12 +122,12 @@ pub(crate) async fn serve(
         Some(Ok(t)) => Some(t),
         Some(Err(e)) => {
             log::error!("{tag} TLS setup failed: {e}");
-            return;
+            return None;
         }
     };
     let mut ctl: Ctl = ControlStream::Plain(stream);
     if implicit {
-        let Some(t) = &tls else { return };
+        let t = tls.as_ref()?;
         match ctl
             .start_tls(t, Vec::new(), shared.config.data_timeout)
             .await
@@ -121,7 +135,7 @@ pub(crate) async fn serve(
             Ok(s) => ctl = s,
             Err(e) => {
                 log::info!("{tag} implicit TLS handshake failed: {e}");
-                return;
+                return None;
             }
         }
     }
@@ -140,61 +154,13 @@ pub(crate) async fn serve(
     if implicit {
         conn.session.set_tls_implicit();
     }
-    let max_line = conn.shared.config.max_line;
-    let mut reader = CommandReader::new(BufReader::with_capacity(CONTROL_BUFFER, r), max_line);
+    let reader = conn.reader(r);
     let greeting = conn.session.greeting();
     if let Err(e) = conn.send(&greeting).await {
         log::info!("{} control connection: {e}", conn.tag);
-        return;
+        return None;
     }
-    loop {
-        let start = match conn.run(&mut reader, &signals).await {
-            Ok(RunEnd::Closed) => return,
-            Ok(RunEnd::StartTls) => true,
-            Ok(RunEnd::EndTls) => false,
-            Err(e) => {
-                log::info!("{} control connection: {e}", conn.tag);
-                return;
-            }
-        };
-        // Bytes read behind `AUTH TLS` (a ClientHello sent without waiting for 234) go to
-        // the TLS layer only, never to a command reader. Behind `CCC`/`REIN` the client must
-        // wait for the reply: protected bytes there are a protocol violation.
-        let pending = reader.get_mut().buffer().to_vec();
-        if !start && !pending.is_empty() {
-            log::info!(
-                "{} data after CCC/REIN before close_notify; closing",
-                conn.tag
-            );
-            return;
-        }
-        let (Some(w), Some(t)) = (conn.writer.take(), conn.tls.clone()) else {
-            return;
-        };
-        let Ok(ctl) = reader.into_inner().into_inner().reunite(w) else {
-            return;
-        };
-        let limit = conn.shared.config.data_timeout;
-        let next = if start {
-            ctl.start_tls(&t, pending, limit).await
-        } else {
-            ctl.end_tls(limit).await
-        };
-        match next {
-            Ok(s) => {
-                let what = if s.is_tls() { "TLS" } else { "plain text" };
-                let (r, w) = s.split();
-                conn.writer = Some(w);
-                reader = CommandReader::new(BufReader::with_capacity(CONTROL_BUFFER, r), max_line);
-                log::debug!("{} control connection now uses {what}", conn.tag);
-            }
-            Err(e) => {
-                let what = if start { "handshake" } else { "shutdown" };
-                log::info!("{} TLS {what} failed: {e}", conn.tag);
-                return;
-            }
-        }
-    }
+    Some((conn, reader))
 }
 
 struct Conn {
@@ -210,6 +176,70 @@ struct Conn {
 }
 
 impl Conn {
+    fn reader(&self, r: ReadHalf<Ctl>) -> CtlReader {
+        // No read buffer while idle: it exists only while a command's bytes are unread.
+        CommandReader::new(CompactBufReader::new(r), self.shared.config.max_line)
+    }
+
+    /// Runs commands until the connection ends, switching TLS on and off on the way.
+    async fn serve_commands(&mut self, mut reader: CtlReader, signals: &Signals) {
+        loop {
+            let start = match self.run(&mut reader, signals).await {
+                Ok(RunEnd::Closed) => return,
+                Ok(RunEnd::StartTls) => true,
+                Ok(RunEnd::EndTls) => false,
+                Err(e) => {
+                    log::info!("{} control connection: {e}", self.tag);
+                    return;
+                }
+            };
+            match Box::pin(self.switch_tls(reader, start)).await {
+                Some(r) => reader = r,
+                None => return,
+            }
+        }
+    }
+
+    /// After `234` (`start`) runs the TLS handshake, after the `CCC`/`REIN` reply the TLS
+    /// shutdown; returns the reader of the new stream, `None` when the connection must close.
+    async fn switch_tls(&mut self, mut reader: CtlReader, start: bool) -> Option<CtlReader> {
+        // Bytes read behind `AUTH TLS` (a ClientHello sent without waiting for 234) go to
+        // the TLS layer only, never to a command reader. Behind `CCC`/`REIN` the client must
+        // wait for the reply: protected bytes there are a protocol violation.
+        let pending = reader.get_mut().buffer().to_vec();
+        if !start && !pending.is_empty() {
+            log::info!(
+                "{} data after CCC/REIN before close_notify; closing",
+                self.tag
+            );
+            return None;
+        }
+        let (Some(w), Some(t)) = (self.writer.take(), self.tls.clone()) else {
+            return None;
+        };
+        let ctl = reader.into_inner().into_inner().reunite(w).ok()?;
+        let limit = self.shared.config.data_timeout;
+        let next = if start {
+            ctl.start_tls(&t, pending, limit).await
+        } else {
+            ctl.end_tls(limit).await
+        };
+        match next {
+            Ok(s) => {
+                let what = if s.is_tls() { "TLS" } else { "plain text" };
+                let (r, w) = s.split();
+                self.writer = Some(w);
+                log::debug!("{} control connection now uses {what}", self.tag);
+                Some(self.reader(r))
+            }
+            Err(e) => {
+                let what = if start { "handshake" } else { "shutdown" };
+                log::info!("{} TLS {what} failed: {e}", self.tag);
+                None
+            }
+        }
+    }
+
     async fn send(&mut self, r: &Reply) -> io::Result<()> {
         log::debug!("{} -> {}", self.tag, r);
         let Some(w) = self.writer.as_mut() else {
@@ -292,7 +322,7 @@ impl Conn {
                 }
                 Event::TransferDone(outcome) => {
                     let Some(r) = running.take() else { continue };
-                    self.finish(r, outcome).await?;
+                    Box::pin(self.finish(r, outcome)).await?;
                     deadline = Instant::now() + cfg.idle_timeout;
                     if quit_after {
                         return self
@@ -305,7 +335,7 @@ impl Conn {
                         return self.send(&r).await.map(|()| RunEnd::Closed);
                     }
                     if let Some(cmd) = stashed.take() {
-                        match self.dispatch(cmd, &mut running).await? {
+                        match Box::pin(self.dispatch(cmd, &mut running)).await? {
                             Flow::Continue => {}
                             Flow::Close => return Ok(RunEnd::Closed),
                             Flow::StartTls => return Ok(RunEnd::StartTls),
@@ -368,7 +398,7 @@ impl Conn {
                         }
                         continue;
                     }
-                    match self.dispatch(cmd, &mut running).await? {
+                    match Box::pin(self.dispatch(cmd, &mut running)).await? {
                         Flow::Continue => {}
                         Flow::Close => return Ok(RunEnd::Closed),
                         Flow::StartTls => return Ok(RunEnd::StartTls),
