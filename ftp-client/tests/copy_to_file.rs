@@ -49,6 +49,7 @@ fn serve(then: Then) -> (u16, JoinHandle<Vec<String>>) {
                 "TYPE" => send(&mut w, "200 type set"),
                 "REST" => send(&mut w, "350 restarting"),
                 "NOOP" => send(&mut w, "200 noop"),
+                "MDTM" => send(&mut w, "213 20200102030405"),
                 "EPSV" => {
                     let l = TcpListener::bind("127.0.0.1:0").expect("bind data");
                     let p = l.local_addr().expect("addr").port();
@@ -346,5 +347,41 @@ fn a_slow_but_steady_download_does_not_time_out() {
     });
     assert_eq!(n, 12 * first.len() as u64);
     assert_eq!(std::fs::metadata(&path).expect("meta").len(), n);
+    server.join().expect("server");
+}
+
+#[test]
+fn get_writes_the_file_and_sets_its_mtime_from_mdtm() {
+    let body = pattern((1 << 20) + 4097);
+    let (port, server) = serve(Then::Send(body.clone()));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("got.bin");
+    let args = ["ftp-client", "-q", "get"]
+        .into_iter()
+        .map(std::ffi::OsString::from)
+        .chain([
+            format!("ftp://u:p@127.0.0.1:{port}/big.bin").into(),
+            "-o".into(),
+            out.clone().into_os_string(),
+        ])
+        .collect();
+    assert_eq!(ftp_client::cli::main_with_args(args), 0);
+    assert!(std::fs::read(&out).expect("read") == body, "file differs");
+    let mtime = std::fs::metadata(&out)
+        .and_then(|m| m.modified())
+        .expect("mtime")
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs();
+    assert_eq!(mtime, 1_577_934_245, "2020-01-02 03:04:05 UTC");
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("read_dir")
+        .filter_map(|e| e.ok().map(|e| e.file_name()))
+        .collect();
+    assert_eq!(
+        names,
+        vec![std::ffi::OsString::from("got.bin")],
+        "no .part left"
+    );
     server.join().expect("server");
 }

@@ -34,6 +34,8 @@ enum Action {
         remote: Vec<u8>,
         local: PathBuf,
         mtime: Option<Timestamp>,
+        /// The size from an `MLSD` listing (none from `LIST`): spares the `SIZE` command.
+        size: Option<u64>,
     },
     Put {
         local: PathBuf,
@@ -152,6 +154,7 @@ fn plan_download(
                 remote: rjoin(remote_root, rel),
                 local: lp,
                 mtime: m.mtime,
+                size: if m.precise { m.size } else { None },
             });
         }
     }
@@ -303,7 +306,8 @@ async fn execute(
                     remote,
                     local,
                     mtime,
-                } => download_file(ctx, &mut s, remote, local, resume, *mtime)
+                    size,
+                } => download_file(ctx, &mut s, remote, local, resume, *mtime, *size)
                     .await
                     .map(drop),
                 Action::Put { local, remote } => {
@@ -492,6 +496,38 @@ mod tests {
         assert!(!needs_copy(&src, Some(&coarse), false));
         assert!(!needs_copy(&coarse, Some(&src), true));
         assert!(needs_copy(&meta(10, 1_000_000), Some(&coarse), true));
+    }
+
+    #[test]
+    fn download_plan_carries_mlsd_sizes_but_not_list_sizes() {
+        let mut remote = BTreeMap::new();
+        remote.insert(b"exact".to_vec(), meta(7, 1));
+        remote.insert(
+            b"listed".to_vec(),
+            Meta {
+                precise: false,
+                ..meta(9, 1)
+            },
+        );
+        let acts = plan_download(
+            b"r",
+            Path::new("/nonexistent-mirror-target"),
+            &remote,
+            &BTreeMap::new(),
+            false,
+            false,
+        );
+        let sizes: Vec<_> = acts
+            .iter()
+            .filter_map(|a| match a {
+                Action::Get { remote, size, .. } => Some((remote.clone(), *size)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            sizes,
+            vec![(b"r/exact".to_vec(), Some(7)), (b"r/listed".to_vec(), None)]
+        );
     }
 
     #[test]

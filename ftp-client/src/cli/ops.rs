@@ -264,7 +264,8 @@ fn part_path(local: &Path) -> PathBuf {
 }
 
 /// Downloads `remote` to `local` through `.name.part`, resuming it on retries (and at the
-/// start if `resume`); sets the local mtime from the server. Returns bytes received.
+/// start if `resume`); sets the local mtime from the server. `mtime` and `size`, when known
+/// from a listing, spare the `MDTM` and `SIZE` commands. Returns bytes received.
 pub(crate) async fn download_file(
     ctx: &Ctx,
     sess: &mut Session,
@@ -272,6 +273,7 @@ pub(crate) async fn download_file(
     local: &Path,
     resume: bool,
     mtime: Option<ftp_proto::Timestamp>,
+    size: Option<u64>,
 ) -> Result<u64> {
     if std::fs::metadata(local).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
         // A device or a FIFO (`-o /dev/null`): write into it; a .part renamed over it would
@@ -295,7 +297,10 @@ pub(crate) async fn download_file(
     let started = Instant::now();
     let (size, mtime) = {
         let c = sess.client().await?;
-        let size = c.size(remote).await.ok();
+        let size = match size {
+            Some(s) => Some(s),
+            None => c.size(remote).await.ok(),
+        };
         let mtime = match mtime {
             Some(t) => Some(t),
             None => c.mdtm(remote).await.ok(),
@@ -306,7 +311,7 @@ pub(crate) async fn download_file(
     let pb = progress_bar(ctx, &name, size, start_len);
     let mut attempt = 0;
     let got = loop {
-        match download_once(sess, remote, &part, size, pb.as_ref()).await {
+        match download_once(sess, remote, &part, size, mtime, pb.as_ref()).await {
             Ok(n) => break n,
             Err(e) => {
                 if let Err(e) = retry_pause(ctx, sess, &name, e, &mut attempt).await {
@@ -318,11 +323,6 @@ pub(crate) async fn download_file(
             }
         }
     };
-    if let Some(t) = mtime {
-        if let Ok(f) = std::fs::File::options().write(true).open(&part) {
-            let _ = f.set_modified(t.to_system_time());
-        }
-    }
     std::fs::rename(&part, local).with_context(|| format!("renaming to {}", local.display()))?;
     if let Some(pb) = pb {
         pb.finish_and_clear();
@@ -331,49 +331,64 @@ pub(crate) async fn download_file(
     Ok(got)
 }
 
+/// One attempt: downloads into `part` from its current length (from 0 if it is longer than
+/// `size`), then sets its mtime.
 async fn download_once(
     sess: &mut Session,
     remote: &[u8],
     part: &Path,
     size: Option<u64>,
+    mtime: Option<ftp_proto::Timestamp>,
     pb: Option<&ProgressBar>,
 ) -> Result<u64> {
     let mut offset = std::fs::metadata(part).map(|m| m.len()).unwrap_or(0);
     if size.is_some_and(|s| offset > s) {
         offset = 0;
     }
-    if size == Some(offset) && offset > 0 {
-        return Ok(offset);
-    }
-    let open = || {
+    let open = |offset: u64| {
         std::fs::OpenOptions::new()
             .create(true)
             .write(true)
-            .truncate(false)
+            .truncate(offset == 0)
             .open(part)
             .with_context(|| format!("opening {}", part.display()))
     };
+    if size == Some(offset) && offset > 0 {
+        set_mtime(&open(offset)?, mtime);
+        return Ok(offset);
+    }
     let c = sess.client().await?;
     match c.retr(remote, offset).await {
-        Ok(dl) => return pump(dl, open()?, offset, part, pb).await,
+        Ok(dl) => return pump(dl, open(offset)?, offset, part, pb, mtime).await,
         Err(Error::Reply { reply, .. }) if offset > 0 && crate::client::unsupported(&reply) => {
             log::info!("the server refuses REST ({reply}); starting over");
         }
         Err(e) => return Err(e.into()),
     }
     let dl = c.retr(remote, 0).await?;
-    pump(dl, open()?, 0, part, pb).await
+    pump(dl, open(0)?, 0, part, pb, mtime).await
 }
 
+fn set_mtime(file: &std::fs::File, mtime: Option<ftp_proto::Timestamp>) {
+    if let Some(t) = mtime {
+        let _ = file.set_modified(t.to_system_time());
+    }
+}
+
+/// Copies `dl` into `file` (opened truncated if `offset` is 0) from `offset`, reads the final
+/// reply, then sets the file's mtime.
 async fn pump(
     mut dl: crate::Download<'_>,
     mut file: std::fs::File,
     offset: u64,
     part: &Path,
     pb: Option<&ProgressBar>,
+    mtime: Option<ftp_proto::Timestamp>,
 ) -> Result<u64> {
-    file.set_len(offset)?;
-    file.seek(SeekFrom::Start(offset))?;
+    if offset > 0 {
+        file.set_len(offset)?;
+        file.seek(SeekFrom::Start(offset))?;
+    }
     let mut total = offset;
     let copied = dl
         .copy_to_file(&mut file, |n| {
@@ -385,7 +400,7 @@ async fn pump(
         .await;
     copy_result(copied, &part.display().to_string())?;
     dl.finish().await?;
-    file.flush()?;
+    set_mtime(&file, mtime);
     Ok(total)
 }
 
@@ -740,7 +755,8 @@ pub(crate) async fn run(ctx: &Ctx, cmd: Cmd) -> Result<()> {
                     }
                     None => local_name(u.file_name()),
                 };
-                if let Err(e) = download_file(ctx, &mut s, &u.path, &dest, resume, None).await {
+                if let Err(e) = download_file(ctx, &mut s, &u.path, &dest, resume, None, None).await
+                {
                     let is_dir = match s.client().await {
                         Ok(c) => c.is_dir(&u.path).await.unwrap_or(false),
                         Err(_) => false,

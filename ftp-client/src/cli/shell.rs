@@ -300,7 +300,16 @@ impl State {
                 };
                 let ctx = self.ctx.clone();
                 let s = self.sess()?;
-                download_file(&ctx, s, remote.as_bytes(), &local, cmd == "reget", None).await?;
+                download_file(
+                    &ctx,
+                    s,
+                    remote.as_bytes(),
+                    &local,
+                    cmd == "reget",
+                    None,
+                    None,
+                )
+                .await?;
             }
             "put" | "reput" | "send" => {
                 let local = arg(0, "put LOCAL [REMOTE]")?;
@@ -336,9 +345,16 @@ impl State {
                         }
                         matched += 1;
                         let remote = rjoin(&dir, &e.name);
-                        if let Err(err) =
-                            download_file(&ctx, s, &remote, &local_name(&e.name), false, e.modified)
-                                .await
+                        if let Err(err) = download_file(
+                            &ctx,
+                            s,
+                            &remote,
+                            &local_name(&e.name),
+                            false,
+                            e.modified,
+                            None,
+                        )
+                        .await
                         {
                             eprintln!("mget {}: {}", e.name_lossy(), error_text(&err));
                             failed += 1;
