@@ -349,6 +349,42 @@ fn metadata_of(st: &rustix::fs::Stat) -> Metadata {
     }
 }
 
+/// Directories with at least twice this many entries are stat'ed by several blocking-pool
+/// threads at once (up to one per core), each taking a contiguous run of the sorted names.
+const PARALLEL_STAT_MIN: usize = 2048;
+
+/// The entries `names` (sorted) of the directory `dir` (the virtual `path`), with their
+/// metadata, in the same order; entries that vanished meanwhile, and symlinks leading
+/// outside the root, are left out.
+fn stat_entries(r: &Root, dir: &OwnedFd, path: &VPath, names: Vec<Vec<u8>>) -> Vec<DirEntry> {
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        let os = OsStr::from_bytes(&name);
+        let Ok(st) = rustix::fs::statat(dir, os, AtFlags::SYMLINK_NOFOLLOW) else {
+            continue;
+        };
+        let st = if FileType::from_raw_mode(st.st_mode) == FileType::Symlink {
+            // Show a symlink as what it points to, and only if that is inside the root.
+            let Ok(p) = path.join(&name) else { continue };
+            match r
+                .open(&p, OFlags::PATH, Mode::empty())
+                .ok()
+                .and_then(|t| rustix::fs::fstat(&t).ok())
+            {
+                Some(st) => st,
+                None => continue,
+            }
+        } else {
+            st
+        };
+        out.push(DirEntry {
+            name,
+            metadata: metadata_of(&st),
+        });
+    }
+    out
+}
+
 fn temp_name(name: &[u8]) -> Vec<u8> {
     let mut n = b".".to_vec();
     n.extend_from_slice(name);
@@ -508,42 +544,44 @@ impl Storage for FsStorage {
     fn list<'a>(&'a self, path: &'a VPath) -> BoxFuture<'a, Result<Vec<DirEntry>, StorageError>> {
         let r = self.root.clone();
         let path = path.clone();
-        Box::pin(unblock(move || {
-            let fd = r.open(&path, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty())?;
-            let dir = rustix::fs::Dir::read_from(&fd).map_err(errno)?;
-            let mut out = Vec::new();
-            for e in dir {
-                let Ok(e) = e else { break };
-                let name = e.file_name().to_bytes();
-                if name == b"." || name == b".." {
-                    continue;
-                }
-                let os = OsStr::from_bytes(name);
-                let Ok(st) = rustix::fs::statat(&fd, os, AtFlags::SYMLINK_NOFOLLOW) else {
-                    continue;
-                };
-                let st = if FileType::from_raw_mode(st.st_mode) == FileType::Symlink {
-                    // Show a symlink as what it points to, and only if that is inside the root.
-                    let Ok(p) = path.join(name) else { continue };
-                    match r
-                        .open(&p, OFlags::PATH, Mode::empty())
-                        .ok()
-                        .and_then(|t| rustix::fs::fstat(&t).ok())
-                    {
-                        Some(st) => st,
-                        None => continue,
+        Box::pin(async move {
+            let r2 = r.clone();
+            let p2 = path.clone();
+            let (fd, mut names) = unblock(move || {
+                let fd = r2.open(&p2, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty())?;
+                let dir = rustix::fs::Dir::read_from(&fd).map_err(errno)?;
+                let mut names = Vec::new();
+                for e in dir {
+                    let Ok(e) = e else { break };
+                    let name = e.file_name().to_bytes();
+                    if name != b"." && name != b".." {
+                        names.push(name.to_vec());
                     }
-                } else {
-                    st
-                };
-                out.push(DirEntry {
-                    name: name.to_vec(),
-                    metadata: metadata_of(&st),
-                });
+                }
+                Ok::<_, StorageError>((Arc::new(fd), names))
+            })
+            .await?;
+            // Sorted names, so the stat'ed chunks only need joining back in order.
+            names.sort_unstable();
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let chunks = (names.len() / PARALLEL_STAT_MIN).clamp(1, threads);
+            if chunks == 1 {
+                return Ok(unblock(move || stat_entries(&r, &fd, &path, names)).await);
             }
-            out.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+            let per = names.len().div_ceil(chunks);
+            let mut tasks = Vec::with_capacity(chunks);
+            while !names.is_empty() {
+                let rest = names.split_off(per.min(names.len()));
+                let chunk = std::mem::replace(&mut names, rest);
+                let (r, fd, path) = (r.clone(), fd.clone(), path.clone());
+                tasks.push(unblock(move || stat_entries(&r, &fd, &path, chunk)));
+            }
+            let mut out = Vec::new();
+            for part in futures::future::join_all(tasks).await {
+                out.extend(part);
+            }
             Ok(out)
-        }))
+        })
     }
 
     fn open_read<'a>(
@@ -717,6 +755,26 @@ mod tests {
 
     fn vp(s: &str) -> VPath {
         VPath::root().resolve(s.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn lists_a_large_directory_sorted_and_whole_across_threads() {
+        let dir = tempfile::tempdir().unwrap();
+        let n = 2 * PARALLEL_STAT_MIN + 123;
+        for i in 0..n {
+            std::fs::write(dir.path().join(format!("f{i:05}")), vec![0u8; i % 7]).unwrap();
+        }
+        std::os::unix::fs::symlink("f00003", dir.path().join("zz-in")).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", dir.path().join("zz-out")).unwrap();
+        let fs = FsStorage::new(dir.path()).unwrap();
+        let list = block_on(fs.list(&VPath::root())).unwrap();
+        assert_eq!(list.len(), n + 1);
+        for (i, e) in list[..n].iter().enumerate() {
+            assert_eq!(e.name, format!("f{i:05}").into_bytes());
+            assert_eq!(e.metadata.len, (i % 7) as u64);
+        }
+        assert_eq!(list[n].name, b"zz-in");
+        assert_eq!(list[n].metadata.len, 3);
     }
 
     #[test]
