@@ -36,7 +36,9 @@ pub(crate) struct DataConn {
 /// `splice(2)`: small files never pay for the pipe.
 const SPLICE_AFTER: u64 = 1 << 20;
 
-/// The read buffer of [`Download::copy_to_file`] when it cannot splice.
+/// The read buffer of [`Download::copy_to_file`] when it cannot splice: it starts small
+/// (small files are the common case in a mirror) and grows once a read fills it.
+const COPY_BUF_START: usize = 32 * 1024;
 const COPY_BUF: usize = 256 * 1024;
 
 /// The capacity asked for the splice pipe (the kernel's default is 64 KiB).
@@ -632,9 +634,9 @@ impl<'a> Download<'a> {
     /// written; `progress` is called with the size of every chunk. Read to the end this way,
     /// then call [`Download::finish`]. `file` may be a regular file, a pipe or a device.
     ///
-    /// A plain binary download moves its first MiB through a 256 KiB buffer, then the rest
-    /// with `splice(2)` (socket → pipe → file: the bytes never enter user space), waiting for
-    /// the socket in the async-io reactor. TLS and ASCII downloads, and files the kernel
+    /// A plain binary download moves its first MiB through a buffer (32 KiB, growing to
+    /// 256 KiB once a read fills it), then the rest with `splice(2)` (socket → pipe → file:
+    /// the bytes never enter user space), waiting for the socket in the async-io reactor. TLS and ASCII downloads, and files the kernel
     /// cannot splice into, use the buffer throughout. Stalls and keep-alives are handled as
     /// by the [`AsyncRead`] implementation.
     ///
@@ -671,7 +673,7 @@ impl<'a> Download<'a> {
                 }
             }
             if buf.is_empty() {
-                buf.resize(COPY_BUF, 0);
+                buf.resize(COPY_BUF_START, 0);
             }
             let n = self.read(&mut buf).await.map_err(CopyError::Receive)?;
             if n == 0 {
@@ -680,6 +682,9 @@ impl<'a> Download<'a> {
             file.write_all(&buf[..n]).map_err(CopyError::Write)?;
             total += n as u64;
             progress(n as u64);
+            if n == buf.len() && buf.len() < COPY_BUF {
+                buf.resize(COPY_BUF, 0);
+            }
         }
     }
 
