@@ -41,8 +41,32 @@ const SPLICE_AFTER: u64 = 1 << 20;
 const COPY_BUF_START: usize = 32 * 1024;
 const COPY_BUF: usize = 256 * 1024;
 
+/// The most one `sendfile(2)` call of [`Client::stor_file`] is asked to move.
+const SENDFILE_CHUNK: usize = 4 << 20;
+
 /// The capacity asked for the splice pipe (the kernel's default is 64 KiB).
 const PIPE_SIZE: usize = 1 << 20;
+
+/// An upload source that reports the size of every read.
+struct Reporting<'a, R, F> {
+    inner: R,
+    progress: &'a mut F,
+}
+
+impl<R: AsyncRead + Unpin, F: FnMut(u64)> AsyncRead for Reporting<'_, R, F> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        let r = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(n)) = r {
+            (this.progress)(n as u64);
+        }
+        r
+    }
+}
 
 /// Why [`Download::copy_to_file`] stopped early.
 #[derive(Debug, thiserror::Error)]
@@ -334,6 +358,132 @@ impl Client {
     ) -> Result<u64> {
         self.upload(Command::Appe(path.as_ref().to_vec()), src, 0)
             .await
+    }
+
+    /// Uploads `file` from its current position to `path` (`STOR`, after `REST offset` if
+    /// `offset > 0`) and returns the bytes sent; `progress` is called with the size of every
+    /// chunk. A plain (no TLS) binary upload goes through `sendfile(2)` (file → socket, no
+    /// copy through user space) inside the async-io reactor; otherwise this is
+    /// [`Client::stor`] over the file.
+    ///
+    /// ```no_run
+    /// # smol::block_on(async {
+    /// # let mut client = ftp_client::Client::connect("localhost", 21, Default::default()).await?;
+    /// let file = std::fs::File::open("big.iso")
+    ///     .map_err(|e| ftp_client::Error::Usage(e.to_string()))?;
+    /// let sent = client.stor_file("big.iso", file, 0, |_chunk| {}).await?;
+    /// println!("{sent} bytes");
+    /// # Ok::<(), ftp_client::Error>(()) });
+    /// ```
+    pub async fn stor_file(
+        &mut self,
+        path: impl AsRef<[u8]>,
+        file: std::fs::File,
+        offset: u64,
+        mut progress: impl FnMut(u64),
+    ) -> Result<u64> {
+        let cmd = Command::Stor(path.as_ref().to_vec());
+        if self.tls.is_some() || self.want_type != TransferKind::Binary {
+            let src = Reporting {
+                inner: blocking::Unblock::new(file),
+                progress: &mut progress,
+            };
+            return self.upload(cmd, src, offset).await;
+        }
+        let what = cmd.to_string();
+        let (data, early) = self.start_transfer(cmd, offset, true).await?;
+        let Some(DataConn { stream, tcp }) = data else {
+            return self.finish_transfer(&what, early).await.map(|_| 0);
+        };
+        let result = match tcp {
+            Some(tcp) => self.send_file(&tcp, stream, &file, &mut progress).await,
+            None => Err(Error::Protocol(
+                "no TCP socket under the data connection".into(),
+            )),
+        };
+        match result {
+            Ok(sent) => {
+                self.finish_transfer(&what, early).await?;
+                Ok(sent)
+            }
+            Err(e) => {
+                // The server sees a short upload; read its verdict so the session stays usable.
+                let _ = self.finish_transfer(&what, early).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// The body of a plain binary [`Client::stor_file`]: `sendfile(2)` from the file's
+    /// position until its end, then closes the data connection. Falls back to a buffer if the
+    /// kernel refuses `sendfile` for this file before the first byte.
+    async fn send_file(
+        &mut self,
+        tcp: &Async<std::net::TcpStream>,
+        mut stream: BoxStream,
+        file: &std::fs::File,
+        progress: &mut impl FnMut(u64),
+    ) -> Result<u64> {
+        use rustix::io::Errno;
+        let stall = self.opts.data_timeout;
+        let mut sent = 0u64;
+        let mut last_noop = Instant::now();
+        // Empty until sendfile is refused.
+        let mut buf = Vec::new();
+        loop {
+            if let Some(k) = self.opts.keepalive {
+                if last_noop.elapsed() >= k {
+                    last_noop = Instant::now();
+                    self.send(&Command::Noop).await?;
+                    self.owed_noops += 1;
+                }
+            }
+            if !buf.is_empty() {
+                let n = std::io::Read::read(&mut &*file, &mut buf)
+                    .map_err(|e| Error::io("reading the upload source", e))?;
+                if n == 0 {
+                    break;
+                }
+                with_timeout(stall, || "sending data (stalled)".into(), async {
+                    stream
+                        .write_all(&buf[..n])
+                        .await
+                        .map_err(|e| Error::io("data connection", e))
+                })
+                .await?;
+                sent += n as u64;
+                progress(n as u64);
+                continue;
+            }
+            match rustix::fs::sendfile(tcp, file, None, SENDFILE_CHUNK) {
+                Ok(0) => break,
+                Ok(n) => {
+                    sent += n as u64;
+                    progress(n as u64);
+                }
+                Err(Errno::AGAIN) => {
+                    with_timeout(stall, || "sending data (stalled)".into(), async {
+                        tcp.writable()
+                            .await
+                            .map_err(|e| Error::io("data connection", e))
+                    })
+                    .await?;
+                }
+                Err(Errno::INTR) => {}
+                Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) if sent == 0 => {
+                    buf.resize(COPY_BUF, 0);
+                }
+                Err(e) => return Err(Error::io("sending the file", e.into())),
+            }
+        }
+        with_timeout(stall, || "closing the data connection".into(), async {
+            stream
+                .close()
+                .await
+                .map_err(|e| Error::io("data connection", e))
+        })
+        .await?;
+        Ok(sent)
     }
 
     async fn upload<R: AsyncRead + Unpin>(

@@ -3,12 +3,9 @@
 
 use std::io::{IsTerminal, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
-use futures_lite::io::AsyncRead;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::url::{is_url, FtpUrl};
@@ -478,31 +475,6 @@ fn copy_result(r: Result<u64, crate::CopyError>, what: &str) -> Result<()> {
     }
 }
 
-/// Counts bytes read and moves a progress bar.
-struct Counting<R> {
-    inner: R,
-    pb: Option<ProgressBar>,
-    n: u64,
-}
-
-impl<R: AsyncRead + Unpin> AsyncRead for Counting<R> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<std::io::Result<usize>> {
-        let this = &mut *self;
-        let r = Pin::new(&mut this.inner).poll_read(cx, buf);
-        if let Poll::Ready(Ok(n)) = r {
-            this.n += n as u64;
-            if let Some(pb) = &this.pb {
-                pb.inc(n as u64);
-            }
-        }
-        r
-    }
-}
-
 /// Uploads `local` to `remote`, resuming (REST + STOR) on retries and at the start if
 /// `resume`. Sets the remote mtime (MFMT) when `set_mtime` and the server supports it.
 pub(crate) async fn upload_file(
@@ -569,12 +541,13 @@ async fn upload_once(
     if let Some(pb) = &pb {
         pb.set_position(offset);
     }
-    let src = Counting {
-        inner: blocking::Unblock::new(f),
-        pb,
-        n: 0,
-    };
-    let n = c.stor(remote, src, offset).await?;
+    let n = c
+        .stor_file(remote, f, offset, |n| {
+            if let Some(pb) = &pb {
+                pb.inc(n);
+            }
+        })
+        .await?;
     Ok(offset + n)
 }
 

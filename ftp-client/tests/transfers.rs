@@ -1,9 +1,10 @@
-//! `Download::copy_to_file` against a scripted one-transfer server on loopback: the buffered
-//! start, the `splice(2)` rest, pipes as destinations, ASCII conversion, REST offsets and
-//! stalls.
+//! `Download::copy_to_file` and `Client::stor_file` against a scripted one-transfer server on
+//! loopback: the buffered start, the `splice(2)` rest, pipes as destinations, `sendfile(2)`
+//! uploads, ASCII conversion, REST offsets and stalls.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -18,6 +19,8 @@ enum Then {
     Stall(Vec<u8>),
     /// Sends this many chunks of these bytes, this far apart, closes, answers 226.
     Trickle(Vec<u8>, usize, Duration),
+    /// For STOR: reads the data connection to its end into this buffer, answers 226.
+    Receive(Arc<Mutex<Vec<u8>>>),
 }
 
 /// Serves one session: greeting, login, TYPE, one EPSV + RETR. Returns the commands seen.
@@ -59,6 +62,21 @@ fn serve(then: Then) -> (u16, JoinHandle<Vec<String>>) {
                         &format!("229 Entering Extended Passive Mode (|||{p}|)"),
                     );
                 }
+                "STOR" => {
+                    let (Some(l), Then::Receive(into)) = (data.take(), &then) else {
+                        send(&mut w, "425 no data connection");
+                        continue;
+                    };
+                    send(&mut w, "150 send it");
+                    let (mut d, _) = l.accept().expect("accept data");
+                    let _ = d.set_read_timeout(Some(Duration::from_secs(10)));
+                    let mut got = Vec::new();
+                    let _ = d.read_to_end(&mut got);
+                    if let Ok(mut into) = into.lock() {
+                        *into = got;
+                    }
+                    send(&mut w, "226 stored");
+                }
                 "RETR" => {
                     let Some(l) = data.take() else {
                         send(&mut w, "425 no data connection");
@@ -80,6 +98,7 @@ fn serve(then: Then) -> (u16, JoinHandle<Vec<String>>) {
                             drop(d);
                             send(&mut w, "226 done");
                         }
+                        Then::Receive(_) => send(&mut w, "550 upload-only server"),
                         Then::Stall(bytes) => {
                             let _ = d.write_all(bytes);
                             // Keep `d` open until the client gives up and closes its side.
@@ -384,4 +403,70 @@ fn get_writes_the_file_and_sets_its_mtime_from_mdtm() {
         "no .part left"
     );
     server.join().expect("server");
+}
+
+#[test]
+fn stor_file_sends_the_file_from_its_position_after_rest() {
+    let body = pattern((6 << 20) + 321);
+    let offset = 777_777usize;
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let (port, server) = serve(Then::Receive(got.clone()));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("up.bin");
+    std::fs::write(&path, &body).expect("write");
+    let (sent, reported) = run(async {
+        let mut c = Client::connect("127.0.0.1", port, opts())
+            .await
+            .expect("connect");
+        c.login("u", "p").await.expect("login");
+        let mut file = std::fs::File::open(&path).expect("open");
+        std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(offset as u64)).expect("seek");
+        let mut reported = 0u64;
+        let sent = c
+            .stor_file("up.bin", file, offset as u64, |n| reported += n)
+            .await
+            .expect("stor_file");
+        c.quit().await.expect("quit");
+        (sent, reported)
+    });
+    assert_eq!(sent, (body.len() - offset) as u64);
+    assert_eq!(reported, sent);
+    let got = got.lock().expect("lock").clone();
+    assert!(got == body[offset..], "uploaded bytes differ");
+    let seen = server.join().expect("server");
+    assert!(
+        seen.iter().any(|l| l == &format!("REST {offset}")),
+        "{seen:?}"
+    );
+    assert!(seen.iter().any(|l| l == "TYPE I"), "{seen:?}");
+}
+
+#[test]
+fn stor_file_in_ascii_mode_sends_crlf_line_ends() {
+    let mut local = Vec::new();
+    let mut wire = Vec::new();
+    for i in 0..50_000 {
+        local.extend_from_slice(format!("row {i}\n").as_bytes());
+        wire.extend_from_slice(format!("row {i}\r\n").as_bytes());
+    }
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let (port, server) = serve(Then::Receive(got.clone()));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("up.txt");
+    std::fs::write(&path, &local).expect("write");
+    let sent = run(async {
+        let mut c = Client::connect("127.0.0.1", port, opts())
+            .await
+            .expect("connect");
+        c.login("u", "p").await.expect("login");
+        c.set_transfer_kind(TransferKind::Ascii);
+        let file = std::fs::File::open(&path).expect("open");
+        c.stor_file("up.txt", file, 0, |_| {})
+            .await
+            .expect("stor_file")
+    });
+    assert_eq!(sent, local.len() as u64);
+    assert!(*got.lock().expect("lock") == wire, "wire bytes differ");
+    let seen = server.join().expect("server");
+    assert!(seen.iter().any(|l| l.starts_with("TYPE A")), "{seen:?}");
 }
