@@ -243,9 +243,10 @@ const SPLICE_PIPE: usize = 1024 * 1024;
 /// pipe is emptied right on the executor thread (as nginx writes its temporary files),
 /// saving two thread switches per step; once a write is slow (the disk throttles writers),
 /// the rest of the transfer empties it on the blocking pool instead, so a slow disk can't
-/// hold up other sessions more than once. Each wait for data is limited to `stall`; bytes
-/// received are counted in `progress`. Where the file can't take a `splice` (append mode, some filesystems) the
-/// bytes are moved from the pipe with `read`/`write` instead.
+/// hold up other sessions more than once. On network filesystems (NFS, SMB, FUSE) the pipe
+/// is always emptied on the blocking pool. Each wait for data is limited to `stall`; bytes
+/// received are counted in `progress`. Where the file can't take a `splice` (append mode,
+/// some filesystems) the bytes are moved from the pipe with `read`/`write` instead.
 ///
 /// Errors: [`CopyError::Read`] for the network side, [`CopyError::Write`] for the file.
 pub async fn receive_file(
@@ -268,7 +269,7 @@ pub async fn receive_file(
     });
     let mut total = 0u64;
     let mut in_pipe = 0usize;
-    let mut pooled = false;
+    let mut pooled = !crate::storage::fs::is_local_fs(file);
     loop {
         let mut eof = false;
         match rustix::pipe::splice(

@@ -105,13 +105,15 @@ impl FsStorage {
             RESOLVE,
         )
         .is_ok();
+        // Never inline on network filesystems.
+        let pooled_until = if is_local_fs(&fd) { 0 } else { u64::MAX };
         Ok(FsStorage {
             root: Arc::new(Root {
                 path,
                 fd,
                 openat2: AtomicBool::new(openat2),
                 born: Instant::now(),
-                pooled_until: AtomicU64::new(0),
+                pooled_until: AtomicU64::new(pooled_until),
             }),
         })
     }
@@ -148,6 +150,30 @@ impl FsStorage {
                 Ok::<_, StorageError>(f)
             })
             .await
+    }
+}
+
+/// True when `fd` lives on a filesystem of local disks or memory (ext2/3/4, XFS, Btrfs,
+/// bcachefs, F2FS, ZFS, tmpfs, ramfs, overlayfs), whose lookups and writes never wait for a
+/// network peer: only there do [`Root::quick`] lookups and [`crate::data::receive_file`]
+/// writes run on the executor thread. NFS, SMB, FUSE and anything unknown use the blocking
+/// pool (a dead server could otherwise hang an executor thread).
+pub(crate) fn is_local_fs(fd: impl std::os::fd::AsFd) -> bool {
+    const LOCAL: [u64; 9] = [
+        0xEF53,      // ext2/3/4
+        0x5846_5342, // XFS
+        0x9123_683E, // Btrfs
+        0xCA45_1A4E, // bcachefs
+        0xF2F5_2010, // F2FS
+        0x2FC1_2FC1, // ZFS
+        0x0102_1994, // tmpfs
+        0x8584_58F6, // ramfs
+        0x794C_7630, // overlayfs
+    ];
+    #[allow(clippy::unnecessary_cast)] // f_type's integer type varies by target
+    match rustix::fs::fstatfs(fd) {
+        Ok(st) => LOCAL.contains(&((st.f_type as u64) & 0xFFFF_FFFF)),
+        Err(_) => false,
     }
 }
 
@@ -206,7 +232,8 @@ impl Root {
     /// (open a file, stat a path), right on the calling thread: a hand-off to the blocking
     /// pool and back would cost more than the work itself (nginx opens files on its event
     /// loop the same way). When one takes longer than [`SLOW_LOOKUP`] (a cold cache on a slow
-    /// or remote disk), lookups go to the blocking pool for the next [`POOLED_FOR`].
+    /// disk), lookups go to the blocking pool for the next [`POOLED_FOR`]; on a network
+    /// filesystem (see [`is_local_fs`]) they always do.
     async fn quick<T: Send + 'static>(
         self: &Arc<Root>,
         f: impl FnOnce(&Root) -> T + Send + 'static,
@@ -775,6 +802,12 @@ mod tests {
         }
         assert_eq!(list[n].name, b"zz-in");
         assert_eq!(list[n].metadata.len, 3);
+    }
+
+    #[test]
+    fn proc_is_not_a_local_disk_filesystem() {
+        let proc = std::fs::File::open("/proc/self/stat").unwrap();
+        assert!(!is_local_fs(&proc));
     }
 
     #[test]
