@@ -909,6 +909,13 @@ impl<'a> Download<'a> {
             self.bytes += n as u64;
             total += n as u64;
             progress(n as u64);
+            // A socket that always has data never waits: keep the control connection alive
+            // here too.
+            futures_lite::future::poll_fn(|cx| {
+                self.poll_keepalive(cx);
+                Poll::Ready(())
+            })
+            .await;
         }
     }
 

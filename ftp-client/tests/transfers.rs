@@ -470,3 +470,32 @@ fn stor_file_in_ascii_mode_sends_crlf_line_ends() {
     let seen = server.join().expect("server");
     assert!(seen.iter().any(|l| l.starts_with("TYPE A")), "{seen:?}");
 }
+
+#[test]
+fn sends_keepalive_noops_during_a_spliced_download() {
+    let chunk = pattern((1 << 20) + 4096);
+    let (port, server) = serve(Then::Trickle(chunk.clone(), 8, Duration::from_millis(100)));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("kept.bin");
+    let n = run(async {
+        let o = Options {
+            keepalive: Some(Duration::from_millis(150)),
+            ..opts()
+        };
+        let mut c = Client::connect("127.0.0.1", port, o)
+            .await
+            .expect("connect");
+        c.login("u", "p").await.expect("login");
+        let mut file = std::fs::File::create(&path).expect("create");
+        let mut dl = c.retr("kept.bin", 0).await.expect("retr");
+        let n = dl.copy_to_file(&mut file, |_| {}).await.expect("copy");
+        let fin = dl.finish().await.expect("finish");
+        assert_eq!(fin.code().as_u16(), 226);
+        // The NOOP replies were accounted for: the next command gets its own reply.
+        c.quit().await.expect("quit");
+        n
+    });
+    assert_eq!(n, 8 * chunk.len() as u64);
+    let seen = server.join().expect("server");
+    assert!(seen.iter().any(|l| l == "NOOP"), "{seen:?}");
+}
