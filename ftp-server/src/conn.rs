@@ -81,21 +81,26 @@ enum Event {
 }
 
 /// Serves one control connection until it ends; `implicit`: TLS from the first byte.
-pub(crate) async fn serve(
+///
+/// The session task is as big as its largest state, so an idle session should only pay for
+/// the command loop: the arguments move straight into the boxed set-up future (an `async
+/// fn` would keep them for its whole life), and TLS switches, commands and transfer endings
+/// run boxed too (see `cargo xtask idle-memory`).
+pub(crate) fn serve(
     stream: TcpStream,
     peer: SocketAddr,
     shared: Arc<Shared>,
     signals: Signals,
     tag: String,
     implicit: bool,
-) {
-    // The session task is as big as its largest state: set-up, TLS switches, commands and
-    // transfer endings run in boxed futures, so an idle session only pays for the command
-    // loop (see `cargo xtask idle-memory`).
-    let Some((mut conn, reader)) = Box::pin(open(stream, peer, shared, tag, implicit)).await else {
-        return;
-    };
-    conn.serve_commands(reader, &signals).await;
+) -> impl Future<Output = ()> + Send {
+    let open = Box::pin(open(stream, peer, shared, tag, implicit));
+    async move {
+        let Some((mut conn, reader)) = open.await else {
+            return;
+        };
+        conn.serve_commands(reader, &signals).await;
+    }
 }
 
 /// Sets a connection up (socket options, implicit TLS) and sends the greeting.
@@ -144,20 +149,17 @@ async fn open(
         writer: Some(w),
         session: Session::new(shared.config.clone(), shared.auth.clone(), peer, local),
         shared,
-        peer,
-        local,
-        tag,
         data: DataSetup::None,
         tls,
     };
-    conn.session.set_log_tag(conn.tag.clone());
+    conn.session.set_log_tag(tag);
     if implicit {
         conn.session.set_tls_implicit();
     }
     let reader = conn.reader(r);
     let greeting = conn.session.greeting();
     if let Err(e) = conn.send(&greeting).await {
-        log::info!("{} control connection: {e}", conn.tag);
+        log::info!("{} control connection: {e}", conn.session.log_tag());
         return None;
     }
     Some((conn, reader))
@@ -168,9 +170,6 @@ struct Conn {
     writer: Option<WriteHalf<Ctl>>,
     session: Session,
     shared: Arc<Shared>,
-    peer: SocketAddr,
-    local: SocketAddr,
-    tag: String,
     data: DataSetup,
     tls: Option<SessionTls>,
 }
@@ -189,7 +188,7 @@ impl Conn {
                 Ok(RunEnd::StartTls) => true,
                 Ok(RunEnd::EndTls) => false,
                 Err(e) => {
-                    log::info!("{} control connection: {e}", self.tag);
+                    log::info!("{} control connection: {e}", self.session.log_tag());
                     return;
                 }
             };
@@ -210,7 +209,7 @@ impl Conn {
         if !start && !pending.is_empty() {
             log::info!(
                 "{} data after CCC/REIN before close_notify; closing",
-                self.tag
+                self.session.log_tag()
             );
             return None;
         }
@@ -229,19 +228,22 @@ impl Conn {
                 let what = if s.is_tls() { "TLS" } else { "plain text" };
                 let (r, w) = s.split();
                 self.writer = Some(w);
-                log::debug!("{} control connection now uses {what}", self.tag);
+                log::debug!(
+                    "{} control connection now uses {what}",
+                    self.session.log_tag()
+                );
                 Some(self.reader(r))
             }
             Err(e) => {
                 let what = if start { "handshake" } else { "shutdown" };
-                log::info!("{} TLS {what} failed: {e}", self.tag);
+                log::info!("{} TLS {what} failed: {e}", self.session.log_tag());
                 None
             }
         }
     }
 
     async fn send(&mut self, r: &Reply) -> io::Result<()> {
-        log::debug!("{} -> {}", self.tag, r);
+        log::debug!("{} -> {}", self.session.log_tag(), r);
         let Some(w) = self.writer.as_mut() else {
             return Err(io::ErrorKind::NotConnected.into());
         };
@@ -281,23 +283,18 @@ impl Conn {
                         Event::Idle
                     }
                 };
-                let shutdown = async {
+                // The server closes `kill` only after `shutdown`: waiting for one of them at a
+                // time keeps one listener per idle session instead of two.
+                let signal = async {
                     if shutting_down {
-                        future::pending().await
+                        let _ = signals.kill.recv().await;
+                        Event::Kill
                     } else {
                         let _ = signals.shutdown.recv().await;
                         Event::Shutdown
                     }
                 };
-                let kill = async {
-                    let _ = signals.kill.recv().await;
-                    Event::Kill
-                };
-                future::or(
-                    future::or(done, kill),
-                    future::or(future::or(shutdown, cmd), idle),
-                )
-                .await
+                future::or(future::or(done, signal), future::or(cmd, idle)).await
             };
             match event {
                 Event::Kill => {
@@ -313,7 +310,7 @@ impl Conn {
                     }
                 }
                 Event::Idle => {
-                    log::info!("{} idle timeout", self.tag);
+                    log::info!("{} idle timeout", self.session.log_tag());
                     let r = Reply::new(
                         ReplyCode::NOT_AVAILABLE,
                         "Idle timeout, closing control connection.",
@@ -357,8 +354,8 @@ impl Conn {
                 }
                 Event::Command(Ok(Some(cmd))) => {
                     match &cmd {
-                        Ok(c) => log::debug!("{} <- {}", self.tag, c),
-                        Err(e) => log::debug!("{} <- bad line: {}", self.tag, e),
+                        Ok(c) => log::debug!("{} <- {}", self.session.log_tag(), c),
+                        Err(e) => log::debug!("{} <- bad line: {}", self.session.log_tag(), e),
                     }
                     deadline = Instant::now() + cfg.idle_timeout;
                     if let Some(r) = running.as_ref() {
@@ -464,8 +461,8 @@ impl Conn {
                 self.send(&t.opening).await?;
                 let progress = Arc::new(AtomicU64::new(0));
                 let cfg = self.shared.config.clone();
-                let peer_ip = self.peer.ip();
-                let tag = self.tag.clone();
+                let peer_ip = self.session.peer().ip();
+                let tag = self.session.log_tag().to_string();
                 let p2 = progress.clone();
                 let (ascii, data) = (t.ascii, t.data);
                 let tls = match (&self.tls, &cfg.tls) {
@@ -516,7 +513,7 @@ impl Conn {
     async fn open_passive(&mut self, extended: bool) -> Reply {
         self.data = DataSetup::None;
         let cfg = self.shared.config.clone();
-        let bind_ip = self.local.ip();
+        let bind_ip = self.session.local().ip();
         let announce_v4 = match (self.shared.public_ip, bind_ip.to_canonical()) {
             (Some(p), _) => Some(p),
             (None, IpAddr::V4(v4)) => Some(v4),
@@ -528,7 +525,7 @@ impl Conn {
         let l = match data::bind_passive(bind_ip, cfg.passive_ports.as_ref()).await {
             Ok(l) => l,
             Err(e) => {
-                log::warn!("{} passive bind failed: {e}", self.tag);
+                log::warn!("{} passive bind failed: {e}", self.session.log_tag());
                 return Reply::new(ReplyCode::CANT_OPEN_DATA, "Can't open passive connection.");
             }
         };
@@ -552,7 +549,7 @@ impl Conn {
         let rate = if secs > 0.0 { bytes as f64 / secs } else { 0.0 };
         log::info!(
             "{} transfer user={} cmd={} path={} bytes={} duration={:.3}s rate={:.0}B/s {}",
-            self.tag,
+            self.session.log_tag(),
             self.session.user().unwrap_or("-"),
             r.verb.as_str(),
             r.path,

@@ -328,29 +328,29 @@ async fn accept_loop(
             smol::spawn(refuse(stream)).detach();
             continue;
         };
-        let shared = shared.clone();
-        let signals = signals.clone();
         let alive = alive.clone();
-        smol::spawn(async move {
-            let _slot = slot;
-            let _alive = alive;
-            log::info!("{tag} connected");
-            let r = AssertUnwindSafe(conn::serve(
-                stream,
-                peer,
-                shared,
-                signals,
-                tag.clone(),
-                implicit,
-            ))
-            .catch_unwind()
-            .await;
+        log::info!("{tag} connected");
+        // A combinator, not an `async move` block: the block would keep its own copy of the
+        // session future (and of every argument) beside the one it awaits, for as long as the
+        // session lives.
+        let session = AssertUnwindSafe(conn::serve(
+            stream,
+            peer,
+            shared.clone(),
+            signals.clone(),
+            tag.clone(),
+            implicit,
+        ))
+        .catch_unwind()
+        .map(move |r| {
+            drop(slot);
+            drop(alive);
             match r {
                 Ok(()) => log::info!("{tag} disconnected"),
                 Err(_) => log::error!("{tag} session panicked; closed"),
             }
-        })
-        .detach();
+        });
+        smol::spawn(session).detach();
     }
 }
 

@@ -243,6 +243,21 @@ impl Session {
         self.tag = tag;
     }
 
+    /// The prefix of this session's log lines.
+    pub fn log_tag(&self) -> &str {
+        &self.tag
+    }
+
+    /// The client's address.
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// The server address the client connected to.
+    pub fn local(&self) -> SocketAddr {
+        self.local
+    }
+
     /// Marks the control connection as protected (implicit FTPS, or after the `AUTH TLS`
     /// handshake).
     pub fn set_tls_active(&mut self) {
