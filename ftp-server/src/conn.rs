@@ -250,6 +250,12 @@ impl Conn {
         data::timeout(self.shared.config.data_timeout, write_reply(w, r)).await
     }
 
+    /// [`send`](Self::send) as a boxed future, for the command loop's own replies: inline,
+    /// it would make every idle session's task larger.
+    async fn send_boxed(&mut self, r: &Reply) -> io::Result<()> {
+        Box::pin(self.send(r)).await
+    }
+
     async fn run(&mut self, reader: &mut CtlReader, signals: &Signals) -> io::Result<RunEnd> {
         let cfg = self.shared.config.clone();
         let mut running: Option<Running> = None;
@@ -299,14 +305,14 @@ impl Conn {
             match event {
                 Event::Kill => {
                     let r = Reply::new(ReplyCode::NOT_AVAILABLE, "Server shutting down.");
-                    let _ = self.send(&r).await;
+                    let _ = self.send_boxed(&r).await;
                     return Ok(RunEnd::Closed);
                 }
                 Event::Shutdown => {
                     shutting_down = true;
                     if !busy {
                         let r = Reply::new(ReplyCode::NOT_AVAILABLE, "Server shutting down.");
-                        return self.send(&r).await.map(|()| RunEnd::Closed);
+                        return self.send_boxed(&r).await.map(|()| RunEnd::Closed);
                     }
                 }
                 Event::Idle => {
@@ -315,7 +321,7 @@ impl Conn {
                         ReplyCode::NOT_AVAILABLE,
                         "Idle timeout, closing control connection.",
                     );
-                    return self.send(&r).await.map(|()| RunEnd::Closed);
+                    return self.send_boxed(&r).await.map(|()| RunEnd::Closed);
                 }
                 Event::TransferDone(outcome) => {
                     let Some(r) = running.take() else { continue };
@@ -329,7 +335,7 @@ impl Conn {
                     }
                     if shutting_down {
                         let r = Reply::new(ReplyCode::NOT_AVAILABLE, "Server shutting down.");
-                        return self.send(&r).await.map(|()| RunEnd::Closed);
+                        return self.send_boxed(&r).await.map(|()| RunEnd::Closed);
                     }
                     if let Some(cmd) = stashed.take() {
                         match Box::pin(self.dispatch(cmd, &mut running)).await? {
@@ -366,13 +372,16 @@ impl Conn {
                                 if let Some(r) = running.take() {
                                     self.log_transfer(&r, "aborted");
                                 }
-                                self.send(&Reply::new(
+                                self.send_boxed(&Reply::new(
                                     ReplyCode::TRANSFER_ABORTED,
                                     "Transfer aborted.",
                                 ))
                                 .await?;
-                                self.send(&Reply::new(ReplyCode::CLOSING_DATA, "ABOR successful."))
-                                    .await?;
+                                self.send_boxed(&Reply::new(
+                                    ReplyCode::CLOSING_DATA,
+                                    "ABOR successful.",
+                                ))
+                                .await?;
                             }
                             Ok(Command::Stat(None)) => {
                                 let n = r.progress.load(Ordering::Relaxed);
@@ -381,14 +390,15 @@ impl Conn {
                                         .into_bytes();
                                 text.extend_from_slice(r.path.as_bytes());
                                 text.extend_from_slice(format!(", {n} bytes").as_bytes());
-                                self.send(&Reply::multi(
+                                self.send_boxed(&Reply::multi(
                                     ReplyCode::SYSTEM_STATUS,
                                     [text, b"End of status".to_vec()],
                                 ))
                                 .await?;
                             }
                             Ok(Command::Noop) => {
-                                self.send(&Reply::new(ReplyCode::OK, "NOOP ok.")).await?;
+                                self.send_boxed(&Reply::new(ReplyCode::OK, "NOOP ok."))
+                                    .await?;
                             }
                             Ok(Command::Quit) => quit_after = true,
                             _ => stashed = Some(cmd),

@@ -330,6 +330,7 @@ async fn accept_loop(
         };
         let alive = alive.clone();
         log::info!("{tag} connected");
+        // The session keeps its tag; the last log line rebuilds it rather than keep a copy.
         // A combinator, not an `async move` block: the block would keep its own copy of the
         // session future (and of every argument) beside the one it awaits, for as long as the
         // session lives.
@@ -338,7 +339,7 @@ async fn accept_loop(
             peer,
             shared.clone(),
             signals.clone(),
-            tag.clone(),
+            tag,
             implicit,
         ))
         .catch_unwind()
@@ -346,8 +347,8 @@ async fn accept_loop(
             drop(slot);
             drop(alive);
             match r {
-                Ok(()) => log::info!("{tag} disconnected"),
-                Err(_) => log::error!("{tag} session panicked; closed"),
+                Ok(()) => log::info!("[s{id} {peer}] disconnected"),
+                Err(_) => log::error!("[s{id} {peer}] session panicked; closed"),
             }
         });
         smol::spawn(session).detach();
