@@ -80,6 +80,32 @@ pub fn tool(name: &str) -> Result<PathBuf, Skip> {
         .ok_or_else(|| Skip(format!("`{name}` is not installed")))
 }
 
+/// Runs a Python ftplib script against one of our servers: `python3 <script> <args...>`
+/// (`script` is a file path, or `-c` and the source), within two minutes, and asserts that it
+/// exits successfully (its stdout and stderr go into the panic message). Returns false when
+/// python3 is missing and the test should return (see [`or_skip`]).
+pub fn run_python<I, S>(test: &str, script: I) -> bool
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let Some(python) = or_skip(tool("python3"), test) else {
+        return false;
+    };
+    let out = output_within(
+        std::process::Command::new(python).args(script),
+        Duration::from_secs(120),
+    );
+    assert!(
+        out.status.success(),
+        "{test}: python failed ({}):\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    true
+}
+
 /// Whether `python3` can import `module` (e.g. `pyftpdlib`).
 pub fn python_module(module: &str) -> Result<PathBuf, Skip> {
     let python = tool("python3")?;

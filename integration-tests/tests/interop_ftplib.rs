@@ -4,10 +4,8 @@
 //! replies; this side prepares the files and checks the bytes on disk.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::Duration;
 
-use integration_tests::{or_skip, output_within, test_bytes, tool, TestServer};
+use integration_tests::{run_python, test_bytes, TestServer};
 
 fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -18,28 +16,15 @@ fn script() -> PathBuf {
 /// Runs one scenario of the ftplib script against `server`; false when python3 is missing
 /// (and the test should return).
 fn ftplib(test: &str, scenario: &str, server: &TestServer, work: &Path) -> bool {
-    let Some(python) = or_skip(tool("python3"), test) else {
-        return false;
-    };
-    let out = output_within(
-        Command::new(python)
-            .arg(script())
-            .arg(scenario)
-            .arg(server.addr.ip().to_string())
-            .arg(server.addr.port().to_string())
-            .arg(TestServer::USER)
-            .arg(TestServer::PASS)
-            .arg(work),
-        Duration::from_secs(120),
-    );
-    assert!(
-        out.status.success(),
-        "ftplib scenario {scenario} failed ({}):\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    true
+    let (ip, port) = (server.addr.ip().to_string(), server.addr.port().to_string());
+    let args = [scenario, &ip, &port, TestServer::USER, TestServer::PASS];
+    run_python(
+        test,
+        [script().into_os_string()]
+            .into_iter()
+            .chain(args.iter().map(Into::into))
+            .chain([work.as_os_str().to_owned()]),
+    )
 }
 
 fn read(path: &Path) -> Vec<u8> {

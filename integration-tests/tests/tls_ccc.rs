@@ -5,12 +5,10 @@
 //! generated at test time.
 
 use std::path::PathBuf;
-use std::process::Command;
-use std::time::Duration;
 
 use ftp_server::tls::{ReloadableCert, SelfSigned, TlsConfig};
 use integration_tests::{
-    assert_file, curl_as_test_user, or_skip, output_within, run_ok, test_bytes, tool, TestServer,
+    assert_file, curl_as_test_user, run_ok, run_python, test_bytes, TestServer,
 };
 
 struct Tls {
@@ -80,28 +78,24 @@ print("ok")
 #[test]
 fn python_ftplib_ccc_then_plain_commands_and_prot_p_transfers() {
     let test = "python_ftplib_ccc_then_plain_commands_and_prot_p_transfers";
-    let Some(python) = or_skip(tool("python3"), test) else {
-        return;
-    };
     let t = start();
-    let out = output_within(
-        Command::new(python)
-            .arg("-c")
-            .arg(FTPLIB_CCC_SCRIPT)
-            .arg("127.0.0.1")
-            .arg(t.server.addr.port().to_string())
-            .arg(TestServer::USER)
-            .arg(TestServer::PASS)
-            .arg(&t.ca_file),
-        Duration::from_secs(120),
-    );
-    assert!(
-        out.status.success(),
-        "ftplib failed ({}):\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let port = t.server.addr.port().to_string();
+    let args = [
+        "-c",
+        FTPLIB_CCC_SCRIPT,
+        "127.0.0.1",
+        &port,
+        TestServer::USER,
+        TestServer::PASS,
+    ];
+    if !run_python(
+        test,
+        args.iter()
+            .map(std::ffi::OsStr::new)
+            .chain([t.ca_file.as_os_str()]),
+    ) {
+        return;
+    }
     let want: Vec<u8> = (0..200_000usize)
         .map(|i| ((i * 7 + i / 13) % 256) as u8)
         .collect();

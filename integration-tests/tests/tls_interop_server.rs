@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use ftp_server::tls::{ReloadableCert, SelfSigned, TlsConfig};
 use integration_tests::{
-    assert_file, curl_as_test_user, free_port, or_skip, output_within, run_ok, test_bytes, tool,
+    assert_file, curl_as_test_user, free_port, output_within, run_ok, run_python, test_bytes,
     TestServer,
 };
 
@@ -189,28 +189,24 @@ print("ok")
 #[test]
 fn python_ftplib_ftp_tls_with_prot_p_round_trips_in_both_modes() {
     let test = "python_ftplib_ftp_tls_with_prot_p_round_trips_in_both_modes";
-    let Some(python) = or_skip(tool("python3"), test) else {
-        return;
-    };
     let t = start();
-    let out = output_within(
-        Command::new(python)
-            .arg("-c")
-            .arg(FTPLIB_SCRIPT)
-            .arg("127.0.0.1")
-            .arg(t.server.addr.port().to_string())
-            .arg(TestServer::USER)
-            .arg(TestServer::PASS)
-            .arg(&t.ca_file),
-        Duration::from_secs(120),
-    );
-    assert!(
-        out.status.success(),
-        "ftplib failed ({}):\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let port = t.server.addr.port().to_string();
+    let args = [
+        "-c",
+        FTPLIB_SCRIPT,
+        "127.0.0.1",
+        &port,
+        TestServer::USER,
+        TestServer::PASS,
+    ];
+    if !run_python(
+        test,
+        args.iter()
+            .map(std::ffi::OsStr::new)
+            .chain([t.ca_file.as_os_str()]),
+    ) {
+        return;
+    }
     let want: Vec<u8> = (0..500_000usize)
         .map(|i| ((i * 31 + i / 7) % 256) as u8)
         .collect();
