@@ -278,11 +278,8 @@ fn rpassword_prompt(prompt: &str) -> Result<String> {
 }
 
 fn main() -> Result<()> {
-    // Sessions run on smol's global executor; give it one thread per core unless told otherwise.
-    if std::env::var_os("SMOL_THREADS").is_none() {
-        let n = std::thread::available_parallelism().map_or(1, |n| n.get());
-        std::env::set_var("SMOL_THREADS", n.to_string());
-    }
+    // Sessions run on the server's own worker threads, one per core (`Server::with_workers`);
+    // smol's global executor only runs the signal handlers below.
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let cli = Cli::parse();
     if let Some(Cmd::HashPassword {
