@@ -95,6 +95,11 @@ struct Cli {
     #[arg(long, value_name = "DURATION", value_parser = humantime_duration)]
     shutdown_grace: Option<Duration>,
 
+    /// Threads running sessions. More than one pays off only when sessions need CPU of
+    /// their own (many concurrent TLS transfers). [default: 1]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    workers: Option<u16>,
+
     /// TLS certificate chain (PEM) for FTPS; reloaded with --tls-key on SIGHUP.
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -278,7 +283,7 @@ fn rpassword_prompt(prompt: &str) -> Result<String> {
 }
 
 fn main() -> Result<()> {
-    // Sessions run on the server's own worker threads, one per core (`Server::with_workers`);
+    // Sessions run on the server's own worker threads (`--workers`, `Server::with_workers`);
     // smol's global executor only runs the signal handlers below.
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let cli = Cli::parse();
@@ -295,11 +300,12 @@ fn main() -> Result<()> {
         });
     }
     let (cfg, quick_start) = build_config(&cli)?;
+    let workers = usize::from(cli.workers.unwrap_or(1));
     let anonymous = cfg.anonymous.clone();
     let users: Vec<String> = cfg.users.iter().map(|u| u.name.clone()).collect();
     let tls_cert = cfg.tls.as_ref().map(|t| t.settings.cert().clone());
     smol::block_on(async move {
-        let server = Server::bind(cfg).await?;
+        let server = Server::bind(cfg).await?.with_workers(workers);
         for addr in server.local_addrs() {
             let host = match addr {
                 SocketAddr::V6(_) => format!("[{}]:{}", addr.ip(), addr.port()),
