@@ -1,6 +1,7 @@
 //! The test harness shared by the end-to-end tests.
 //!
-//! - [`TestServer`] runs our `ftp-server` in-process on a background thread;
+//! - [`TestServer`] runs our `ftp-server` in-process on a background thread, [`TlsServer`]
+//!   with FTPS on;
 //! - [`bin_path`] finds (and builds once, if needed) a workspace binary such as `ftp-client`;
 //! - [`peers`] starts real third-party servers (vsftpd, pure-ftpd, ProFTPD, pyftpdlib);
 //! - [`tool`] and [`or_skip`] find third-party clients (curl, lftp, python3) and decide whether
@@ -15,10 +16,12 @@ mod bin;
 pub mod peers;
 mod process;
 mod server;
+mod tls;
 
 pub use bin::bin_path;
 pub use process::{assert_file, output_within, run_ok, start_server_binary, ChildGuard};
 pub use server::TestServer;
+pub use tls::TlsServer;
 
 use std::future::Future;
 use std::net::{SocketAddr, TcpListener};

@@ -4,36 +4,18 @@
 //! the same TCP connection while `PROT P` data connections stay TLS. Certificates are
 //! generated at test time.
 
-use std::path::PathBuf;
-
-use ftp_server::tls::{ReloadableCert, SelfSigned, TlsConfig};
 use integration_tests::{
-    assert_file, curl_as_test_user, run_ok, run_python, test_bytes, TestServer,
+    assert_file, curl_as_test_user, run_ok, run_python, test_bytes, TestServer, TlsServer as Tls,
 };
-
-struct Tls {
-    server: TestServer,
-    ca_file: PathBuf,
-    _dir: tempfile::TempDir,
-}
 
 /// TLS required for login, PROT P required, session reuse required, CCC allowed.
 fn start() -> Tls {
-    let cert = SelfSigned::generate(&["localhost".into(), "127.0.0.1".into()]).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let ca_file = dir.path().join("ca.pem");
-    std::fs::write(&ca_file, &cert.cert_pem).unwrap();
-    let mut tls = TlsConfig::new(ReloadableCert::fixed(cert.certified_key().unwrap()));
-    tls.require_tls_login = true;
-    tls.require_prot_p = true;
-    tls.require_session_reuse = true;
-    tls.allow_ccc = true;
-    let server = TestServer::start_with(|cfg| cfg.tls = Some(tls));
-    Tls {
-        server,
-        ca_file,
-        _dir: dir,
-    }
+    Tls::start(|tls| {
+        tls.require_tls_login = true;
+        tls.require_prot_p = true;
+        tls.require_session_reuse = true;
+        tls.allow_ccc = true;
+    })
 }
 
 const FTPLIB_CCC_SCRIPT: &str = r#"

@@ -4,45 +4,18 @@
 //! Certificates are generated at test time.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use ftp_client::tls::{TlsMode, Verify};
 use ftp_client::{Client, DataMode, Options};
-use ftp_server::tls::{ReloadableCert, SelfSigned, TlsConfig};
+use ftp_server::tls::TlsConfig;
 use futures_lite::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use integration_tests::{free_port, test_bytes, with_timeout, TestServer};
+use integration_tests::{test_bytes, with_timeout, TestServer, TlsServer as Tls};
 use rustls::pki_types::ServerName;
 
-/// A TLS-enabled server (explicit and implicit), its certificate and a CA file for it.
-struct Tls {
-    server: TestServer,
-    implicit: SocketAddr,
-    cert: SelfSigned,
-    ca_file: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
 fn start(policy: impl FnOnce(&mut TlsConfig)) -> Tls {
-    let cert = SelfSigned::generate(&["localhost".into(), "127.0.0.1".into()]).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let ca_file = dir.path().join("ca.pem");
-    std::fs::write(&ca_file, &cert.cert_pem).unwrap();
-    let mut tls = TlsConfig::new(ReloadableCert::fixed(cert.certified_key().unwrap()));
-    policy(&mut tls);
-    let implicit = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let server = TestServer::start_with(|cfg| {
-        cfg.tls = Some(tls);
-        cfg.implicit_tls_listen = vec![implicit];
-    });
-    Tls {
-        server,
-        implicit,
-        cert,
-        ca_file,
-        _dir: dir,
-    }
+    Tls::start(policy)
 }
 
 /// Everything required: TLS for login, PROT P, session reuse.

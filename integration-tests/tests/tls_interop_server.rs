@@ -4,44 +4,20 @@
 //! time and given to the clients as their CA. (Stock `FTP_TLS` does not resume the control
 //! session on data connections; the script adds that, as servers requiring reuse demand.)
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use ftp_server::tls::{ReloadableCert, SelfSigned, TlsConfig};
 use integration_tests::{
-    assert_file, curl_as_test_user, free_port, output_within, run_ok, run_python, test_bytes,
-    TestServer,
+    assert_file, curl_as_test_user, output_within, run_ok, run_python, test_bytes, TestServer,
+    TlsServer as Tls,
 };
 
-struct Tls {
-    server: TestServer,
-    implicit: SocketAddr,
-    ca_file: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
 fn start() -> Tls {
-    let cert = SelfSigned::generate(&["localhost".into(), "127.0.0.1".into()]).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let ca_file = dir.path().join("ca.pem");
-    std::fs::write(&ca_file, &cert.cert_pem).unwrap();
-    let mut tls = TlsConfig::new(ReloadableCert::fixed(cert.certified_key().unwrap()));
-    tls.require_tls_login = true;
-    tls.require_prot_p = true;
-    tls.require_session_reuse = true;
-    let implicit = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let server = TestServer::start_with(|cfg| {
-        cfg.tls = Some(tls);
-        cfg.implicit_tls_listen = vec![implicit];
-    });
-    Tls {
-        server,
-        implicit,
-        ca_file,
-        _dir: dir,
-    }
+    Tls::start(|tls| {
+        tls.require_tls_login = true;
+        tls.require_prot_p = true;
+        tls.require_session_reuse = true;
+    })
 }
 
 fn curl(test: &str, t: &Tls) -> Option<Command> {
