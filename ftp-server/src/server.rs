@@ -228,7 +228,7 @@ impl Server {
     ///
     /// Why one by default: the process has a single I/O reactor (async-io's), so a session on
     /// any other thread is woken across threads at every step. On a 2-core machine one thread
-    /// served as many small files per second as two (~17,000) and ~25% more sessions per
+    /// served as many small files per second as two (~17,000) and ~15% more sessions per
     /// second (`cargo xtask bench`); more threads pay off when sessions burn CPU of their own
     /// (many concurrent TLS transfers).
     ///
