@@ -4,9 +4,7 @@
 //! the same TCP connection while `PROT P` data connections stay TLS. Certificates are
 //! generated at test time.
 
-use integration_tests::{
-    assert_file, curl_as_test_user, run_ok, run_python, test_bytes, TestServer, TlsServer as Tls,
-};
+use integration_tests::{assert_file, curl_as_test_user, run_ok, test_bytes, TlsServer as Tls};
 
 /// TLS required for login, PROT P required, session reuse required, CCC allowed.
 fn start() -> Tls {
@@ -18,24 +16,8 @@ fn start() -> Tls {
     })
 }
 
+/// Runs after the harness's FTPS prelude (`TlsServer::run_ftplib`).
 const FTPLIB_CCC_SCRIPT: &str = r#"
-import ftplib, io, ssl, sys
-host, port, user, pw, ca = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
-ctx = ssl.create_default_context(cafile=ca)
-ctx.check_hostname = False
-
-class ReusingFTP_TLS(ftplib.FTP_TLS):
-    """FTP_TLS resuming the control connection's TLS session on data connections (the
-    server requires reuse). After ccc() the control socket has no session any more, so the
-    one from before is kept."""
-    saved = None
-    def ntransfercmd(self, cmd, rest=None):
-        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
-        if self._prot_p:
-            session = getattr(self.sock, "session", None) or self.saved
-            conn = self.context.wrap_socket(conn, server_hostname=self.host, session=session)
-        return conn, size
-
 f = ReusingFTP_TLS(context=ctx, timeout=30)
 f.connect(host, port)
 f.login(user, pw)
@@ -61,21 +43,7 @@ print("ok")
 fn python_ftplib_ccc_then_plain_commands_and_prot_p_transfers() {
     let test = "python_ftplib_ccc_then_plain_commands_and_prot_p_transfers";
     let t = start();
-    let port = t.server.addr.port().to_string();
-    let args = [
-        "-c",
-        FTPLIB_CCC_SCRIPT,
-        "127.0.0.1",
-        &port,
-        TestServer::USER,
-        TestServer::PASS,
-    ];
-    if !run_python(
-        test,
-        args.iter()
-            .map(std::ffi::OsStr::new)
-            .chain([t.ca_file.as_os_str()]),
-    ) {
+    if !t.run_ftplib(test, FTPLIB_CCC_SCRIPT) {
         return;
     }
     let want: Vec<u8> = (0..200_000usize)

@@ -8,8 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use integration_tests::{
-    assert_file, curl_as_test_user, output_within, run_ok, run_python, test_bytes, TestServer,
-    TlsServer as Tls,
+    assert_file, curl_as_test_user, output_within, run_ok, test_bytes, TlsServer as Tls,
 };
 
 fn start() -> Tls {
@@ -119,22 +118,8 @@ fn repeated_curl_tls13_uploads_arrive_byte_for_byte() {
     }
 }
 
+/// Runs after the harness's FTPS prelude (`TlsServer::run_ftplib`).
 const FTPLIB_SCRIPT: &str = r#"
-import ftplib, io, ssl, sys
-host, port, user, pw, ca = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
-ctx = ssl.create_default_context(cafile=ca)
-ctx.check_hostname = False
-
-class ReusingFTP_TLS(ftplib.FTP_TLS):
-    """FTP_TLS resuming the control connection's TLS session on data connections, as
-    servers with require_ssl_reuse demand (stock ftplib starts a new session)."""
-    def ntransfercmd(self, cmd, rest=None):
-        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
-        if self._prot_p:
-            conn = self.context.wrap_socket(conn, server_hostname=self.host,
-                                            session=self.sock.session)
-        return conn, size
-
 for passive in (True, False):
     f = ReusingFTP_TLS(context=ctx, timeout=30)
     f.connect(host, port)
@@ -166,21 +151,7 @@ print("ok")
 fn python_ftplib_ftp_tls_with_prot_p_round_trips_in_both_modes() {
     let test = "python_ftplib_ftp_tls_with_prot_p_round_trips_in_both_modes";
     let t = start();
-    let port = t.server.addr.port().to_string();
-    let args = [
-        "-c",
-        FTPLIB_SCRIPT,
-        "127.0.0.1",
-        &port,
-        TestServer::USER,
-        TestServer::PASS,
-    ];
-    if !run_python(
-        test,
-        args.iter()
-            .map(std::ffi::OsStr::new)
-            .chain([t.ca_file.as_os_str()]),
-    ) {
+    if !t.run_ftplib(test, FTPLIB_SCRIPT) {
         return;
     }
     let want: Vec<u8> = (0..500_000usize)
