@@ -127,6 +127,15 @@ fn pattern(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i % 251) as u8).collect()
 }
 
+/// A client connected to the scripted server on `port` and logged in.
+async fn logged_in(port: u16, o: Options) -> Client {
+    let mut c = Client::connect("127.0.0.1", port, o)
+        .await
+        .expect("connect");
+    c.login("u", "p").await.expect("login");
+    c
+}
+
 fn opts() -> Options {
     Options {
         data_timeout: Duration::from_secs(10),
@@ -150,10 +159,7 @@ fn copies_a_large_binary_download_byte_for_byte() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("out.bin");
     let (written, reported) = run(async {
-        let mut c = Client::connect("127.0.0.1", port, opts())
-            .await
-            .expect("connect");
-        c.login("u", "p").await.expect("login");
+        let mut c = logged_in(port, opts()).await;
         let mut file = std::fs::File::create(&path).expect("create");
         let mut dl = c.retr("big.bin", 0).await.expect("retr");
         let mut reported = 0u64;
@@ -183,10 +189,7 @@ fn writes_at_the_file_position_after_a_rest_offset() {
     let path = dir.path().join("part.bin");
     std::fs::write(&path, &body[..offset]).expect("write head");
     run(async {
-        let mut c = Client::connect("127.0.0.1", port, opts())
-            .await
-            .expect("connect");
-        c.login("u", "p").await.expect("login");
+        let mut c = logged_in(port, opts()).await;
         let mut file = std::fs::OpenOptions::new()
             .append(false)
             .write(true)
@@ -218,10 +221,7 @@ fn copies_into_a_pipe() {
         got
     });
     run(async {
-        let mut c = Client::connect("127.0.0.1", port, opts())
-            .await
-            .expect("connect");
-        c.login("u", "p").await.expect("login");
+        let mut c = logged_in(port, opts()).await;
         let mut file = std::fs::File::from(tx);
         let mut dl = c.retr("big.bin", 0).await.expect("retr");
         let n = dl.copy_to_file(&mut file, |_| {}).await.expect("copy");
@@ -244,10 +244,7 @@ fn ascii_downloads_convert_line_ends_through_the_buffer() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("text.txt");
     run(async {
-        let mut c = Client::connect("127.0.0.1", port, opts())
-            .await
-            .expect("connect");
-        c.login("u", "p").await.expect("login");
+        let mut c = logged_in(port, opts()).await;
         c.set_transfer_kind(TransferKind::Ascii);
         let mut file = std::fs::File::create(&path).expect("create");
         let mut dl = c.retr("text.txt", 0).await.expect("retr");
@@ -271,10 +268,7 @@ fn a_stalled_download_times_out_while_splicing() {
             data_timeout: Duration::from_millis(300),
             ..Options::default()
         };
-        let mut c = Client::connect("127.0.0.1", port, o)
-            .await
-            .expect("connect");
-        c.login("u", "p").await.expect("login");
+        let mut c = logged_in(port, o).await;
         let mut file = std::fs::File::create(&path).expect("create");
         let mut dl = c.retr("big.bin", 0).await.expect("retr");
         let err = dl
@@ -354,10 +348,7 @@ fn a_slow_but_steady_download_does_not_time_out() {
             data_timeout: Duration::from_millis(500),
             ..Options::default()
         };
-        let mut c = Client::connect("127.0.0.1", port, o)
-            .await
-            .expect("connect");
-        c.login("u", "p").await.expect("login");
+        let mut c = logged_in(port, o).await;
         let mut file = std::fs::File::create(&path).expect("create");
         let mut dl = c.retr("slow.bin", 0).await.expect("retr");
         let n = dl.copy_to_file(&mut file, |_| {}).await.expect("copy");
@@ -415,10 +406,7 @@ fn stor_file_sends_the_file_from_its_position_after_rest() {
     let path = dir.path().join("up.bin");
     std::fs::write(&path, &body).expect("write");
     let (sent, reported) = run(async {
-        let mut c = Client::connect("127.0.0.1", port, opts())
-            .await
-            .expect("connect");
-        c.login("u", "p").await.expect("login");
+        let mut c = logged_in(port, opts()).await;
         let mut file = std::fs::File::open(&path).expect("open");
         std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(offset as u64)).expect("seek");
         let mut reported = 0u64;
@@ -455,10 +443,7 @@ fn stor_file_in_ascii_mode_sends_crlf_line_ends() {
     let path = dir.path().join("up.txt");
     std::fs::write(&path, &local).expect("write");
     let sent = run(async {
-        let mut c = Client::connect("127.0.0.1", port, opts())
-            .await
-            .expect("connect");
-        c.login("u", "p").await.expect("login");
+        let mut c = logged_in(port, opts()).await;
         c.set_transfer_kind(TransferKind::Ascii);
         let file = std::fs::File::open(&path).expect("open");
         c.stor_file("up.txt", file, 0, |_| {})
@@ -482,10 +467,7 @@ fn sends_keepalive_noops_during_a_spliced_download() {
             keepalive: Some(Duration::from_millis(150)),
             ..opts()
         };
-        let mut c = Client::connect("127.0.0.1", port, o)
-            .await
-            .expect("connect");
-        c.login("u", "p").await.expect("login");
+        let mut c = logged_in(port, o).await;
         let mut file = std::fs::File::create(&path).expect("create");
         let mut dl = c.retr("kept.bin", 0).await.expect("retr");
         let n = dl.copy_to_file(&mut file, |_| {}).await.expect("copy");
