@@ -261,6 +261,10 @@ impl Conn {
         let mut running: Option<Running> = None;
         let mut stashed: Option<Result<Command, ParseError>> = None;
         let mut deadline = Instant::now() + cfg.idle_timeout;
+        // One idle timer for the whole session, set again only when it fires before the
+        // deadline (which each command moves on): arming a timer wakes async-io's reactor, so
+        // a new timer for every command would cost more system calls than the command.
+        let mut idle_timer = async_io::Timer::at(deadline);
         let mut shutting_down = false;
         let mut quit_after = false;
         loop {
@@ -285,8 +289,13 @@ impl Conn {
                     if busy {
                         future::pending().await
                     } else {
-                        async_io::Timer::at(deadline).await;
-                        Event::Idle
+                        loop {
+                            (&mut idle_timer).await;
+                            if Instant::now() >= deadline {
+                                break Event::Idle;
+                            }
+                            idle_timer.set_at(deadline);
+                        }
                     }
                 };
                 // The server closes `kill` only after `shutdown`: waiting for one of them at a

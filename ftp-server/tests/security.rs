@@ -110,6 +110,20 @@ fn idle_control_connection_is_closed() {
 }
 
 #[test]
+fn commands_postpone_the_idle_timeout_until_they_stop() {
+    let srv = Srv::start_with(|c| c.idle_timeout = Duration::from_millis(600));
+    let mut c = srv.login();
+    // Twice the timeout of steady NOOPs: the session's timer fires before its moved
+    // deadline and must be set again, not close the connection.
+    for _ in 0..12 {
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(c.cmd("NOOP").code().as_u16(), 200);
+    }
+    assert_eq!(c.reply().code().as_u16(), 421);
+    assert!(c.closed());
+}
+
+#[test]
 fn trickling_client_is_dropped_by_the_idle_timeout() {
     let srv = Srv::start_with(|c| c.idle_timeout = Duration::from_millis(500));
     let mut c = Ctl::connect(srv.addr);
