@@ -137,7 +137,7 @@ pub fn facts(m: &Metadata, perms: &Permissions) -> Facts {
             Timestamp::from_unix(s, 0)
         }),
         perm: Some(perm),
-        unique: m.unique.clone(),
+        unique: m.unique.map(|u| u.to_string()),
         unix_mode: m.mode,
         other: Vec::new(),
     }
@@ -200,7 +200,7 @@ mod tests {
             len: 42,
             modified: Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000)),
             mode: Some(0o750),
-            unique: Some("1g2".into()),
+            unique: Some(crate::storage::FileId { dev: 1, ino: 2 }),
         }
     }
 

@@ -42,7 +42,8 @@ use rustix::fs::{AtFlags, FileType, Mode, OFlags, RenameFlags, ResolveFlags};
 use rustix::io::Errno;
 
 use super::{
-    BoxFuture, DirEntry, FileKind, Metadata, ReadStream, Storage, StorageError, Upload, WriteMode,
+    BoxFuture, DirEntry, FileId, FileKind, Metadata, ReadStream, Storage, StorageError, Upload,
+    WriteMode,
 };
 use crate::vpath::VPath;
 
@@ -372,7 +373,10 @@ fn metadata_of(st: &rustix::fs::Stat) -> Metadata {
         len: u64::try_from(st.st_size).unwrap_or(0),
         modified,
         mode: Some((st.st_mode as u32) & 0o7777),
-        unique: Some(format!("{:x}g{:x}", st.st_dev as u64, st.st_ino as u64)),
+        unique: Some(FileId {
+            dev: st.st_dev as u64,
+            ino: st.st_ino as u64,
+        }),
     }
 }
 

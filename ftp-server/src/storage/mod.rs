@@ -76,7 +76,29 @@ pub struct Metadata {
     /// Unix permission bits (`0o755`), if the backend has them.
     pub mode: Option<u32>,
     /// A unique identifier (RFC 3659 `unique` fact), if the backend has one.
-    pub unique: Option<String>,
+    pub unique: Option<FileId>,
+}
+
+/// What identifies a file for the RFC 3659 `unique` fact: on local filesystems its device
+/// and inode numbers. Kept as numbers (a listing of thousands of entries needs no string for
+/// each) and shown as `{dev:x}g{ino:x}`.
+///
+/// ```
+/// use ftp_server::storage::FileId;
+/// assert_eq!(FileId { dev: 0x803, ino: 12 }.to_string(), "803gc");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FileId {
+    /// Device number (or any number naming the volume).
+    pub dev: u64,
+    /// Inode number (or any number naming the file on that volume).
+    pub ino: u64,
+}
+
+impl std::fmt::Display for FileId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:x}g{:x}", self.dev, self.ino)
+    }
 }
 
 impl Metadata {
