@@ -1194,6 +1194,8 @@ impl Session {
             None => Vec::new(),
         };
         let entries = acct.storage.list(p).await?;
+        // About what a `LIST` line takes besides the name, so the buffer rarely grows.
+        out.reserve(entries.iter().map(|e| e.name.len() + 56).sum());
         for e in entries {
             if !all && e.name.first() == Some(&b'.') {
                 continue;

@@ -380,12 +380,121 @@ fn metadata_of(st: &rustix::fs::Stat) -> Metadata {
     }
 }
 
-/// Directories with at least twice this many entries are stat'ed by several blocking-pool
-/// threads at once (up to one per core), each taking a contiguous run of the sorted names.
-const PARALLEL_STAT_MIN: usize = 2048;
+/// Names read from a directory are stat'ed in batches of this many. Once a directory has
+/// more, helper threads of the blocking pool (one per further core) stat the batches already
+/// read while the directory is still being read; small directories stay on one thread.
+const STAT_BATCH: usize = 1024;
 
-/// The entries `names` (sorted) of the directory `dir` (the virtual `path`), with their
-/// metadata, in the same order; entries that vanished meanwhile, and symlinks leading
+/// The number of cores this process may use (read once: the standard library looks it up
+/// in cgroup files on every call).
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// Batches of names waiting to be stat'ed, shared by the thread reading a directory and its
+/// helpers (see [`read_listing`]).
+#[derive(Default)]
+struct StatQueue {
+    /// The batches not taken yet, and whether the directory has been read to the end.
+    state: std::sync::Mutex<(Vec<Vec<Vec<u8>>>, bool)>,
+    ready: std::sync::Condvar,
+}
+
+impl StatQueue {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (Vec<Vec<Vec<u8>>>, bool)> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn push(&self, batch: Vec<Vec<u8>>) {
+        self.lock().0.push(batch);
+        self.ready.notify_one();
+    }
+
+    /// No more batches will come: the workers finish once the queue is empty.
+    fn close(&self) {
+        self.lock().1 = true;
+        self.ready.notify_all();
+    }
+
+    /// Stats batches until the directory is read and none is left; the entries found.
+    fn work(&self, r: &Root, dir: &OwnedFd, path: &VPath) -> Vec<DirEntry> {
+        let mut out = Vec::new();
+        loop {
+            let batch = {
+                let mut st = self.lock();
+                loop {
+                    if let Some(b) = st.0.pop() {
+                        break Some(b);
+                    }
+                    if st.1 {
+                        break None;
+                    }
+                    st = self
+                        .ready
+                        .wait(st)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                }
+            };
+            match batch {
+                Some(b) => out.extend(stat_entries(r, dir, path, b)),
+                None => return out,
+            }
+        }
+    }
+}
+
+/// Closes a [`StatQueue`] when dropped, so helpers never wait for a reader that is gone.
+struct CloseOnDrop<'a>(&'a StatQueue);
+
+impl Drop for CloseOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
+/// Reads the directory `path` and stats its entries, sorted by name. Reading a directory of
+/// many thousands of entries and stat'ing them cost about the same, so batches of names are
+/// stat'ed by helper threads while the rest is still being read; the reading thread joins
+/// in once it is done.
+fn read_listing(r: &Arc<Root>, path: &VPath) -> Result<Vec<DirEntry>, StorageError> {
+    let fd = Arc::new(r.open(path, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty())?);
+    let dir = rustix::fs::Dir::read_from(&*fd).map_err(errno)?;
+    let queue = Arc::new(StatQueue::default());
+    let mut helpers = Vec::new();
+    let mut out = {
+        let closing = CloseOnDrop(&queue);
+        let mut batch = Vec::new();
+        for e in dir {
+            let Ok(e) = e else { break };
+            let name = e.file_name().to_bytes();
+            if name == b"." || name == b".." {
+                continue;
+            }
+            batch.push(name.to_vec());
+            if batch.len() == STAT_BATCH {
+                if helpers.len() + 1 < cores() {
+                    let (q, r, fd, path) = (queue.clone(), r.clone(), fd.clone(), path.clone());
+                    helpers.push(unblock(move || q.work(&r, &fd, &path)));
+                }
+                queue.push(std::mem::take(&mut batch));
+            }
+        }
+        queue.push(batch);
+        drop(closing);
+        queue.work(r, &fd, path)
+    };
+    for h in helpers {
+        out.extend(futures_lite::future::block_on(h));
+    }
+    out.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+/// The entries `names` of the directory `dir` (the virtual `path`), with their metadata, in
+/// the same order; entries that vanished meanwhile, and symlinks leading
 /// outside the root, are left out.
 fn stat_entries(r: &Root, dir: &OwnedFd, path: &VPath, names: Vec<Vec<u8>>) -> Vec<DirEntry> {
     let mut out = Vec::with_capacity(names.len());
@@ -575,44 +684,7 @@ impl Storage for FsStorage {
     fn list<'a>(&'a self, path: &'a VPath) -> BoxFuture<'a, Result<Vec<DirEntry>, StorageError>> {
         let r = self.root.clone();
         let path = path.clone();
-        Box::pin(async move {
-            let r2 = r.clone();
-            let p2 = path.clone();
-            let (fd, mut names) = unblock(move || {
-                let fd = r2.open(&p2, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty())?;
-                let dir = rustix::fs::Dir::read_from(&fd).map_err(errno)?;
-                let mut names = Vec::new();
-                for e in dir {
-                    let Ok(e) = e else { break };
-                    let name = e.file_name().to_bytes();
-                    if name != b"." && name != b".." {
-                        names.push(name.to_vec());
-                    }
-                }
-                Ok::<_, StorageError>((Arc::new(fd), names))
-            })
-            .await?;
-            // Sorted names, so the stat'ed chunks only need joining back in order.
-            names.sort_unstable();
-            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-            let chunks = (names.len() / PARALLEL_STAT_MIN).clamp(1, threads);
-            if chunks == 1 {
-                return Ok(unblock(move || stat_entries(&r, &fd, &path, names)).await);
-            }
-            let per = names.len().div_ceil(chunks);
-            let mut tasks = Vec::with_capacity(chunks);
-            while !names.is_empty() {
-                let rest = names.split_off(per.min(names.len()));
-                let chunk = std::mem::replace(&mut names, rest);
-                let (r, fd, path) = (r.clone(), fd.clone(), path.clone());
-                tasks.push(unblock(move || stat_entries(&r, &fd, &path, chunk)));
-            }
-            let mut out = Vec::new();
-            for part in futures::future::join_all(tasks).await {
-                out.extend(part);
-            }
-            Ok(out)
-        })
+        Box::pin(unblock(move || read_listing(&r, &path)))
     }
 
     fn open_read<'a>(
@@ -791,7 +863,7 @@ mod tests {
     #[test]
     fn lists_a_large_directory_sorted_and_whole_across_threads() {
         let dir = tempfile::tempdir().unwrap();
-        let n = 2 * PARALLEL_STAT_MIN + 123;
+        let n = 4 * STAT_BATCH + 123;
         for i in 0..n {
             std::fs::write(dir.path().join(format!("f{i:05}")), vec![0u8; i % 7]).unwrap();
         }
