@@ -104,6 +104,14 @@ enum Cmd {
         #[arg(long, value_name = "PATH", default_value = "target/bench/chart.svg")]
         svg: PathBuf,
     },
+    /// (Internal to `bench`) the null FTP server of the benchmark's floor figures: serves
+    /// `--root` on 127.0.0.1, prints its port on stdout (xtask/src/bench/floor.rs).
+    #[command(hide = true)]
+    FloorServer {
+        /// Directory served as `/`.
+        #[arg(long, value_name = "DIR")]
+        root: PathBuf,
+    },
     /// Measure the release ftp-server's memory per idle logged-in session (part of `bench`).
     IdleMemory {
         /// Idle control connections to open.
@@ -142,6 +150,7 @@ fn main() -> Result<()> {
             };
             bench(&root, &opts)
         }
+        Cmd::FloorServer { root: files } => bench::floor_server(&files),
         Cmd::IdleMemory { connections } => idle_memory::run(&root, connections),
     }
 }

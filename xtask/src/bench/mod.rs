@@ -8,8 +8,22 @@
 //! Authentication is plain USER/PASS against each server's cheapest store: our `--user`
 //! (plain-text compare), pyftpdlib's DummyAuthorizer, and a SHA-512 crypt(3) hash for vsftpd
 //! (PAM), pure-ftpd (PureDB) and ProFTPD (AuthUserFile).
+//!
+//! ## The floor
+//!
+//! Some figures have a lower bound that no server can beat on a given kernel: on loopback the
+//! kernel charges the TCP processing of both ends largely to the sending process, so even a
+//! bare `sendfile` loop costs about 0.5 s of sender CPU per GiB. To show that bound, every
+//! round also runs a *null server* (`floor`, see [`floor`]) in the same rotation as the real
+//! ones: a blocking, single-threaded child process doing the minimum per command (`sendfile`
+//! for RETR, `splice` socket -> pipe -> file for STOR, `readdir` + `lstat` for LIST, no
+//! authentication, no TLS). It runs only the scenarios where it means something (1 RETR, 2 STOR,
+//! 3 small files, 6 LIST 10k), with the same clients and the same CPU meter, and the report
+//! shows it beside each row as `floor (null server)`, never as a peer in the ratios: a real
+//! server's figure is read against it as "what the kernel and the client cost alone".
 
 mod client;
+mod floor;
 mod measure;
 mod peers;
 mod report;
@@ -26,6 +40,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 
 use client::Ctrl;
+pub use floor::serve as floor_server;
+use floor::FLOOR;
 use peers::{PASS, USER};
 pub use report::Metric;
 
@@ -137,12 +153,40 @@ fn server_round(
     let mut put = |m: Metric, v: f64| out.entry((m, name.to_string())).or_default().push(v);
     let pid = srv.pid();
     let addr = srv.addr;
-    let gib = s.big as f64 / (1u64 << 30) as f64;
-    let mb = s.big as f64 / 1e6;
 
     // 5. Idle sessions, first, on a fresh server (a heap warmed by the other scenarios would
     // hide the growth).
     idle(srv, name, s, &mut put)?;
+
+    transfers(pid, addr, name, dir, s, &mut put)?;
+
+    // 4. Sessions.
+    let (rate, p50, p99, cpu) = sessions(addr, pid, s)?;
+    put(Metric::SessionsPerS, rate);
+    put(Metric::SessionP50, p50);
+    put(Metric::SessionP99, p99);
+    put(Metric::SessionCpu, cpu);
+    Ok(())
+}
+
+/// The floor's round: the null server, only the scenarios of [`transfers`].
+fn floor_round(dir: &Path, s: &Sizes, out: &mut Samples) -> Result<()> {
+    let srv = floor::Floor::start(dir)?;
+    let mut put = |m: Metric, v: f64| out.entry((m, FLOOR.to_string())).or_default().push(v);
+    transfers(srv.pid(), srv.addr, FLOOR, dir, s, &mut put)
+}
+
+/// Scenarios 1 (RETR), 2 (STOR), 3 (small files) and 6 (LIST) against the server `pid`.
+fn transfers(
+    pid: u32,
+    addr: SocketAddr,
+    name: &str,
+    dir: &Path,
+    s: &Sizes,
+    put: &mut impl FnMut(Metric, f64),
+) -> Result<()> {
+    let gib = s.big as f64 / (1u64 << 30) as f64;
+    let mb = s.big as f64 / 1e6;
 
     // 1. RETR with curl.
     let cpu = measure::CpuMeter::start(pid);
@@ -186,15 +230,7 @@ fn server_round(
     if n < s.list_entries * 20 {
         bail!("{name}: LIST returned only {n} bytes");
     }
-    c.quit()?;
-
-    // 4. Sessions.
-    let (rate, p50, p99, cpu) = sessions(addr, pid, s)?;
-    put(Metric::SessionsPerS, rate);
-    put(Metric::SessionP50, p50);
-    put(Metric::SessionP99, p99);
-    put(Metric::SessionCpu, cpu);
-    Ok(())
+    c.quit()
 }
 
 /// Scenario 5: PSS growth of the tree per logged-in idle connection.
@@ -413,7 +449,7 @@ pub fn run(root: &Path, opts: &Options) -> Result<()> {
         .unwrap_or_else(|| root.join("target"));
     let ours = target.join("release/ftp-server");
     let ours_client = target.join("release/ftp-client");
-    let servers: Vec<&str> = peers::SERVERS
+    let mut servers: Vec<&str> = peers::SERVERS
         .iter()
         .copied()
         .filter(|n| opts.only.as_deref().is_none_or(|o| *n == "ours" || *n == o))
@@ -425,6 +461,8 @@ pub fn run(root: &Path, opts: &Options) -> Result<()> {
             ok
         })
         .collect();
+    // The null server, in the same rotation (always run: it is the reference, not a peer).
+    servers.push(FLOOR);
     let sizes = Sizes::new(opts.quick);
     let dir = std::env::temp_dir().join(format!("xtask-bench-data-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -440,6 +478,12 @@ pub fn run(root: &Path, opts: &Options) -> Result<()> {
             for k in 0..servers.len() {
                 let name = servers[(k + round) % servers.len()];
                 eprintln!("xtask bench: round {}/{} {name}", round + 1, opts.rounds);
+                if name == FLOOR {
+                    if let Err(e) = floor_round(&dir, &sizes, &mut samples) {
+                        eprintln!("xtask bench: {name}: {e:#}");
+                    }
+                    continue;
+                }
                 let srv = peers::start(root, &ours, name, &dir)?;
                 if let Err(e) = server_round(&srv, name, &dir, &sizes, &mut samples) {
                     eprintln!("xtask bench: {name}: {e:#}");

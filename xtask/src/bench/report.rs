@@ -1,8 +1,15 @@
 //! Medians, ratios and the three outputs: a plain table, JSON and an SVG bar chart.
+//!
+//! The floor (the null server, `super::floor::FLOOR`) is not a peer: it never takes part in
+//! the `ours/best` ratio. The table shows it last on its rows as `floor (null server) ...`;
+//! the JSON keeps it out of a metric's `"results"` and puts it beside them as
+//! `"floor": { "median", "min", "max", "rounds" }` (only on the metrics it runs); the SVG
+//! draws it as a hatched grey bar labelled `floor (null server)`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use super::floor::FLOOR;
 use super::Samples;
 
 /// A measured figure.
@@ -115,8 +122,18 @@ impl Report {
         }
     }
 
-    /// Ours (ftp-server / ftp-client) divided by the best other entry, oriented so that > 1
-    /// means ours is better.
+    /// The entries that are not the floor.
+    fn peers(entries: &[(String, Stat)]) -> impl Iterator<Item = &(String, Stat)> {
+        entries.iter().filter(|(w, _)| w != FLOOR)
+    }
+
+    /// The floor's figure on a row, if it ran that scenario.
+    fn floor(entries: &[(String, Stat)]) -> Option<&Stat> {
+        entries.iter().find(|(w, _)| w == FLOOR).map(|(_, s)| s)
+    }
+
+    /// Ours (ftp-server / ftp-client) divided by the best other entry (never the floor),
+    /// oriented so that > 1 means ours is better.
     fn ratio(m: Metric, entries: &[(String, Stat)]) -> Option<(f64, String)> {
         let (_, _, _, higher) = m.info();
         let ours = entries
@@ -124,8 +141,7 @@ impl Report {
             .find(|(w, _)| w == "ours" || w == "ftp-client")?
             .1
             .median;
-        let best = entries
-            .iter()
+        let best = Self::peers(entries)
             .filter(|(w, _)| w != "ours" && w != "ftp-client")
             .max_by(|a, b| {
                 let o = a.1.median.total_cmp(&b.1.median);
@@ -158,7 +174,7 @@ impl Report {
         for (m, entries) in &self.rows {
             let (_, label, unit, _) = m.info();
             let _ = write!(t, "{label:<15} {unit:<9}");
-            for (who, s) in entries {
+            for (who, s) in Self::peers(entries) {
                 let _ = write!(
                     t,
                     " | {who} {} [{}-{}]",
@@ -169,6 +185,15 @@ impl Report {
             }
             if let Some((r, best)) = Self::ratio(*m, entries) {
                 let _ = write!(t, " | ours/best({best}) x{r:.2}");
+            }
+            if let Some(s) = Self::floor(entries) {
+                let _ = write!(
+                    t,
+                    " | floor (null server) {} [{}-{}]",
+                    fmt(s.median),
+                    fmt(s.min),
+                    fmt(s.max)
+                );
             }
             t.push('\n');
         }
@@ -199,16 +224,23 @@ impl Report {
                     "      \"ours_vs_best\": {{ \"best\": \"{best}\", \"ratio\": {r:.3} }},"
                 );
             }
+            let json_stat = |s: &Stat| {
+                format!(
+                    "{{ \"median\": {:.4}, \"min\": {:.4}, \"max\": {:.4}, \"rounds\": {} }}",
+                    s.median, s.min, s.max, s.n
+                )
+            };
+            if let Some(s) = Self::floor(entries) {
+                let _ = writeln!(j, "      \"floor\": {},", json_stat(s));
+            }
             j.push_str("      \"results\": {\n");
-            for (k, (who, s)) in entries.iter().enumerate() {
+            let peers: Vec<_> = Self::peers(entries).collect();
+            for (k, (who, s)) in peers.iter().enumerate() {
                 let _ = writeln!(
                     j,
-                    "        \"{who}\": {{ \"median\": {:.4}, \"min\": {:.4}, \"max\": {:.4}, \"rounds\": {} }}{}",
-                    s.median,
-                    s.min,
-                    s.max,
-                    s.n,
-                    if k + 1 < entries.len() { "," } else { "" }
+                    "        \"{who}\": {}{}",
+                    json_stat(s),
+                    if k + 1 < peers.len() { "," } else { "" }
                 );
             }
             let _ = writeln!(j, "      }}\n    }}{}", if i + 1 < n { "," } else { "" });
@@ -243,15 +275,23 @@ impl Report {
                 .map(|(_, s)| s.median)
                 .fold(0.0_f64, f64::max)
                 .max(f64::MIN_POSITIVE);
-            for (who, s) in entries {
+            // Peers first, the floor last.
+            let floor = entries.iter().filter(|(w, _)| w == FLOOR);
+            for (who, s) in Self::peers(entries).chain(floor) {
                 let w = (s.median / max) * (width - label_w - 90.0);
                 let ours = who == "ours" || who == "ftp-client";
-                let color = if ours { "#d9480f" } else { "#868e96" };
+                let (fill, stroke, name) = if who == FLOOR {
+                    ("url(#floor)", "#868e96", "floor (null server)")
+                } else if ours {
+                    ("#d9480f", "none", who.as_str())
+                } else {
+                    ("#868e96", "none", who.as_str())
+                };
                 let _ = writeln!(
                     body,
-                    "<text x=\"20\" y=\"{:.0}\">{}</text><rect x=\"{label_w}\" y=\"{y:.0}\" width=\"{w:.1}\" height=\"{bar_h}\" fill=\"{color}\"/><text x=\"{:.1}\" y=\"{:.0}\">{}</text>",
+                    "<text x=\"20\" y=\"{:.0}\">{}</text><rect x=\"{label_w}\" y=\"{y:.0}\" width=\"{w:.1}\" height=\"{bar_h}\" fill=\"{fill}\" stroke=\"{stroke}\"/><text x=\"{:.1}\" y=\"{:.0}\">{}</text>",
                     y + bar_h - 3.0,
-                    esc(who),
+                    esc(name),
                     label_w + w + 4.0,
                     y + bar_h - 3.0,
                     fmt(s.median)
@@ -262,6 +302,8 @@ impl Report {
         }
         format!(
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{y:.0}\" font-family=\"sans-serif\" font-size=\"11\">\n\
+             <defs><pattern id=\"floor\" width=\"6\" height=\"6\" patternUnits=\"userSpaceOnUse\" patternTransform=\"rotate(45)\">\
+             <rect width=\"6\" height=\"6\" fill=\"#e9ecef\"/><line x1=\"0\" y1=\"0\" x2=\"0\" y2=\"6\" stroke=\"#868e96\" stroke-width=\"2\"/></pattern></defs>\n\
              <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
              <text x=\"10\" y=\"20\" font-size=\"14\" font-weight=\"bold\">cargo xtask bench ({} mode, medians of {} round(s))</text>\n{body}</svg>\n",
             if self.quick { "quick" } else { "full" },
@@ -296,6 +338,33 @@ mod tests {
         assert_eq!(retr, (2.0, "vsftpd".to_string()));
         let list = Report::ratio(Metric::ListMs, &r.rows[&Metric::ListMs]).unwrap();
         assert_eq!(list, (2.0, "proftpd".to_string()));
+    }
+
+    #[test]
+    fn floor_is_never_the_best_peer_but_is_shown_apart() {
+        let mut s = Samples::new();
+        s.insert((Metric::RetrCpu, "ours".into()), vec![1.0]);
+        s.insert((Metric::RetrCpu, "vsftpd".into()), vec![2.0]);
+        s.insert((Metric::RetrCpu, FLOOR.into()), vec![0.5, 0.6, 0.55]);
+        let r = Report::new(s, None, true, 3);
+        let row = &r.rows[&Metric::RetrCpu];
+        assert_eq!(
+            Report::ratio(Metric::RetrCpu, row),
+            Some((2.0, "vsftpd".into()))
+        );
+        let table = r.table();
+        let line = table.lines().find(|l| l.starts_with("1 RETR CPU")).unwrap();
+        assert!(
+            line.ends_with("| ours/best(vsftpd) x2.00 | floor (null server) 0.550 [0.500-0.600]"),
+            "{line}"
+        );
+        let json = r.json();
+        assert!(json.contains(
+            "\"floor\": { \"median\": 0.5500, \"min\": 0.5000, \"max\": 0.6000, \"rounds\": 3 },"
+        ));
+        let results = &json[json.find("\"results\"").unwrap()..];
+        assert!(!results.contains("floor"), "{json}");
+        assert!(r.svg().contains("floor (null server)</text>"));
     }
 
     #[test]
