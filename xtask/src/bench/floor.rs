@@ -9,11 +9,13 @@
 //! is charged to the sending process) plus the client's.
 //!
 //! It runs in a child process (`xtask floor-server --root DIR`, a hidden subcommand that
-//! prints its port on stdout) so that its CPU is measured exactly like the real servers'.
+//! prints its port on stdout; the bench runs the release build of xtask, as optimised as the
+//! servers) so that its CPU is measured exactly like the real servers'.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -42,9 +44,9 @@ pub struct Floor {
 }
 
 impl Floor {
-    /// Re-executes this binary as `floor-server --root files` and reads the port it prints.
-    pub fn start(files: &Path) -> Result<Floor> {
-        let exe = std::env::current_exe().context("current_exe")?;
+    /// Runs `exe floor-server --root files` (`exe`: an xtask binary, the release build in
+    /// the bench) and reads the port it prints.
+    pub fn start(exe: &Path, files: &Path) -> Result<Floor> {
         let mut child = Command::new(exe)
             .arg("floor-server")
             .arg("--root")
@@ -171,14 +173,16 @@ fn dispatch(line: &str, cwd: &str) -> Action {
     }
 }
 
-/// One `ls -l` line for a directory entry.
-fn list_line(name: &str, meta: &std::fs::Metadata) -> String {
+/// Writes one `ls -l` line for a directory entry (the name's bytes as they are).
+fn list_line(out: &mut impl Write, name: &[u8], meta: &std::fs::Metadata) -> io::Result<()> {
     let kind = if meta.is_dir() {
         "drwxr-xr-x"
     } else {
         "-rw-r--r--"
     };
-    format!("{kind} 1 ftp ftp {} Jan 01 00:00 {name}\r\n", meta.size())
+    write!(out, "{kind} 1 ftp ftp {} Jan 01 00:00 ", meta.size())?;
+    out.write_all(name)?;
+    out.write_all(b"\r\n")
 }
 
 /// The passive reply for a listener on `addr`.
@@ -400,8 +404,9 @@ impl Session {
             let mut out = BufWriter::with_capacity(64 << 10, &data);
             for e in entries {
                 let e = e?;
-                if let Ok(meta) = std::fs::symlink_metadata(e.path()) {
-                    out.write_all(list_line(&e.file_name().to_string_lossy(), &meta).as_bytes())?;
+                // `fstatat(dirfd, name, AT_SYMLINK_NOFOLLOW)`: an lstat without a path walk.
+                if let Ok(meta) = e.metadata() {
+                    list_line(&mut out, e.file_name().as_bytes(), &meta)?;
                 }
             }
             out.flush()
@@ -541,8 +546,9 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let f = dir.join("x.bin");
         std::fs::write(&f, [0u8; 5]).unwrap();
-        let line = list_line("x.bin", &std::fs::symlink_metadata(&f).unwrap());
+        let mut line = Vec::new();
+        list_line(&mut line, b"x.bin", &std::fs::symlink_metadata(&f).unwrap()).unwrap();
         let _ = std::fs::remove_dir_all(&dir);
-        assert_eq!(line, "-rw-r--r-- 1 ftp ftp 5 Jan 01 00:00 x.bin\r\n");
+        assert_eq!(line, b"-rw-r--r-- 1 ftp ftp 5 Jan 01 00:00 x.bin\r\n");
     }
 }

@@ -170,8 +170,8 @@ fn server_round(
 }
 
 /// The floor's round: the null server, only the scenarios of [`transfers`].
-fn floor_round(dir: &Path, s: &Sizes, out: &mut Samples) -> Result<()> {
-    let srv = floor::Floor::start(dir)?;
+fn floor_round(exe: &Path, dir: &Path, s: &Sizes, out: &mut Samples) -> Result<()> {
+    let srv = floor::Floor::start(exe, dir)?;
     let mut put = |m: Metric, v: f64| out.entry((m, FLOOR.to_string())).or_default().push(v);
     transfers(srv.pid(), srv.addr, FLOOR, dir, s, &mut put)
 }
@@ -438,17 +438,28 @@ fn iperf_ceiling(quick: bool) -> Option<f64> {
 pub fn run(root: &Path, opts: &Options) -> Result<()> {
     let started = Instant::now();
     let st = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "--release", "-p", "ftp-server", "-p", "ftp-client"])
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "ftp-server",
+            "-p",
+            "ftp-client",
+            "-p",
+            "xtask",
+        ])
         .status()
         .context("cargo build")?;
     if !st.success() {
-        bail!("cargo build --release -p ftp-server -p ftp-client failed");
+        bail!("cargo build --release -p ftp-server -p ftp-client -p xtask failed");
     }
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"));
     let ours = target.join("release/ftp-server");
     let ours_client = target.join("release/ftp-client");
+    // The floor server runs optimised too (`cargo xtask` itself is a debug build).
+    let floor_exe = target.join("release/xtask");
     let mut servers: Vec<&str> = peers::SERVERS
         .iter()
         .copied()
@@ -479,7 +490,7 @@ pub fn run(root: &Path, opts: &Options) -> Result<()> {
                 let name = servers[(k + round) % servers.len()];
                 eprintln!("xtask bench: round {}/{} {name}", round + 1, opts.rounds);
                 if name == FLOOR {
-                    if let Err(e) = floor_round(&dir, &sizes, &mut samples) {
+                    if let Err(e) = floor_round(&floor_exe, &dir, &sizes, &mut samples) {
                         eprintln!("xtask bench: {name}: {e:#}");
                     }
                     continue;
