@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use async_net::{TcpListener, TcpStream};
+use async_net::TcpStream;
 use ftp_proto::io::{write_reply, CommandReader, CompactBufReader};
 use ftp_proto::{Command, ParseError, Reply, ReplyCode, Verb};
 use futures::io::{ReadHalf, WriteHalf};
@@ -20,7 +20,7 @@ use futures::AsyncReadExt as _;
 use futures_lite::future;
 use futures_lite::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
-use crate::data::{self, CopyError, Direction};
+use crate::data::{self, CopyError, DataConn, Direction};
 use crate::server::{Shared, Signals};
 use crate::session::{storage_error_reply, Action, Session, TransferData};
 use crate::storage::StorageError;
@@ -51,7 +51,7 @@ enum Flow {
 
 enum DataSetup {
     None,
-    Passive(TcpListener),
+    Passive(data::PassiveListener),
     Active(SocketAddr),
 }
 
@@ -493,18 +493,23 @@ impl Conn {
                 let fut = async move {
                     let stream = match setup {
                         DataSetup::Passive(l) => {
-                            data::accept_from(&l, peer_ip, cfg.data_timeout, &tag).await
+                            data::accept_from(l, peer_ip, cfg.data_timeout, &tag).await
                         }
                         DataSetup::Active(a) => data::connect(a, cfg.data_timeout).await,
                         DataSetup::None => Err(io::ErrorKind::NotConnected.into()),
                     };
-                    let mut stream = match stream {
+                    let stream = match stream {
                         Ok(s) => s,
                         Err(e) => return Outcome::NoConnection(e),
                     };
-                    let _ = stream.set_nodelay(true);
                     let Some((tls, reuse)) = tls else {
-                        return run_plain(&mut stream, data, ascii, cfg.data_timeout, &p2).await;
+                        return run_plain(stream, data, ascii, cfg.data_timeout, &p2).await;
+                    };
+                    // Small handshake records must not wait for delayed ACKs.
+                    let _ = stream.set_nodelay(true);
+                    let stream = match stream.into_async() {
+                        Ok(s) => s,
+                        Err(e) => return Outcome::NoConnection(e),
                     };
                     let accepted = future::or(tls.accept_data(stream, reuse), async {
                         async_io::Timer::after(cfg.data_timeout).await;
@@ -548,12 +553,7 @@ impl Conn {
                 return Reply::new(ReplyCode::CANT_OPEN_DATA, "Can't open passive connection.");
             }
         };
-        let port = match l.local_addr() {
-            Ok(a) => a.port(),
-            Err(_) => {
-                return Reply::new(ReplyCode::CANT_OPEN_DATA, "Can't open passive connection.")
-            }
-        };
+        let port = l.local_addr().port();
         self.data = DataSetup::Passive(l);
         match (extended, announce_v4) {
             (true, _) => ftp_proto::addr::epsv_reply(port),
@@ -627,7 +627,7 @@ impl Conn {
 /// with zero-copy `sendfile` and an upload to a local file comes in with `splice`; everything
 /// else goes through [`run_transfer`].
 async fn run_plain(
-    stream: &mut TcpStream,
+    mut conn: DataConn,
     data: TransferData,
     ascii: bool,
     stall: std::time::Duration,
@@ -637,12 +637,15 @@ async fn run_plain(
         TransferData::SendFile(file) if !ascii => file,
         TransferData::Receive(mut up) if !ascii => {
             let Some(file) = up.local_file() else {
-                return run_transfer(stream, TransferData::Receive(up), ascii, stall, progress)
-                    .await;
+                return run_async(conn, TransferData::Receive(up), ascii, stall, progress).await;
+            };
+            let stream = match conn.registered() {
+                Ok(s) => s,
+                Err(e) => return Outcome::Data(e),
             };
             return match data::receive_file(stream, file, stall, progress).await {
                 Ok(n) => {
-                    let _ = data::timeout(stall, stream.close()).await;
+                    let _ = conn.shutdown_write();
                     match up.commit().await {
                         Ok(()) => Outcome::Done(n),
                         Err(e) => Outcome::Storage(e),
@@ -652,18 +655,32 @@ async fn run_plain(
                 Err(CopyError::Write(e)) => Outcome::Storage(e.into()),
             };
         }
-        data => return run_transfer(stream, data, ascii, stall, progress).await,
+        data => return run_async(conn, data, ascii, stall, progress).await,
     };
-    match data::send_file(&file, stream, stall, progress).await {
-        Ok(Some(n)) => match data::timeout(stall, stream.close()).await {
+    // No TCP_NODELAY: the last segment goes out at the shutdown anyway.
+    match data::send_file(&file, &mut conn, stall, progress).await {
+        Ok(Some(n)) => match conn.shutdown_write() {
             Ok(()) => Outcome::Done(n),
             Err(e) => Outcome::Data(e),
         },
-        Ok(None) => {
-            run_transfer(stream, TransferData::SendFile(file), ascii, stall, progress).await
-        }
+        Ok(None) => run_async(conn, TransferData::SendFile(file), ascii, stall, progress).await,
         Err(CopyError::Read(e)) => Outcome::Storage(e.into()),
         Err(CopyError::Write(e)) => Outcome::Data(e),
+    }
+}
+
+/// [`run_transfer`] over the connection registered with the reactor.
+async fn run_async(
+    conn: DataConn,
+    data: TransferData,
+    ascii: bool,
+    stall: std::time::Duration,
+    progress: &Arc<AtomicU64>,
+) -> Outcome {
+    let _ = conn.set_nodelay(true);
+    match conn.into_async() {
+        Ok(mut s) => run_transfer(&mut s, data, ascii, stall, progress).await,
+        Err(e) => Outcome::Data(e),
     }
 }
 

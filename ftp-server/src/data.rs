@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_net::{TcpListener, TcpStream};
+use async_net::TcpStream;
 use futures_lite::future;
 use futures_lite::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -33,6 +33,43 @@ pub async fn timeout<T>(
     .await
 }
 
+/// A passive-mode listener, not yet registered with the reactor: clients connect right
+/// after the 227/229 reply, mostly before they send the transfer command, so the connection
+/// is usually accepted at once and the listener never needs an epoll registration (two
+/// `epoll_ctl` calls, and a wake-up of the reactor thread when the socket goes away).
+#[derive(Debug)]
+pub struct PassiveListener {
+    socket: std::net::TcpListener,
+    addr: SocketAddr,
+}
+
+impl PassiveListener {
+    /// The address the listener is bound to (its port goes into the 227/229 reply).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+/// A nonblocking listening TCP socket on `addr` with `SO_REUSEADDR`, made with the flags at
+/// once (no `ioctl` afterwards).
+fn listen_on(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    use rustix::net::{AddressFamily, SocketFlags, SocketType};
+    let family = match addr {
+        SocketAddr::V4(_) => AddressFamily::INET,
+        SocketAddr::V6(_) => AddressFamily::INET6,
+    };
+    let fd = rustix::net::socket_with(
+        family,
+        SocketType::STREAM,
+        SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
+        None,
+    )?;
+    rustix::net::sockopt::set_socket_reuseaddr(&fd, true)?;
+    rustix::net::bind(&fd, &addr)?;
+    rustix::net::listen(&fd, 128)?;
+    Ok(std::net::TcpListener::from(fd))
+}
+
 /// Binds a passive listener on `ip`, on a port from `range` (tried from a random start) or,
 /// without a range, on a random port of the system's ephemeral range.
 ///
@@ -45,20 +82,26 @@ pub async fn timeout<T>(
 pub async fn bind_passive(
     ip: IpAddr,
     range: Option<&RangeInclusive<u16>>,
-) -> io::Result<TcpListener> {
+) -> io::Result<PassiveListener> {
+    let on = |port: u16| {
+        let addr = SocketAddr::new(ip, port);
+        listen_on(addr).map(|socket| PassiveListener { socket, addr })
+    };
     let Some(range) = range else {
         if let Some((lo, hi)) = ephemeral_ports() {
             let n = u32::from(hi - lo) + 1;
             for _ in 0..EPHEMERAL_TRIES {
                 let port = u16::try_from(u32::from(lo) + rand::random::<u32>() % n).unwrap_or(0);
-                match TcpListener::bind(SocketAddr::new(ip, port)).await {
+                match on(port) {
                     Ok(l) => return Ok(l),
                     Err(e) if e.kind() == io::ErrorKind::AddrInUse => continue,
                     Err(e) => return Err(e),
                 }
             }
         }
-        return TcpListener::bind(SocketAddr::new(ip, 0)).await;
+        let socket = listen_on(SocketAddr::new(ip, 0))?;
+        let addr = socket.local_addr()?;
+        return Ok(PassiveListener { socket, addr });
     };
     let (lo, hi) = (u32::from(*range.start()), u32::from(*range.end()));
     if lo > hi {
@@ -69,7 +112,7 @@ pub async fn bind_passive(
     let mut last = io::Error::from(io::ErrorKind::AddrInUse);
     for i in 0..n {
         let port = u16::try_from(lo + (start + i) % n).unwrap_or(0);
-        match TcpListener::bind(SocketAddr::new(ip, port)).await {
+        match on(port) {
             Ok(l) => return Ok(l),
             Err(e) => last = e,
         }
@@ -92,28 +135,116 @@ fn ephemeral_ports() -> Option<(u16, u16)> {
     })
 }
 
+/// An open data connection. A passive one stays a plain nonblocking socket until something
+/// has to wait for it (a small file goes out in one `sendfile` and never does), which saves
+/// the epoll registration and the reactor wake-up its close would cause.
+#[derive(Debug)]
+pub enum DataConn {
+    /// Not registered with the reactor.
+    Fresh(std::net::TcpStream),
+    /// Registered with the reactor.
+    Registered(TcpStream),
+    /// Lost while registering (only after an error was returned).
+    Closed,
+}
+
+impl DataConn {
+    /// The connection registered with the reactor, registering it now if needed.
+    pub fn registered(&mut self) -> io::Result<&TcpStream> {
+        if let DataConn::Fresh(_) = self {
+            if let DataConn::Fresh(s) = std::mem::replace(self, DataConn::Closed) {
+                *self = DataConn::Registered(async_io::Async::new_nonblocking(s)?.into());
+            }
+        }
+        match self {
+            DataConn::Registered(s) => Ok(s),
+            _ => Err(io::ErrorKind::NotConnected.into()),
+        }
+    }
+
+    /// The async stream, registering it now if needed.
+    pub fn into_async(mut self) -> io::Result<TcpStream> {
+        self.registered()?;
+        match self {
+            DataConn::Registered(s) => Ok(s),
+            _ => Err(io::ErrorKind::NotConnected.into()),
+        }
+    }
+
+    /// `TCP_NODELAY`.
+    pub fn set_nodelay(&self, on: bool) -> io::Result<()> {
+        match self {
+            DataConn::Fresh(s) => s.set_nodelay(on),
+            DataConn::Registered(s) => s.set_nodelay(on),
+            DataConn::Closed => Err(io::ErrorKind::NotConnected.into()),
+        }
+    }
+
+    /// Ends the sending direction (the client sees end of file once the bytes are read).
+    pub fn shutdown_write(&self) -> io::Result<()> {
+        match self {
+            DataConn::Fresh(s) => s.shutdown(std::net::Shutdown::Write),
+            DataConn::Registered(s) => s.shutdown(std::net::Shutdown::Write),
+            DataConn::Closed => Err(io::ErrorKind::NotConnected.into()),
+        }
+    }
+}
+
+/// One `accept4` on the nonblocking `listener`; the connection comes out nonblocking.
+fn accept_now(listener: &std::net::TcpListener) -> io::Result<(std::net::TcpStream, SocketAddr)> {
+    use rustix::net::{SocketAddrAny, SocketFlags};
+    let (fd, from) =
+        rustix::net::acceptfrom_with(listener, SocketFlags::NONBLOCK | SocketFlags::CLOEXEC)?;
+    let stream = std::net::TcpStream::from(fd);
+    let from = match from {
+        Some(SocketAddrAny::V4(a)) => SocketAddr::V4(a),
+        Some(SocketAddrAny::V6(a)) => SocketAddr::V6(a),
+        _ => stream.peer_addr()?,
+    };
+    Ok((stream, from))
+}
+
 /// Accepts the data connection from `peer_ip`; connections from other addresses are dropped
-/// (port-stealing protection) and the wait goes on until `limit` has passed.
+/// (port-stealing protection) and the wait goes on until `limit` has passed. A connection
+/// already waiting is taken without registering the listener with the reactor.
 pub async fn accept_from(
-    listener: &TcpListener,
+    listener: PassiveListener,
     peer_ip: IpAddr,
     limit: Duration,
     tag: &str,
-) -> io::Result<TcpStream> {
+) -> io::Result<DataConn> {
+    let from_peer = |from: SocketAddr| {
+        let ok = from.ip().to_canonical() == peer_ip.to_canonical();
+        if !ok {
+            log::warn!("{tag} dropped data connection from foreign address {from}");
+        }
+        ok
+    };
+    loop {
+        match accept_now(&listener.socket) {
+            Ok((stream, from)) if from_peer(from) => return Ok(DataConn::Fresh(stream)),
+            Ok(_) => continue,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    let listener = async_io::Async::new_nonblocking(listener.socket)?;
     let deadline = Instant::now() + limit;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        let (stream, from) = timeout(left, listener.accept()).await?;
-        if from.ip().to_canonical() == peer_ip.to_canonical() {
-            return Ok(stream);
+        let (stream, from) = timeout(left, listener.read_with(accept_now)).await?;
+        if from_peer(from) {
+            return Ok(DataConn::Fresh(stream));
         }
-        log::warn!("{tag} dropped data connection from foreign address {from}");
     }
 }
 
 /// Connects to an active-mode (`PORT`/`EPRT`) address within `limit`.
-pub async fn connect(addr: SocketAddr, limit: Duration) -> io::Result<TcpStream> {
-    timeout(limit, TcpStream::connect(addr)).await
+pub async fn connect(addr: SocketAddr, limit: Duration) -> io::Result<DataConn> {
+    timeout(limit, TcpStream::connect(addr))
+        .await
+        .map(DataConn::Registered)
 }
 
 /// Why a copy stopped.
@@ -202,15 +333,36 @@ const SENDFILE_CHUNK: usize = 8 * 1024 * 1024;
 /// Sends `file` from its current position to the end over the plain TCP `dst` with zero-copy
 /// `sendfile(2)`, each wait for socket space limited to `stall`. Counts bytes sent in
 /// `progress`. Returns `Ok(None)` without sending anything when the kernel can't `sendfile`
-/// from this file (the caller then copies it the ordinary way).
+/// from this file (the caller then copies it the ordinary way). A connection not registered
+/// with the reactor yet is only registered if the socket fills up.
 pub async fn send_file(
     file: &std::fs::File,
-    dst: &TcpStream,
+    dst: &mut DataConn,
     stall: Duration,
     progress: &Arc<AtomicU64>,
 ) -> Result<Option<u64>, CopyError> {
-    let sock: Arc<async_io::Async<std::net::TcpStream>> = dst.clone().into();
+    let classify = |e: io::Error, total: u64| match e {
+        e if total == 0 && unsupported(&e) => Ok(None),
+        e if is_network_error(&e) => Err(CopyError::Write(e)),
+        e => Err(CopyError::Read(e)),
+    };
     let mut total = 0u64;
+    if let DataConn::Fresh(s) = dst {
+        loop {
+            match rustix::fs::sendfile(&*s, file, None, SENDFILE_CHUNK) {
+                Ok(0) => return Ok(Some(total)),
+                Ok(n) => {
+                    total += n as u64;
+                    progress.store(total, Ordering::Relaxed);
+                }
+                Err(rustix::io::Errno::INTR) => {}
+                Err(rustix::io::Errno::AGAIN) => break,
+                Err(e) => return classify(e.into(), total),
+            }
+        }
+    }
+    let sock: Arc<async_io::Async<std::net::TcpStream>> =
+        dst.registered().map_err(CopyError::Write)?.clone().into();
     loop {
         let sent = timeout(
             stall,
@@ -221,9 +373,7 @@ pub async fn send_file(
         .await;
         let n = match sent {
             Ok(n) => n,
-            Err(e) if total == 0 && unsupported(&e) => return Ok(None),
-            Err(e) if is_network_error(&e) => return Err(CopyError::Write(e)),
-            Err(e) => return Err(CopyError::Read(e)),
+            Err(e) => return classify(e, total),
         };
         if n == 0 {
             return Ok(Some(total));
@@ -401,11 +551,12 @@ fn is_network_error(e: &io::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use async_net::TcpListener;
 
     #[test]
     fn bind_passive_without_a_range_uses_an_ephemeral_port() {
         let l = future::block_on(bind_passive(IpAddr::from([127, 0, 0, 1]), None)).unwrap();
-        let port = l.local_addr().unwrap().port();
+        let port = l.local_addr().port();
         if let Some((lo, hi)) = ephemeral_ports() {
             assert!((lo..=hi).contains(&port), "{port} not in {lo}..={hi}");
         }
