@@ -392,9 +392,9 @@ const SPLICE_PIPE: usize = 1024 * 1024;
 /// the bytes never pass through user space. Writing into the page cache is quick, so the
 /// pipe is emptied right on the executor thread (as nginx writes its temporary files),
 /// saving two thread switches per step; once a write is slow (the disk throttles writers),
-/// the rest of the transfer empties it on the blocking pool instead, so a slow disk can't
-/// hold up other sessions more than once. On network filesystems (NFS, SMB, FUSE) the pipe
-/// is always emptied on the blocking pool. Each wait for data is limited to `stall`; bytes
+/// the next steps empty it on the blocking pool instead, until the disk keeps up again (see
+/// `DrainPlace`). On network filesystems (NFS, SMB, FUSE) the pipe is always emptied on the
+/// blocking pool. Each wait for data is limited to `stall`; bytes
 /// received are counted in `progress`. Where the file can't take a `splice` (append mode,
 /// some filesystems) the bytes are moved from the pipe with `read`/`write` instead.
 ///
@@ -405,6 +405,19 @@ pub async fn receive_file(
     stall: Duration,
     progress: &Arc<AtomicU64>,
 ) -> Result<u64, CopyError> {
+    let pooled = !crate::storage::fs::is_local_fs(file);
+    receive(src, file, stall, progress, pooled).await
+}
+
+/// [`receive_file`], emptying the pipe on the blocking pool from the start if `pooled`.
+async fn receive(
+    src: &TcpStream,
+    file: &std::fs::File,
+    stall: Duration,
+    progress: &Arc<AtomicU64>,
+    pooled: bool,
+) -> Result<u64, CopyError> {
+    let mut where_ = DrainPlace::new(pooled);
     use rustix::pipe::{PipeFlags, SpliceFlags};
     let sock: Arc<async_io::Async<std::net::TcpStream>> = src.clone().into();
     let (pipe_r, pipe_w) =
@@ -419,7 +432,6 @@ pub async fn receive_file(
     });
     let mut total = 0u64;
     let mut in_pipe = 0usize;
-    let mut pooled = !crate::storage::fs::is_local_fs(file);
     loop {
         let mut eof = false;
         match rustix::pipe::splice(
@@ -453,15 +465,19 @@ pub async fn receive_file(
         }
         if in_pipe > 0 {
             let n = in_pipe;
-            if pooled {
+            if where_.pooled() {
                 let s = sink.clone();
-                blocking::unblock(move || s.drain(n))
-                    .await
-                    .map_err(CopyError::Write)?;
+                let took = blocking::unblock(move || {
+                    let started = Instant::now();
+                    s.drain(n).map(|()| started.elapsed())
+                })
+                .await
+                .map_err(CopyError::Write)?;
+                where_.pooled_step(took);
             } else {
                 let started = Instant::now();
                 sink.drain(n).map_err(CopyError::Write)?;
-                pooled = started.elapsed() > SLOW_DRAIN;
+                where_.inline_step(started.elapsed());
             }
             in_pipe = 0;
         }
@@ -471,9 +487,66 @@ pub async fn receive_file(
     }
 }
 
-/// A pipe-to-file step slower than this moves the rest of a [`receive_file`] to the blocking
-/// pool.
+/// A pipe-to-file step slower than this moves the next steps of a [`receive_file`] to the
+/// blocking pool.
 const SLOW_DRAIN: Duration = Duration::from_millis(50);
+
+/// Steps on the pool quicker than this count towards going back to the executor thread.
+const QUICK_DRAIN: Duration = Duration::from_millis(5);
+
+/// How many quick steps in a row on the pool bring the steps back to the executor thread.
+const QUICK_STEPS_BACK: u32 = 64;
+
+/// Where [`receive_file`] empties its pipe. On the executor thread while page-cache writes
+/// are quick (a hand-off to the pool costs about as much CPU again as the copy); after a step
+/// slower than [`SLOW_DRAIN`] (the kernel throttling writers while it writes back), on the
+/// pool, so a slow disk holds up the other sessions of the thread only once; back on the
+/// thread after [`QUICK_STEPS_BACK`] quick steps in a row, since the throttling comes and
+/// goes. Files on network filesystems are always emptied on the pool.
+#[derive(Debug, Clone, Copy)]
+struct DrainPlace {
+    always_pooled: bool,
+    pooled: bool,
+    quick_steps: u32,
+}
+
+impl DrainPlace {
+    fn new(always_pooled: bool) -> DrainPlace {
+        DrainPlace {
+            always_pooled,
+            pooled: always_pooled,
+            quick_steps: 0,
+        }
+    }
+
+    fn pooled(&self) -> bool {
+        self.pooled
+    }
+
+    /// A step on the executor thread took `took`.
+    fn inline_step(&mut self, took: Duration) {
+        if took > SLOW_DRAIN {
+            self.pooled = true;
+            self.quick_steps = 0;
+        }
+    }
+
+    /// A step on the pool took `took`.
+    fn pooled_step(&mut self, took: Duration) {
+        if self.always_pooled {
+            return;
+        }
+        self.quick_steps = if took < QUICK_DRAIN {
+            self.quick_steps + 1
+        } else {
+            0
+        };
+        if self.quick_steps >= QUICK_STEPS_BACK {
+            self.pooled = false;
+            self.quick_steps = 0;
+        }
+    }
+}
 
 /// The file end of [`receive_file`]: the pipe's read side and the file.
 struct Sink {
@@ -581,19 +654,27 @@ mod tests {
 
     /// Sends `payload` over a loopback connection into [`receive_file`] writing to `file`.
     fn receive_into(file: &std::fs::File, payload: &[u8]) -> u64 {
+        receive_with(file, payload, 1 << 20, false)
+    }
+
+    /// Sends `payload` in writes of `piece` bytes into [`receive`] (emptying the pipe on the
+    /// blocking pool if `pooled`) writing to `file`.
+    fn receive_with(file: &std::fs::File, payload: &[u8], piece: usize, pooled: bool) -> u64 {
         future::block_on(async {
             let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr = l.local_addr().unwrap();
             let payload = payload.to_vec();
             let sender = async move {
                 let mut c = TcpStream::connect(addr).await.unwrap();
-                c.write_all(&payload).await.unwrap();
+                for chunk in payload.chunks(piece) {
+                    c.write_all(chunk).await.unwrap();
+                }
                 c.close().await.unwrap();
             };
             let receiver = async {
                 let (s, _) = l.accept().await.unwrap();
                 let progress = Arc::new(AtomicU64::new(0));
-                let n = receive_file(&s, file, Duration::from_secs(10), &progress)
+                let n = receive(&s, file, Duration::from_secs(10), &progress, pooled)
                     .await
                     .unwrap();
                 assert_eq!(progress.load(Ordering::Relaxed), n);
@@ -615,6 +696,48 @@ mod tests {
             .collect();
         assert_eq!(receive_into(&file, &payload), payload.len() as u64);
         assert_eq!(std::fs::read(&path).unwrap(), payload);
+    }
+
+    #[test]
+    fn receive_file_on_the_blocking_pool_gets_every_byte_from_small_writes() {
+        // The network-filesystem path: the pipe is emptied by pool threads while the sender
+        // trickles in small writes.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("up");
+        let file = std::fs::File::create(&path).unwrap();
+        let payload: Vec<u8> = (0..2 * SPLICE_PIPE + 777)
+            .map(|i| (i % 253) as u8)
+            .collect();
+        let n = receive_with(&file, &payload, 10_000, true);
+        assert_eq!(n, payload.len() as u64);
+        assert_eq!(std::fs::read(&path).unwrap(), payload);
+    }
+
+    #[test]
+    fn a_slow_step_moves_draining_to_the_pool_until_the_disk_keeps_up_again() {
+        let (quick, slow) = (QUICK_DRAIN / 2, SLOW_DRAIN * 2);
+        let mut d = DrainPlace::new(false);
+        d.inline_step(quick);
+        assert!(!d.pooled());
+        d.inline_step(slow);
+        assert!(d.pooled());
+        // A slow step on the pool starts the count again.
+        for _ in 0..QUICK_STEPS_BACK - 1 {
+            d.pooled_step(quick);
+        }
+        d.pooled_step(slow);
+        for _ in 0..QUICK_STEPS_BACK - 1 {
+            d.pooled_step(quick);
+        }
+        assert!(d.pooled());
+        d.pooled_step(quick);
+        assert!(!d.pooled());
+        // Network filesystems stay on the pool.
+        let mut nfs = DrainPlace::new(true);
+        for _ in 0..2 * QUICK_STEPS_BACK {
+            nfs.pooled_step(quick);
+        }
+        assert!(nfs.pooled());
     }
 
     #[test]
