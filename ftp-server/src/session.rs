@@ -593,13 +593,14 @@ impl Session {
 
     fn help(&self) -> Reply {
         let mut lines = vec!["The following commands are recognized:".to_string()];
+        // CCC only where it can succeed (TLS with `tls_allow_ccc`).
+        let ccc = self.cfg.tls.as_ref().is_some_and(|t| t.allow_ccc);
         let names: Vec<&str> = Verb::ALL
             .iter()
-            .filter(|v| {
-                !matches!(
-                    v,
-                    Verb::Smnt | Verb::Adat | Verb::Ccc | Verb::Mic | Verb::Conf | Verb::Enc
-                )
+            .filter(|v| match v {
+                Verb::Ccc => ccc,
+                Verb::Smnt | Verb::Adat | Verb::Mic | Verb::Conf | Verb::Enc => false,
+                _ => true,
             })
             .map(|v| v.as_str())
             .collect();
@@ -1312,6 +1313,21 @@ mod tests {
             t.allow_ccc = allow_ccc;
             c.tls = Some(t);
         })
+    }
+
+    #[test]
+    fn help_lists_ccc_only_where_it_is_allowed() {
+        let listed = |allow: bool| match tls_harness(allow).run("HELP") {
+            Action::Reply(r) => {
+                assert_eq!(r.code().as_u16(), 214);
+                r.lines()
+                    .iter()
+                    .any(|l| l.split(|&b| b == b' ').any(|w| w == b"CCC"))
+            }
+            other => panic!("{other:?}"),
+        };
+        assert!(listed(true));
+        assert!(!listed(false));
     }
 
     #[test]
