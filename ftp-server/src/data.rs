@@ -685,32 +685,28 @@ mod tests {
         })
     }
 
-    #[test]
-    fn receive_file_splices_every_byte_into_the_file() {
+    /// Uploads `len` patterned bytes in writes of `piece` into a new file through
+    /// [`receive`] (on the pool from the start if `pooled`) and checks the file holds them.
+    fn receive_new_file(len: usize, piece: usize, pooled: bool) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("up");
         let file = std::fs::File::create(&path).unwrap();
-        // More than one pipe's worth, not a multiple of a page.
-        let payload: Vec<u8> = (0..3 * SPLICE_PIPE + 12_345)
-            .map(|i| (i % 251) as u8)
-            .collect();
-        assert_eq!(receive_into(&file, &payload), payload.len() as u64);
+        let payload: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        assert_eq!(receive_with(&file, &payload, piece, pooled), len as u64);
         assert_eq!(std::fs::read(&path).unwrap(), payload);
+    }
+
+    #[test]
+    fn receive_file_splices_every_byte_into_the_file() {
+        // More than one pipe's worth, not a multiple of a page.
+        receive_new_file(3 * SPLICE_PIPE + 12_345, 1 << 20, false);
     }
 
     #[test]
     fn receive_file_on_the_blocking_pool_gets_every_byte_from_small_writes() {
         // The network-filesystem path: the pipe is emptied by pool threads while the sender
         // trickles in small writes.
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("up");
-        let file = std::fs::File::create(&path).unwrap();
-        let payload: Vec<u8> = (0..2 * SPLICE_PIPE + 777)
-            .map(|i| (i % 253) as u8)
-            .collect();
-        let n = receive_with(&file, &payload, 10_000, true);
-        assert_eq!(n, payload.len() as u64);
-        assert_eq!(std::fs::read(&path).unwrap(), payload);
+        receive_new_file(2 * SPLICE_PIPE + 777, 10_000, true);
     }
 
     #[test]
