@@ -151,6 +151,19 @@ fn run<T>(fut: impl std::future::Future<Output = T>) -> T {
     }))
 }
 
+/// `RETR name` copied into a new file at `path` with `copy_to_file`: the bytes written and,
+/// once the copy succeeded, the final reply.
+async fn download_into(
+    c: &mut Client,
+    name: &str,
+    path: &std::path::Path,
+) -> Result<(u64, ftp_proto::Reply), CopyError> {
+    let mut file = std::fs::File::create(path).expect("create");
+    let mut dl = c.retr(name, 0).await.expect("retr");
+    let n = dl.copy_to_file(&mut file, |_| {}).await?;
+    Ok((n, dl.finish().await.expect("finish")))
+}
+
 #[test]
 fn copies_a_large_binary_download_byte_for_byte() {
     // Larger than the buffered start, with a ragged end: the splice part carries the rest.
@@ -246,11 +259,10 @@ fn ascii_downloads_convert_line_ends_through_the_buffer() {
     run(async {
         let mut c = logged_in(port, opts()).await;
         c.set_transfer_kind(TransferKind::Ascii);
-        let mut file = std::fs::File::create(&path).expect("create");
-        let mut dl = c.retr("text.txt", 0).await.expect("retr");
-        let n = dl.copy_to_file(&mut file, |_| {}).await.expect("copy");
+        let (n, _) = download_into(&mut c, "text.txt", &path)
+            .await
+            .expect("copy");
         assert_eq!(n, want.len() as u64);
-        dl.finish().await.expect("finish");
     });
     assert!(std::fs::read(&path).expect("read") == want, "text differs");
     let seen = server.join().expect("server");
@@ -269,14 +281,9 @@ fn a_stalled_download_times_out_while_splicing() {
             ..Options::default()
         };
         let mut c = logged_in(port, o).await;
-        let mut file = std::fs::File::create(&path).expect("create");
-        let mut dl = c.retr("big.bin", 0).await.expect("retr");
-        let err = dl
-            .copy_to_file(&mut file, |_| {})
+        download_into(&mut c, "big.bin", &path)
             .await
-            .expect_err("must time out");
-        drop(dl);
-        err
+            .expect_err("must time out")
     });
     match err {
         CopyError::Receive(e) => assert_eq!(e.kind(), std::io::ErrorKind::TimedOut),
@@ -349,11 +356,10 @@ fn a_slow_but_steady_download_does_not_time_out() {
             ..Options::default()
         };
         let mut c = logged_in(port, o).await;
-        let mut file = std::fs::File::create(&path).expect("create");
-        let mut dl = c.retr("slow.bin", 0).await.expect("retr");
-        let n = dl.copy_to_file(&mut file, |_| {}).await.expect("copy");
-        dl.finish().await.expect("finish");
-        n
+        download_into(&mut c, "slow.bin", &path)
+            .await
+            .expect("copy")
+            .0
     });
     assert_eq!(n, 12 * first.len() as u64);
     assert_eq!(std::fs::metadata(&path).expect("meta").len(), n);
@@ -468,10 +474,9 @@ fn sends_keepalive_noops_during_a_spliced_download() {
             ..opts()
         };
         let mut c = logged_in(port, o).await;
-        let mut file = std::fs::File::create(&path).expect("create");
-        let mut dl = c.retr("kept.bin", 0).await.expect("retr");
-        let n = dl.copy_to_file(&mut file, |_| {}).await.expect("copy");
-        let fin = dl.finish().await.expect("finish");
+        let (n, fin) = download_into(&mut c, "kept.bin", &path)
+            .await
+            .expect("copy");
         assert_eq!(fin.code().as_u16(), 226);
         // The NOOP replies were accounted for: the next command gets its own reply.
         c.quit().await.expect("quit");
