@@ -137,8 +137,13 @@ async fn logged_in(port: u16, o: Options) -> Client {
 }
 
 fn opts() -> Options {
+    stall_after(Duration::from_secs(10))
+}
+
+/// Default options with a data (stall) timeout of `d`.
+fn stall_after(d: Duration) -> Options {
     Options {
-        data_timeout: Duration::from_secs(10),
+        data_timeout: d,
         ..Options::default()
     }
 }
@@ -276,11 +281,7 @@ fn a_stalled_download_times_out_while_splicing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("stalled.bin");
     let err = run(async {
-        let o = Options {
-            data_timeout: Duration::from_millis(300),
-            ..Options::default()
-        };
-        let mut c = logged_in(port, o).await;
+        let mut c = logged_in(port, stall_after(Duration::from_millis(300))).await;
         download_into(&mut c, "big.bin", &path)
             .await
             .expect_err("must time out")
@@ -351,11 +352,7 @@ fn a_slow_but_steady_download_does_not_time_out() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("slow.bin");
     let n = run(async {
-        let o = Options {
-            data_timeout: Duration::from_millis(500),
-            ..Options::default()
-        };
-        let mut c = logged_in(port, o).await;
+        let mut c = logged_in(port, stall_after(Duration::from_millis(500))).await;
         download_into(&mut c, "slow.bin", &path)
             .await
             .expect("copy")
