@@ -53,6 +53,8 @@ enum DataSetup {
     None,
     Passive(data::PassiveListener),
     Active(SocketAddr),
+    /// Accepted by [`Conn::send_at_once`], which could not finish (never kept in `Conn`).
+    Accepted(DataConn),
 }
 
 enum Outcome {
@@ -63,13 +65,38 @@ enum Outcome {
     Tls(DataTlsError),
 }
 
+impl Outcome {
+    /// The outcome of the rest of a transfer whose first `sent` bytes went out before.
+    fn after(self, sent: u64) -> Outcome {
+        match self {
+            Outcome::Done(n) => Outcome::Done(sent + n),
+            other => other,
+        }
+    }
+}
+
+/// A transfer in flight: the future moving its data, and what its log line and its
+/// final reply need.
 struct Running {
     fut: Pin<Box<dyn Future<Output = Outcome> + Send>>,
+    info: TransferInfo,
+}
+
+struct TransferInfo {
     progress: Arc<AtomicU64>,
     verb: Verb,
     path: VPath,
     started: Instant,
     done: Reply,
+}
+
+/// What [`Conn::send_at_once`] did.
+enum AtOnce {
+    /// The transfer ended (successfully or not) without waiting.
+    Finished(Outcome),
+    /// Not finished: the rest runs the ordinary way, over this setup (the accepted
+    /// connection when some bytes, counted here, already went out).
+    Continue(DataSetup, u64),
 }
 
 enum Event {
@@ -250,6 +277,22 @@ impl Conn {
         data::timeout(self.shared.config.data_timeout, write_reply(w, r)).await
     }
 
+    /// Sends two replies in one write (one TCP segment, one wake-up of the client).
+    async fn send_two(&mut self, first: &Reply, second: &Reply) -> io::Result<()> {
+        log::debug!("{} -> {}", self.session.log_tag(), first);
+        log::debug!("{} -> {}", self.session.log_tag(), second);
+        let Some(w) = self.writer.as_mut() else {
+            return Err(io::ErrorKind::NotConnected.into());
+        };
+        let mut bytes = first.to_bytes();
+        bytes.extend_from_slice(&second.to_bytes());
+        data::timeout(self.shared.config.data_timeout, async {
+            w.write_all(&bytes).await?;
+            w.flush().await
+        })
+        .await
+    }
+
     /// [`send`](Self::send) as a boxed future, for the command loop's own replies: inline,
     /// it would make every idle session's task larger.
     async fn send_boxed(&mut self, r: &Reply) -> io::Result<()> {
@@ -334,7 +377,7 @@ impl Conn {
                 }
                 Event::TransferDone(outcome) => {
                     let Some(r) = running.take() else { continue };
-                    Box::pin(self.finish(r, outcome)).await?;
+                    Box::pin(self.finish(r.info, outcome, None)).await?;
                     deadline = Instant::now() + cfg.idle_timeout;
                     if quit_after {
                         return self
@@ -357,13 +400,13 @@ impl Conn {
                 }
                 Event::Command(Err(e)) => {
                     if let Some(r) = running.take() {
-                        self.log_transfer(&r, "failed: control connection lost");
+                        self.log_transfer(&r.info, "failed: control connection lost");
                     }
                     return Err(e);
                 }
                 Event::Command(Ok(None)) => {
                     if let Some(r) = running.take() {
-                        self.log_transfer(&r, "failed: client disconnected");
+                        self.log_transfer(&r.info, "failed: client disconnected");
                     }
                     return Ok(RunEnd::Closed);
                 }
@@ -379,7 +422,7 @@ impl Conn {
                                 // Dropping the transfer closes the data connection and
                                 // discards an unfinished upload's temporary file.
                                 if let Some(r) = running.take() {
-                                    self.log_transfer(&r, "aborted");
+                                    self.log_transfer(&r.info, "aborted");
                                 }
                                 self.send_boxed(&Reply::new(
                                     ReplyCode::TRANSFER_ABORTED,
@@ -393,11 +436,11 @@ impl Conn {
                                 .await?;
                             }
                             Ok(Command::Stat(None)) => {
-                                let n = r.progress.load(Ordering::Relaxed);
+                                let n = r.info.progress.load(Ordering::Relaxed);
                                 let mut text =
-                                    format!("Transfer in progress: {} ", r.verb.as_str())
+                                    format!("Transfer in progress: {} ", r.info.verb.as_str())
                                         .into_bytes();
-                                text.extend_from_slice(r.path.as_bytes());
+                                text.extend_from_slice(r.info.path.as_bytes());
                                 text.extend_from_slice(format!(", {n} bytes").as_bytes());
                                 self.send_boxed(&Reply::multi(
                                     ReplyCode::SYSTEM_STATUS,
@@ -467,7 +510,7 @@ impl Conn {
                 let r = self.open_passive(extended).await;
                 self.send(&r).await?;
             }
-            Action::Transfer(t) => {
+            Action::Transfer(mut t) => {
                 let setup = std::mem::replace(&mut self.data, DataSetup::None);
                 if matches!(setup, DataSetup::None) {
                     self.send(&Reply::new(
@@ -477,12 +520,26 @@ impl Conn {
                     .await?;
                     return Ok(Flow::Continue);
                 }
+                let info = TransferInfo {
+                    progress: Arc::new(AtomicU64::new(0)),
+                    verb: t.verb,
+                    path: t.path,
+                    started: Instant::now(),
+                    done: t.done,
+                };
+                let (setup, sent) = match self.send_at_once(setup, &mut t.data, t.ascii, &info) {
+                    AtOnce::Finished(outcome) => {
+                        return Box::pin(self.finish(info, outcome, Some(&t.opening)))
+                            .await
+                            .map(|()| Flow::Continue);
+                    }
+                    AtOnce::Continue(setup, sent) => (setup, sent),
+                };
                 self.send(&t.opening).await?;
-                let progress = Arc::new(AtomicU64::new(0));
                 let cfg = self.shared.config.clone();
                 let peer_ip = self.session.peer().ip();
                 let tag = self.session.log_tag().to_string();
-                let p2 = progress.clone();
+                let p2 = info.progress.clone();
                 let (ascii, data) = (t.ascii, t.data);
                 let tls = match (&self.tls, &cfg.tls) {
                     (Some(s), Some(c)) if self.session.data_protected() => {
@@ -496,6 +553,7 @@ impl Conn {
                             data::accept_from(l, peer_ip, cfg.data_timeout, &tag).await
                         }
                         DataSetup::Active(a) => data::connect(a, cfg.data_timeout).await,
+                        DataSetup::Accepted(c) => Ok(c),
                         DataSetup::None => Err(io::ErrorKind::NotConnected.into()),
                     };
                     let stream = match stream {
@@ -503,7 +561,7 @@ impl Conn {
                         Err(e) => return Outcome::NoConnection(e),
                     };
                     let Some((tls, reuse)) = tls else {
-                        return run_plain(stream, data, ascii, cfg.data_timeout, &p2).await;
+                        return run_plain(stream, data, ascii, sent, cfg.data_timeout, &p2).await;
                     };
                     // Small handshake records must not wait for delayed ACKs.
                     let _ = stream.set_nodelay(true);
@@ -523,15 +581,63 @@ impl Conn {
                 };
                 *running = Some(Running {
                     fut: Box::pin(fut),
-                    progress,
-                    verb: t.verb,
-                    path: t.path,
-                    started: Instant::now(),
-                    done: t.done,
+                    info,
                 });
             }
         }
         Ok(Flow::Continue)
+    }
+
+    /// Runs a download at once when it needs no waiting at all: passive, plain (no TLS on the
+    /// data connection), binary, the client already connected (clients connect right after
+    /// the 227/229 reply, before the transfer command), and the file or listing fits in the
+    /// socket's buffer. The `150` and the final reply then go out together after the data,
+    /// in one write: the client wakes once instead of once per reply, and the server makes
+    /// one system call less. Everything else, and whatever did not fit, runs the ordinary
+    /// way, `150` first.
+    fn send_at_once(
+        &self,
+        setup: DataSetup,
+        data: &mut TransferData,
+        ascii: bool,
+        info: &TransferInfo,
+    ) -> AtOnce {
+        let sendable = matches!(data, TransferData::SendFile(_) | TransferData::SendBytes(_));
+        let listener = match setup {
+            DataSetup::Passive(l) if sendable && !ascii && !self.session.data_protected() => l,
+            setup => return AtOnce::Continue(setup, 0),
+        };
+        let peer_ip = self.session.peer().ip();
+        let stream = match data::accept_waiting(&listener, peer_ip, self.session.log_tag()) {
+            Ok(Some(s)) => s,
+            Ok(None) => return AtOnce::Continue(DataSetup::Passive(listener), 0),
+            Err(e) => return AtOnce::Finished(Outcome::NoConnection(e)),
+        };
+        let finished = |n: u64, s: &std::net::TcpStream| {
+            AtOnce::Finished(match s.shutdown(std::net::Shutdown::Write) {
+                Ok(()) => Outcome::Done(n),
+                Err(e) => Outcome::Data(e),
+            })
+        };
+        let sent = match data {
+            TransferData::SendFile(f) => match data::send_file_now(f, &stream, 0, &info.progress) {
+                Ok(data::SentNow::Done(n)) => return finished(n, &stream),
+                Ok(data::SentNow::Full(n)) => n,
+                Ok(data::SentNow::Unsupported) => 0,
+                Err(CopyError::Read(e)) => return AtOnce::Finished(Outcome::Storage(e.into())),
+                Err(CopyError::Write(e)) => return AtOnce::Finished(Outcome::Data(e)),
+            },
+            TransferData::SendBytes(bytes) => match data::write_now(&stream, bytes) {
+                Ok(n) if n == bytes.len() => return finished(n as u64, &stream),
+                Ok(n) => {
+                    bytes.drain(..n);
+                    n as u64
+                }
+                Err(e) => return AtOnce::Finished(Outcome::Data(e)),
+            },
+            _ => 0,
+        };
+        AtOnce::Continue(DataSetup::Accepted(DataConn::Fresh(stream)), sent)
     }
 
     async fn open_passive(&mut self, extended: bool) -> Reply {
@@ -562,7 +668,7 @@ impl Conn {
         }
     }
 
-    fn log_transfer(&self, r: &Running, result: &str) {
+    fn log_transfer(&self, r: &TransferInfo, result: &str) {
         let secs = r.started.elapsed().as_secs_f64();
         let bytes = r.progress.load(Ordering::Relaxed);
         let rate = if secs > 0.0 { bytes as f64 / secs } else { 0.0 };
@@ -579,7 +685,14 @@ impl Conn {
         );
     }
 
-    async fn finish(&mut self, r: Running, outcome: Outcome) -> io::Result<()> {
+    /// Logs a transfer's end and sends its final reply, with the `150` in the same write
+    /// when `opening` is given (the transfer ran at once, see [`send_at_once`](Self::send_at_once)).
+    async fn finish(
+        &mut self,
+        r: TransferInfo,
+        outcome: Outcome,
+        opening: Option<&Reply>,
+    ) -> io::Result<()> {
         let reply = match &outcome {
             Outcome::Done(n) => {
                 r.progress.store(*n, Ordering::Relaxed);
@@ -619,7 +732,10 @@ impl Conn {
                 }
             }
         };
-        self.send(&reply).await
+        match opening {
+            Some(first) => self.send_two(first, &reply).await,
+            None => self.send(&reply).await,
+        }
     }
 }
 
@@ -630,6 +746,7 @@ async fn run_plain(
     mut conn: DataConn,
     data: TransferData,
     ascii: bool,
+    sent: u64,
     stall: std::time::Duration,
     progress: &Arc<AtomicU64>,
 ) -> Outcome {
@@ -655,15 +772,21 @@ async fn run_plain(
                 Err(CopyError::Write(e)) => Outcome::Storage(e.into()),
             };
         }
-        data => return run_async(conn, data, ascii, stall, progress).await,
+        data => {
+            return run_async(conn, data, ascii, stall, progress)
+                .await
+                .after(sent)
+        }
     };
     // No TCP_NODELAY: the last segment goes out at the shutdown anyway.
-    match data::send_file(&file, &mut conn, stall, progress).await {
+    match data::send_file(&file, &mut conn, sent, stall, progress).await {
         Ok(Some(n)) => match conn.shutdown_write() {
             Ok(()) => Outcome::Done(n),
             Err(e) => Outcome::Data(e),
         },
-        Ok(None) => run_async(conn, TransferData::SendFile(file), ascii, stall, progress).await,
+        Ok(None) => run_async(conn, TransferData::SendFile(file), ascii, stall, progress)
+            .await
+            .after(sent),
         Err(CopyError::Read(e)) => Outcome::Storage(e.into()),
         Err(CopyError::Write(e)) => Outcome::Data(e),
     }

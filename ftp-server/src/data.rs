@@ -204,6 +204,35 @@ fn accept_now(listener: &std::net::TcpListener) -> io::Result<(std::net::TcpStre
     Ok((stream, from))
 }
 
+/// Whether a data connection from `from` may be used: only the control connection's peer
+/// may connect (port-stealing protection, RFC 2577); others are logged and dropped.
+fn from_peer(from: SocketAddr, peer_ip: IpAddr, tag: &str) -> bool {
+    let ok = from.ip().to_canonical() == peer_ip.to_canonical();
+    if !ok {
+        log::warn!("{tag} dropped data connection from foreign address {from}");
+    }
+    ok
+}
+
+/// Takes the data connection from `peer_ip` if it is already waiting, without waiting and
+/// without registering anything with the reactor; connections from other addresses are
+/// dropped. `Ok(None)`: nobody from the peer has connected yet.
+pub fn accept_waiting(
+    listener: &PassiveListener,
+    peer_ip: IpAddr,
+    tag: &str,
+) -> io::Result<Option<std::net::TcpStream>> {
+    loop {
+        match accept_now(&listener.socket) {
+            Ok((stream, from)) if from_peer(from, peer_ip, tag) => return Ok(Some(stream)),
+            Ok(_) => continue,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Accepts the data connection from `peer_ip`; connections from other addresses are dropped
 /// (port-stealing protection) and the wait goes on until `limit` has passed. A connection
 /// already waiting is taken without registering the listener with the reactor.
@@ -213,28 +242,15 @@ pub async fn accept_from(
     limit: Duration,
     tag: &str,
 ) -> io::Result<DataConn> {
-    let from_peer = |from: SocketAddr| {
-        let ok = from.ip().to_canonical() == peer_ip.to_canonical();
-        if !ok {
-            log::warn!("{tag} dropped data connection from foreign address {from}");
-        }
-        ok
-    };
-    loop {
-        match accept_now(&listener.socket) {
-            Ok((stream, from)) if from_peer(from) => return Ok(DataConn::Fresh(stream)),
-            Ok(_) => continue,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
+    if let Some(stream) = accept_waiting(&listener, peer_ip, tag)? {
+        return Ok(DataConn::Fresh(stream));
     }
     let listener = async_io::Async::new_nonblocking(listener.socket)?;
     let deadline = Instant::now() + limit;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let (stream, from) = timeout(left, listener.read_with(accept_now)).await?;
-        if from_peer(from) {
+        if from_peer(from, peer_ip, tag) {
             return Ok(DataConn::Fresh(stream));
         }
     }
@@ -330,50 +346,92 @@ where
 /// call further; this only bounds the work between progress updates).
 const SENDFILE_CHUNK: usize = 8 * 1024 * 1024;
 
+/// How far [`send_file_now`] got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SentNow {
+    /// The whole file went out; the total bytes sent.
+    Done(u64),
+    /// The socket is full; the total bytes sent so far.
+    Full(u64),
+    /// The kernel can't `sendfile` from this file; nothing was sent.
+    Unsupported,
+}
+
+/// Sorts a `sendfile` error: `Ok(())` when the file can't be sent this way at all (only
+/// possible before the first byte, `untouched`), else whether the network or the file failed.
+fn sendfile_error(e: io::Error, untouched: bool) -> Result<(), CopyError> {
+    match e {
+        e if untouched && unsupported(&e) => Ok(()),
+        e if is_network_error(&e) => Err(CopyError::Write(e)),
+        e => Err(CopyError::Read(e)),
+    }
+}
+
+/// Sends `file` from its current position over the nonblocking socket `dst` with
+/// `sendfile(2)` until the end of the file or until the socket's buffer is full, without
+/// waiting. `total` is what was sent before (the counts returned and stored in `progress`
+/// include it).
+pub fn send_file_now(
+    file: &std::fs::File,
+    dst: &std::net::TcpStream,
+    mut total: u64,
+    progress: &AtomicU64,
+) -> Result<SentNow, CopyError> {
+    let first = total;
+    loop {
+        match rustix::fs::sendfile(dst, file, None, SENDFILE_CHUNK) {
+            Ok(0) => return Ok(SentNow::Done(total)),
+            Ok(n) => {
+                total += n as u64;
+                progress.store(total, Ordering::Relaxed);
+            }
+            Err(rustix::io::Errno::INTR) => {}
+            Err(rustix::io::Errno::AGAIN) => return Ok(SentNow::Full(total)),
+            Err(e) => {
+                sendfile_error(e.into(), total == first)?;
+                return Ok(SentNow::Unsupported);
+            }
+        }
+    }
+}
+
 /// Sends `file` from its current position to the end over the plain TCP `dst` with zero-copy
-/// `sendfile(2)`, each wait for socket space limited to `stall`. Counts bytes sent in
+/// `sendfile(2)`, each wait for socket space limited to `stall`. `sent` bytes went out
+/// before (see [`send_file_now`]); the total including them is returned and counted in
 /// `progress`. Returns `Ok(None)` without sending anything when the kernel can't `sendfile`
 /// from this file (the caller then copies it the ordinary way). A connection not registered
 /// with the reactor yet is only registered if the socket fills up.
 pub async fn send_file(
     file: &std::fs::File,
     dst: &mut DataConn,
+    sent: u64,
     stall: Duration,
     progress: &Arc<AtomicU64>,
 ) -> Result<Option<u64>, CopyError> {
-    let classify = |e: io::Error, total: u64| match e {
-        e if total == 0 && unsupported(&e) => Ok(None),
-        e if is_network_error(&e) => Err(CopyError::Write(e)),
-        e => Err(CopyError::Read(e)),
-    };
-    let mut total = 0u64;
+    let mut total = sent;
     if let DataConn::Fresh(s) = dst {
-        loop {
-            match rustix::fs::sendfile(&*s, file, None, SENDFILE_CHUNK) {
-                Ok(0) => return Ok(Some(total)),
-                Ok(n) => {
-                    total += n as u64;
-                    progress.store(total, Ordering::Relaxed);
-                }
-                Err(rustix::io::Errno::INTR) => {}
-                Err(rustix::io::Errno::AGAIN) => break,
-                Err(e) => return classify(e.into(), total),
-            }
+        match send_file_now(file, s, total, progress)? {
+            SentNow::Done(n) => return Ok(Some(n)),
+            SentNow::Unsupported => return Ok(None),
+            SentNow::Full(n) => total = n,
         }
     }
     let sock: Arc<async_io::Async<std::net::TcpStream>> =
         dst.registered().map_err(CopyError::Write)?.clone().into();
     loop {
-        let sent = timeout(
+        let sent_now = timeout(
             stall,
             sock.write_with(|s| {
                 rustix::fs::sendfile(s, file, None, SENDFILE_CHUNK).map_err(io::Error::from)
             }),
         )
         .await;
-        let n = match sent {
+        let n = match sent_now {
             Ok(n) => n,
-            Err(e) => return classify(e, total),
+            Err(e) => {
+                sendfile_error(e, total == sent)?;
+                return Ok(None);
+            }
         };
         if n == 0 {
             return Ok(Some(total));
@@ -381,6 +439,23 @@ pub async fn send_file(
         total += n as u64;
         progress.store(total, Ordering::Relaxed);
     }
+}
+
+/// Writes as much of `bytes` as the nonblocking socket `dst` takes now, without waiting;
+/// returns how many bytes went out.
+pub fn write_now(dst: &std::net::TcpStream, bytes: &[u8]) -> io::Result<usize> {
+    use std::io::Write as _;
+    let mut done = 0;
+    while done < bytes.len() {
+        match (&*dst).write(&bytes[done..]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
 }
 
 /// Capacity asked for the pipe between the socket and the file in [`receive_file`] (the
@@ -650,6 +725,113 @@ mod tests {
         ))
         .unwrap();
         assert_eq!((n, out.as_slice()), (4, &b"x\r\ny\r\n"[..]));
+    }
+
+    /// A passive listener on loopback, and a connection to it that is already waiting in its
+    /// accept queue (taken by [`accept_waiting`]): `(client side, server side)`.
+    fn waiting_pair() -> (std::net::TcpStream, std::net::TcpStream) {
+        let l = future::block_on(bind_passive(IpAddr::from([127, 0, 0, 1]), None)).unwrap();
+        let peer = IpAddr::from([127, 0, 0, 1]);
+        assert!(accept_waiting(&l, peer, "t").unwrap().is_none());
+        let client = std::net::TcpStream::connect(l.local_addr()).unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        // The handshake is done when connect returns; the kernel may still be queueing it.
+        for _ in 0..200 {
+            if let Some(server) = accept_waiting(&l, peer, "t").unwrap() {
+                return (client, server);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        panic!("the connection never reached the accept queue");
+    }
+
+    fn patterned(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i % 251) as u8).collect()
+    }
+
+    #[test]
+    fn accept_waiting_drops_connections_from_other_addresses() {
+        let l = future::block_on(bind_passive(IpAddr::from([127, 0, 0, 1]), None)).unwrap();
+        let _c = std::net::TcpStream::connect(l.local_addr()).unwrap();
+        let other = IpAddr::from([127, 0, 0, 2]);
+        for _ in 0..200 {
+            // The foreign connection is taken off the queue and dropped, never returned.
+            assert!(accept_waiting(&l, other, "t").unwrap().is_none());
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert!(accept_waiting(&l, IpAddr::from([127, 0, 0, 1]), "t")
+            .unwrap()
+            .is_none());
+    }
+
+    #[test]
+    fn send_file_now_sends_a_small_file_whole_without_waiting() {
+        let (mut client, server) = waiting_pair();
+        let dir = tempfile::tempdir().unwrap();
+        let payload = patterned(5000);
+        std::fs::write(dir.path().join("f"), &payload).unwrap();
+        let file = std::fs::File::open(dir.path().join("f")).unwrap();
+        let progress = AtomicU64::new(0);
+        assert_eq!(
+            send_file_now(&file, &server, 0, &progress).unwrap(),
+            SentNow::Done(5000)
+        );
+        assert_eq!(progress.load(Ordering::Relaxed), 5000);
+        server.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut got = Vec::new();
+        std::io::Read::read_to_end(&mut client, &mut got).unwrap();
+        assert_eq!(got, payload);
+    }
+
+    #[test]
+    fn send_file_goes_on_where_send_file_now_stopped_at_a_full_socket() {
+        let (client, server) = waiting_pair();
+        let dir = tempfile::tempdir().unwrap();
+        // Far more than a loopback socket buffers while nobody reads.
+        let payload = patterned(48 << 20);
+        std::fs::write(dir.path().join("f"), &payload).unwrap();
+        let file = std::fs::File::open(dir.path().join("f")).unwrap();
+        let progress = Arc::new(AtomicU64::new(0));
+        let sent = match send_file_now(&file, &server, 0, &progress).unwrap() {
+            SentNow::Full(n) => n,
+            other => panic!("a file larger than the socket buffers gave {other:?}"),
+        };
+        assert!(sent > 0 && sent < payload.len() as u64, "{sent}");
+        let reader = std::thread::spawn(move || {
+            let mut got = Vec::new();
+            std::io::Read::read_to_end(&mut &client, &mut got).unwrap();
+            got
+        });
+        let mut conn = DataConn::Fresh(server);
+        let total = future::block_on(send_file(
+            &file,
+            &mut conn,
+            sent,
+            Duration::from_secs(10),
+            &progress,
+        ))
+        .unwrap();
+        assert_eq!(total, Some(payload.len() as u64));
+        assert_eq!(progress.load(Ordering::Relaxed), payload.len() as u64);
+        conn.shutdown_write().unwrap();
+        drop(conn);
+        assert!(reader.join().unwrap() == payload, "bytes differ");
+    }
+
+    #[test]
+    fn write_now_writes_what_fits_and_says_how_much() {
+        let (mut client, server) = waiting_pair();
+        assert_eq!(write_now(&server, b"hello").unwrap(), 5);
+        let big = patterned(48 << 20);
+        let n = write_now(&server, &big).unwrap();
+        assert!(n > 0 && n < big.len(), "{n}");
+        drop(server);
+        let mut got = Vec::new();
+        std::io::Read::read_to_end(&mut client, &mut got).unwrap();
+        assert_eq!(got.len(), 5 + n);
+        assert!(got[..5] == *b"hello" && got[5..] == big[..n]);
     }
 
     /// Sends `payload` over a loopback connection into [`receive_file`] writing to `file`.

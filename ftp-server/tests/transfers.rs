@@ -345,6 +345,89 @@ fn client_disconnect_mid_retr_does_not_disturb_other_sessions() {
 }
 
 #[test]
+fn a_small_download_over_an_open_connection_ends_before_150_and_226_arrive_together() {
+    let srv = Srv::start();
+    let data = payload(10_000);
+    srv.write("f.bin", &data);
+    srv.write("dir/a", b"a");
+    let mut c = srv.login();
+    c.expect("TYPE I", 200);
+    for line in ["RETR f.bin", "NLST dir"] {
+        let mut d = c.epsv();
+        // Once the NOOP is answered, the data connection waits in the listener's queue.
+        c.expect("NOOP", 200);
+        c.expect(line, 150);
+        // Sent after the data, in the same write as the 150: already here.
+        assert!(
+            c.buffered().starts_with(b"226 "),
+            "{line}: {:?}",
+            String::from_utf8_lossy(c.buffered())
+        );
+        c.expect_reply(226);
+        let mut got = Vec::new();
+        d.read_to_end(&mut got).unwrap();
+        let want = if line.starts_with("RETR") {
+            data.clone()
+        } else {
+            b"dir/a\r\n".to_vec()
+        };
+        assert_eq!(got, want, "{line}");
+    }
+    c.expect("NOOP", 200);
+}
+
+/// EPSV, then a data connection whose receive buffer is a few KiB: the server's socket
+/// fills after little data, so what it sends can't go out at once.
+fn epsv_small_window(c: &mut Ctl) -> TcpStream {
+    use rustix::net::{sockopt, AddressFamily, SocketType};
+    let r = c.expect("EPSV", 229);
+    let port = ftp_proto::addr::parse_epsv_reply(&r.lines()[0]).unwrap();
+    let ip = c.stream.peer_addr().unwrap().ip();
+    let fd = rustix::net::socket(AddressFamily::INET, SocketType::STREAM, None).unwrap();
+    sockopt::set_socket_recv_buffer_size(&fd, 4096).unwrap();
+    rustix::net::connect(&fd, &SocketAddr::new(ip, port)).unwrap();
+    data_stream(TcpStream::from(fd))
+}
+
+#[test]
+fn a_download_larger_than_the_socket_buffers_gets_its_150_before_the_client_reads() {
+    let srv = Srv::start();
+    let data = payload(4 << 20);
+    srv.write("big.bin", &data);
+    // A listing of 4+ MiB: more than a loopback socket takes at once (about 3 MiB here).
+    let long = "n".repeat(200);
+    std::fs::create_dir(srv.path("many")).unwrap();
+    for i in 0..20_000 {
+        std::fs::File::create(srv.path(&format!("many/{long}{i:05}"))).unwrap();
+    }
+    let mut c = srv.login();
+    c.expect("TYPE I", 200);
+    for line in ["RETR big.bin", "NLST many"] {
+        let mut d = epsv_small_window(&mut c);
+        c.expect("NOOP", 200);
+        // A client may wait for the 150 before it reads any data: it must come.
+        c.expect(line, 150);
+        let mut got = Vec::new();
+        d.read_to_end(&mut got).unwrap();
+        c.expect_reply(226);
+        if line.starts_with("RETR") {
+            assert!(
+                got == data,
+                "{} of {} bytes, or other ones",
+                got.len(),
+                data.len()
+            );
+        } else {
+            let names = String::from_utf8(got).unwrap();
+            assert_eq!(names.lines().count(), 20_000);
+            assert!(names
+                .lines()
+                .all(|l| l.starts_with("many/nnnn") && l.len() == 210));
+        }
+    }
+}
+
+#[test]
 fn data_connection_closed_early_by_client_gives_426() {
     let srv = Srv::start();
     sparse(&srv.path("huge"), 1 << 30);

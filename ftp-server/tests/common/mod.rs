@@ -151,6 +151,11 @@ impl Ctl {
         panic!("reply too long")
     }
 
+    /// Bytes the server sent that no reply has read yet (without reading more).
+    pub fn buffered(&self) -> &[u8] {
+        self.reader.buffer()
+    }
+
     /// True when the server closed the connection (EOF without further replies).
     pub fn closed(&mut self) -> bool {
         let mut buf = [0u8; 256];
