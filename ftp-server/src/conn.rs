@@ -685,42 +685,44 @@ impl Conn {
         );
     }
 
-    /// Logs a transfer's end and sends its final reply, with the `150` in the same write
-    /// when `opening` is given (the transfer ran at once, see [`send_at_once`](Self::send_at_once)).
+    /// Sends a transfer's final reply, with the `150` in the same write when `opening` is
+    /// given (the transfer ran at once, see [`send_at_once`](Self::send_at_once)), then logs
+    /// its end: the client need not wait for the log line.
     async fn finish(
         &mut self,
         r: TransferInfo,
         outcome: Outcome,
         opening: Option<&Reply>,
     ) -> io::Result<()> {
-        let reply = match &outcome {
+        use std::borrow::Cow;
+        let (reply, result): (Reply, Cow<'_, str>) = match &outcome {
             Outcome::Done(n) => {
                 r.progress.store(*n, Ordering::Relaxed);
-                self.log_transfer(&r, "ok");
-                r.done.clone()
+                (r.done.clone(), "ok".into())
             }
-            Outcome::NoConnection(e) => {
-                self.log_transfer(&r, &format!("failed: no data connection: {e}"));
-                Reply::new(ReplyCode::CANT_OPEN_DATA, "Can't open data connection.")
-            }
-            Outcome::Data(e) => {
-                self.log_transfer(&r, &format!("failed: data connection: {e}"));
+            Outcome::NoConnection(e) => (
+                Reply::new(ReplyCode::CANT_OPEN_DATA, "Can't open data connection."),
+                format!("failed: no data connection: {e}").into(),
+            ),
+            Outcome::Data(e) => (
                 Reply::new(
                     ReplyCode::TRANSFER_ABORTED,
                     "Connection closed; transfer aborted.",
-                )
-            }
+                ),
+                format!("failed: data connection: {e}").into(),
+            ),
             Outcome::Tls(e) => {
-                self.log_transfer(&r, &format!("failed: {e}"));
                 let text = match e {
                     DataTlsError::NotResumed => "TLS session of data connection not resumed.",
                     _ => "TLS handshake on the data connection failed.",
                 };
-                Reply::new(ReplyCode::CANT_OPEN_DATA, text)
+                (
+                    Reply::new(ReplyCode::CANT_OPEN_DATA, text),
+                    format!("failed: {e}").into(),
+                )
             }
             Outcome::Storage(e) => {
-                self.log_transfer(&r, &format!("failed: storage: {e}"));
-                match e {
+                let reply = match e {
                     StorageError::NoSpace => Reply::new(
                         ReplyCode::INSUFFICIENT_STORAGE,
                         "Insufficient storage space.",
@@ -729,13 +731,16 @@ impl Conn {
                         Reply::new(ReplyCode::LOCAL_ERROR, "Local error in processing.")
                     }
                     other => storage_error_reply(other),
-                }
+                };
+                (reply, format!("failed: storage: {e}").into())
             }
         };
-        match opening {
+        let sent = match opening {
             Some(first) => self.send_two(first, &reply).await,
             None => self.send(&reply).await,
-        }
+        };
+        self.log_transfer(&r, &result);
+        sent
     }
 }
 
