@@ -33,6 +33,46 @@ pub async fn timeout<T>(
     .await
 }
 
+/// One time limit for each of a series of waits, kept by a single timer. Arming an async-io
+/// timer wakes the reactor (a write to its eventfd and one more turn of its loop), so a new
+/// timer for every wait of a transfer (tens of thousands per GiB) would cost more system
+/// calls than the waits themselves; this one is set again only when it fires before the
+/// current wait's deadline, at most once per `limit`.
+#[derive(Debug)]
+pub struct Stall {
+    timer: async_io::Timer,
+    limit: Duration,
+}
+
+impl Stall {
+    /// Waits of at most `limit` each.
+    pub fn new(limit: Duration) -> Stall {
+        Stall {
+            timer: async_io::Timer::at(Instant::now() + limit),
+            limit,
+        }
+    }
+
+    /// Runs `fut`; `TimedOut` if it takes longer than the limit.
+    pub async fn run<T>(
+        &mut self,
+        fut: impl std::future::Future<Output = io::Result<T>>,
+    ) -> io::Result<T> {
+        let deadline = Instant::now() + self.limit;
+        let timer = &mut self.timer;
+        future::or(fut, async move {
+            loop {
+                (&mut *timer).await;
+                if Instant::now() >= deadline {
+                    return Err(io::ErrorKind::TimedOut.into());
+                }
+                timer.set_at(deadline);
+            }
+        })
+        .await
+    }
+}
+
 /// A passive-mode listener, not yet registered with the reactor: clients connect right
 /// after the 227/229 reply, mostly before they send the transfer command, so the connection
 /// is usually accepted at once and the listener never needs an epoll registration (two
@@ -298,13 +338,15 @@ where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin + ?Sized,
 {
+    let mut stall = Stall::new(stall);
     let mut buf = vec![0u8; buf_size.max(1)];
     let mut conv = Vec::new();
     let mut to_network = ToNetwork::default();
     let mut from_network = FromNetwork::default();
     let mut total = 0u64;
     loop {
-        let n = timeout(stall, src.read(&mut buf))
+        let n = stall
+            .run(src.read(&mut buf))
             .await
             .map_err(CopyError::Read)?;
         if n == 0 {
@@ -325,20 +367,20 @@ where
                 &conv
             }
         };
-        timeout(stall, dst.write_all(chunk))
+        stall
+            .run(dst.write_all(chunk))
             .await
             .map_err(CopyError::Write)?;
     }
     conv.clear();
     from_network.finish(&mut conv);
     if !conv.is_empty() {
-        timeout(stall, dst.write_all(&conv))
+        stall
+            .run(dst.write_all(&conv))
             .await
             .map_err(CopyError::Write)?;
     }
-    timeout(stall, dst.flush())
-        .await
-        .map_err(CopyError::Write)?;
+    stall.run(dst.flush()).await.map_err(CopyError::Write)?;
     Ok(total)
 }
 
@@ -418,14 +460,13 @@ pub async fn send_file(
     }
     let sock: Arc<async_io::Async<std::net::TcpStream>> =
         dst.registered().map_err(CopyError::Write)?.clone().into();
+    let mut stall = Stall::new(stall);
     loop {
-        let sent_now = timeout(
-            stall,
-            sock.write_with(|s| {
+        let sent_now = stall
+            .run(sock.write_with(|s| {
                 rustix::fs::sendfile(s, file, None, SENDFILE_CHUNK).map_err(io::Error::from)
-            }),
-        )
-        .await;
+            }))
+            .await;
         let n = match sent_now {
             Ok(n) => n,
             Err(e) => {
@@ -493,6 +534,7 @@ async fn receive(
     pooled: bool,
 ) -> Result<u64, CopyError> {
     let mut where_ = DrainPlace::new(pooled);
+    let mut stall = Stall::new(stall);
     use rustix::pipe::{PipeFlags, SpliceFlags};
     let sock: Arc<async_io::Async<std::net::TcpStream>> = src.clone().into();
     let (pipe_r, pipe_w) =
@@ -530,9 +572,7 @@ async fn receive(
             // Nothing to read (or, with bytes in it, possibly a full pipe): write out what
             // the pipe holds, or wait for the socket.
             Err(rustix::io::Errno::AGAIN) if in_pipe == 0 => {
-                timeout(stall, sock.readable())
-                    .await
-                    .map_err(CopyError::Read)?;
+                stall.run(sock.readable()).await.map_err(CopyError::Read)?;
                 continue;
             }
             Err(rustix::io::Errno::AGAIN) => {}
@@ -725,6 +765,28 @@ mod tests {
         ))
         .unwrap();
         assert_eq!((n, out.as_slice()), (4, &b"x\r\ny\r\n"[..]));
+    }
+
+    #[test]
+    fn stall_limits_each_wait_not_the_sum_of_them() {
+        future::block_on(async {
+            let mut stall = Stall::new(Duration::from_millis(200));
+            // Five waits of 60 ms: 300 ms in all, each well inside the limit.
+            for _ in 0..5 {
+                let waited = stall.run(async {
+                    async_io::Timer::after(Duration::from_millis(60)).await;
+                    Ok(())
+                });
+                waited.await.unwrap();
+            }
+            let started = Instant::now();
+            let e = stall
+                .run(future::pending::<io::Result<()>>())
+                .await
+                .unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+            assert!(started.elapsed() >= Duration::from_millis(200));
+        });
     }
 
     /// A passive listener on loopback, and a connection to it that is already waiting in its
