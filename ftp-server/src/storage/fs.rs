@@ -25,7 +25,7 @@
 //! `Root::quick`), and uploads are written from the data loop (see
 //! [`crate::data::receive_file`]).
 
-use std::ffi::OsStr;
+use std::ffi::{CString, OsStr};
 use std::io::{Seek, SeekFrom};
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
@@ -397,18 +397,18 @@ fn cores() -> usize {
 #[derive(Default)]
 struct StatQueue {
     /// The batches not taken yet, and whether the directory has been read to the end.
-    state: std::sync::Mutex<(Vec<Vec<Vec<u8>>>, bool)>,
+    state: std::sync::Mutex<(Vec<Vec<CString>>, bool)>,
     ready: std::sync::Condvar,
 }
 
 impl StatQueue {
-    fn lock(&self) -> std::sync::MutexGuard<'_, (Vec<Vec<Vec<u8>>>, bool)> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (Vec<Vec<CString>>, bool)> {
         self.state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn push(&self, batch: Vec<Vec<u8>>) {
+    fn push(&self, batch: Vec<CString>) {
         self.lock().0.push(batch);
         self.ready.notify_one();
     }
@@ -419,7 +419,8 @@ impl StatQueue {
         self.ready.notify_all();
     }
 
-    /// Stats batches until the directory is read and none is left; the entries found.
+    /// Stats batches until the directory is read and none is left; the entries found, each
+    /// batch's sorted by name.
     fn work(&self, r: &Root, dir: &OwnedFd, path: &VPath) -> Vec<DirEntry> {
         let mut out = Vec::new();
         loop {
@@ -458,7 +459,8 @@ impl Drop for CloseOnDrop<'_> {
 /// Reads the directory `path` and stats its entries, sorted by name. Reading a directory of
 /// many thousands of entries and stat'ing them cost about the same, so batches of names are
 /// stat'ed by helper threads while the rest is still being read; the reading thread joins
-/// in once it is done.
+/// in once it is done. Each batch is sorted where it is stat'ed, so the final sort only
+/// merges sorted runs (a stable sort finds them) instead of sorting whole entries again.
 fn read_listing(r: &Arc<Root>, path: &VPath) -> Result<Vec<DirEntry>, StorageError> {
     let fd = Arc::new(r.open(path, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty())?);
     let dir = rustix::fs::Dir::read_from(&*fd).map_err(errno)?;
@@ -469,11 +471,12 @@ fn read_listing(r: &Arc<Root>, path: &VPath) -> Result<Vec<DirEntry>, StorageErr
         let mut batch = Vec::new();
         for e in dir {
             let Ok(e) = e else { break };
-            let name = e.file_name().to_bytes();
-            if name == b"." || name == b".." {
+            let name = e.file_name();
+            if name.to_bytes() == b"." || name.to_bytes() == b".." {
                 continue;
             }
-            batch.push(name.to_vec());
+            // Kept NUL-terminated: `statat` then takes it as it is, without a copy.
+            batch.push(name.to_owned());
             if batch.len() == STAT_BATCH {
                 if helpers.len() + 1 < cores() {
                     let (q, r, fd, path) = (queue.clone(), r.clone(), fd.clone(), path.clone());
@@ -489,20 +492,21 @@ fn read_listing(r: &Arc<Root>, path: &VPath) -> Result<Vec<DirEntry>, StorageErr
     for h in helpers {
         out.extend(futures_lite::future::block_on(h));
     }
-    out.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+    out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
 }
 
-/// The entries `names` of the directory `dir` (the virtual `path`), with their metadata, in
-/// the same order; entries that vanished meanwhile, and symlinks leading
-/// outside the root, are left out.
-fn stat_entries(r: &Root, dir: &OwnedFd, path: &VPath, names: Vec<Vec<u8>>) -> Vec<DirEntry> {
+/// The entries `names` of the directory `dir` (the virtual `path`), with their metadata,
+/// sorted by name; entries that vanished meanwhile, and symlinks leading outside the root,
+/// are left out.
+fn stat_entries(r: &Root, dir: &OwnedFd, path: &VPath, mut names: Vec<CString>) -> Vec<DirEntry> {
+    names.sort_unstable();
     let mut out = Vec::with_capacity(names.len());
     for name in names {
-        let os = OsStr::from_bytes(&name);
-        let Ok(st) = rustix::fs::statat(dir, os, AtFlags::SYMLINK_NOFOLLOW) else {
+        let Ok(st) = rustix::fs::statat(dir, name.as_c_str(), AtFlags::SYMLINK_NOFOLLOW) else {
             continue;
         };
+        let name = name.into_bytes();
         let st = if FileType::from_raw_mode(st.st_mode) == FileType::Symlink {
             // Show a symlink as what it points to, and only if that is inside the root.
             let Ok(p) = path.join(&name) else { continue };
