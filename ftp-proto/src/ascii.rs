@@ -19,9 +19,20 @@
 //! ```
 
 /// Local text to network ASCII: a LF not already preceded by CR gets one.
+///
+/// A CR LF already in the text is kept as it is and a lone CR passes unchanged; the byte
+/// before a chunk's first LF is remembered across chunks, so the result does not depend on
+/// where the input is split.
 #[derive(Debug, Clone, Default)]
 pub struct ToNetwork {
     last: u8,
+}
+
+/// The conversion rule, shared by [`ToNetwork::convert`] and [`ToNetwork::converted_len`]:
+/// whether `b`, following `last`, is a bare LF that needs a CR in front of it.
+#[inline]
+fn needs_cr(last: u8, b: u8) -> bool {
+    b == b'\n' && last != b'\r'
 }
 
 impl ToNetwork {
@@ -29,12 +40,40 @@ impl ToNetwork {
     pub fn convert(&mut self, input: &[u8], out: &mut Vec<u8>) {
         out.reserve(input.len() + input.len() / 32);
         for &b in input {
-            if b == b'\n' && self.last != b'\r' {
+            if needs_cr(self.last, b) {
                 out.push(b'\r');
             }
             out.push(b);
             self.last = b;
         }
+    }
+
+    /// How many bytes [`convert`](Self::convert) would append for `input`, without producing
+    /// them; the state advances exactly as `convert` would advance it. Summed over the chunks
+    /// of a file, this is the size of the file in `TYPE A` on the wire (what `SIZE` must
+    /// answer in ASCII mode, RFC 3659 §4).
+    ///
+    /// ```
+    /// use ftp_proto::ascii::ToNetwork;
+    ///
+    /// let mut count = ToNetwork::default();
+    /// // "a\n" gains a CR; the CR LF split across the chunks stays two bytes; a lone CR is one.
+    /// let n = count.converted_len(b"a\nb\r") + count.converted_len(b"\nc\rd");
+    /// assert_eq!(n, 9); // 8 bytes of text plus the CR in front of the first LF
+    ///
+    /// let mut wire = Vec::new();
+    /// let mut enc = ToNetwork::default();
+    /// enc.convert(b"a\nb\r\nc\rd", &mut wire);
+    /// assert_eq!(wire.len() as u64, n);
+    /// ```
+    pub fn converted_len(&mut self, input: &[u8]) -> u64 {
+        let Some((&first, _)) = input.split_first() else {
+            return 0;
+        };
+        let mut added = u64::from(needs_cr(self.last, first));
+        added += input.windows(2).filter(|w| needs_cr(w[0], w[1])).count() as u64;
+        self.last = input[input.len() - 1];
+        input.len() as u64 + added
     }
 }
 
@@ -95,5 +134,65 @@ mod tests {
         assert_eq!(out, b"a\nb\rc\r\nend");
         c.finish(&mut out);
         assert_eq!(out, b"a\nb\rc\r\nend\r");
+    }
+
+    #[test]
+    fn converted_len_counts_bare_lf_crlf_and_lone_cr_across_chunks() {
+        let mut c = ToNetwork::default();
+        assert_eq!(c.converted_len(b""), 0);
+        assert_eq!(c.converted_len(b"\n"), 2); // a LF at the very start is bare
+        assert_eq!(c.converted_len(b"x\r"), 2);
+        assert_eq!(c.converted_len(b""), 0); // an empty chunk keeps the pending CR
+        assert_eq!(c.converted_len(b"\n"), 1); // CR | LF split across chunks: not doubled
+        assert_eq!(c.converted_len(b"\r\r\n\n"), 5); // lone CR, CR LF, bare LF
+    }
+
+    /// Splits `data` at the given (sorted, deduplicated, clamped) points.
+    fn chunks<'a>(data: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
+        let mut cuts: Vec<usize> = cuts.iter().map(|&c| c % (data.len() + 1)).collect();
+        cuts.sort_unstable();
+        cuts.dedup();
+        let mut out = Vec::new();
+        let mut start = 0;
+        for c in cuts {
+            out.push(&data[start..c]);
+            start = c;
+        }
+        out.push(&data[start..]);
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn converted_len_equals_convert_len_over_any_chunking(
+            // Mostly CR, LF and one other byte, so every combination shows up often.
+            data in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::strategy::Just(b'\r'),
+                    proptest::strategy::Just(b'\n'),
+                    proptest::strategy::Just(b'x'),
+                    proptest::num::u8::ANY,
+                ],
+                0..200,
+            ),
+            counting_cuts in proptest::collection::vec(proptest::num::usize::ANY, 0..8),
+            converting_cuts in proptest::collection::vec(proptest::num::usize::ANY, 0..8),
+        ) {
+            let mut counter = ToNetwork::default();
+            let mut counted = 0u64;
+            for c in chunks(&data, &counting_cuts) {
+                counted += counter.converted_len(c);
+            }
+            let mut enc = ToNetwork::default();
+            let mut converted = 0u64;
+            for c in chunks(&data, &converting_cuts) {
+                let mut out = Vec::new();
+                enc.convert(c, &mut out);
+                converted += out.len() as u64;
+            }
+            proptest::prop_assert_eq!(counted, converted);
+            // Both leave the same state behind.
+            proptest::prop_assert_eq!(counter.last, enc.last);
+        }
     }
 }
