@@ -304,10 +304,8 @@ impl Conn {
         let mut running: Option<Running> = None;
         let mut stashed: Option<Result<Command, ParseError>> = None;
         let mut deadline = Instant::now() + cfg.idle_timeout;
-        // One idle timer for the whole session, set again only when it fires before the
-        // deadline (which each command moves on): arming a timer wakes async-io's reactor, so
-        // a new timer for every command would cost more system calls than the command.
-        let mut idle_timer = async_io::Timer::at(deadline);
+        // One idle timer for the whole session (see `data::Deadline`).
+        let mut idle_timer = data::Deadline::default();
         let mut shutting_down = false;
         let mut quit_after = false;
         loop {
@@ -332,13 +330,8 @@ impl Conn {
                     if busy {
                         future::pending().await
                     } else {
-                        loop {
-                            (&mut idle_timer).await;
-                            if Instant::now() >= deadline {
-                                break Event::Idle;
-                            }
-                            idle_timer.set_at(deadline);
-                        }
+                        idle_timer.until(deadline).await;
+                        Event::Idle
                     }
                 };
                 // The server closes `kill` only after `shutdown`: waiting for one of them at a

@@ -33,14 +33,51 @@ pub async fn timeout<T>(
     .await
 }
 
-/// One time limit for each of a series of waits, kept by a single timer. Arming an async-io
-/// timer wakes the reactor (a write to its eventfd and one more turn of its loop), so a new
-/// timer for every wait of a transfer (tens of thousands per GiB) would cost more system
-/// calls than the waits themselves; this one is set again only when it fires before the
-/// current wait's deadline, at most once per `limit`.
+/// One async-io timer for a series of deadlines that mostly move later (an idle limit that
+/// each command moves on, a stall limit that each wait of a transfer moves on). Arming an
+/// async-io timer wakes the reactor (a write to its eventfd and one more turn of its loop),
+/// which for every command or every wait would cost more system calls than they do; this
+/// timer is set again only when it fires before the deadline then current, or when a
+/// deadline comes earlier than the one it is set for.
+#[derive(Debug)]
+pub struct Deadline {
+    timer: async_io::Timer,
+    /// When the timer is set to fire, if it is.
+    armed: Option<Instant>,
+}
+
+impl Default for Deadline {
+    fn default() -> Self {
+        Deadline {
+            timer: async_io::Timer::never(),
+            armed: None,
+        }
+    }
+}
+
+impl Deadline {
+    /// Waits until `deadline` has passed.
+    pub async fn until(&mut self, deadline: Instant) {
+        if self.armed.is_none_or(|at| at > deadline) {
+            self.timer.set_at(deadline);
+            self.armed = Some(deadline);
+        }
+        loop {
+            (&mut self.timer).await;
+            if Instant::now() >= deadline {
+                self.armed = None;
+                return;
+            }
+            self.timer.set_at(deadline);
+            self.armed = Some(deadline);
+        }
+    }
+}
+
+/// One time limit for each of a series of waits, kept by one [`Deadline`].
 #[derive(Debug)]
 pub struct Stall {
-    timer: async_io::Timer,
+    deadline: Deadline,
     limit: Duration,
 }
 
@@ -48,7 +85,7 @@ impl Stall {
     /// Waits of at most `limit` each.
     pub fn new(limit: Duration) -> Stall {
         Stall {
-            timer: async_io::Timer::at(Instant::now() + limit),
+            deadline: Deadline::default(),
             limit,
         }
     }
@@ -58,16 +95,11 @@ impl Stall {
         &mut self,
         fut: impl std::future::Future<Output = io::Result<T>>,
     ) -> io::Result<T> {
-        let deadline = Instant::now() + self.limit;
-        let timer = &mut self.timer;
+        let until = Instant::now() + self.limit;
+        let deadline = &mut self.deadline;
         future::or(fut, async move {
-            loop {
-                (&mut *timer).await;
-                if Instant::now() >= deadline {
-                    return Err(io::ErrorKind::TimedOut.into());
-                }
-                timer.set_at(deadline);
-            }
+            deadline.until(until).await;
+            Err(io::ErrorKind::TimedOut.into())
         })
         .await
     }
