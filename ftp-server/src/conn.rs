@@ -92,8 +92,13 @@ struct TransferInfo {
 
 /// What [`Conn::send_at_once`] did.
 enum AtOnce {
-    /// The transfer ended (successfully or not) without waiting.
-    Finished(Outcome),
+    /// The transfer ended (successfully or not) without waiting. Its sockets, if any, are
+    /// closed only after the reply went out: a TCP close takes microseconds the client
+    /// need not wait for.
+    Finished(
+        Outcome,
+        Option<(std::net::TcpStream, data::PassiveListener)>,
+    ),
     /// Not finished: the rest runs the ordinary way, over this setup (the accepted
     /// connection when some bytes, counted here, already went out).
     Continue(DataSetup, u64),
@@ -521,10 +526,10 @@ impl Conn {
                     done: t.done,
                 };
                 let (setup, sent) = match self.send_at_once(setup, &mut t.data, t.ascii, &info) {
-                    AtOnce::Finished(outcome) => {
-                        return Box::pin(self.finish(info, outcome, Some(&t.opening)))
-                            .await
-                            .map(|()| Flow::Continue);
+                    AtOnce::Finished(outcome, sockets) => {
+                        let sent = Box::pin(self.finish(info, outcome, Some(&t.opening))).await;
+                        drop(sockets);
+                        return sent.map(|()| Flow::Continue);
                     }
                     AtOnce::Continue(setup, sent) => (setup, sent),
                 };
@@ -604,33 +609,35 @@ impl Conn {
         let stream = match data::accept_waiting(&listener, peer_ip, self.session.log_tag()) {
             Ok(Some(s)) => s,
             Ok(None) => return AtOnce::Continue(DataSetup::Passive(listener), 0),
-            Err(e) => return AtOnce::Finished(Outcome::NoConnection(e)),
+            Err(e) => return AtOnce::Finished(Outcome::NoConnection(e), None),
         };
-        let finished = |n: u64, s: &std::net::TcpStream| {
-            AtOnce::Finished(match s.shutdown(std::net::Shutdown::Write) {
-                Ok(()) => Outcome::Done(n),
-                Err(e) => Outcome::Data(e),
-            })
+        let done = |n: u64| match stream.shutdown(std::net::Shutdown::Write) {
+            Ok(()) => Outcome::Done(n),
+            Err(e) => Outcome::Data(e),
         };
-        let sent = match data {
+        // `Err`: the transfer ended with this outcome; `Ok`: this many bytes went out.
+        let step = match data {
             TransferData::SendFile(f) => match data::send_file_now(f, &stream, 0, &info.progress) {
-                Ok(data::SentNow::Done(n)) => return finished(n, &stream),
-                Ok(data::SentNow::Full(n)) => n,
-                Ok(data::SentNow::Unsupported) => 0,
-                Err(CopyError::Read(e)) => return AtOnce::Finished(Outcome::Storage(e.into())),
-                Err(CopyError::Write(e)) => return AtOnce::Finished(Outcome::Data(e)),
+                Ok(data::SentNow::Done(n)) => Err(done(n)),
+                Ok(data::SentNow::Full(n)) => Ok(n),
+                Ok(data::SentNow::Unsupported) => Ok(0),
+                Err(CopyError::Read(e)) => Err(Outcome::Storage(e.into())),
+                Err(CopyError::Write(e)) => Err(Outcome::Data(e)),
             },
             TransferData::SendBytes(bytes) => match data::write_now(&stream, bytes) {
-                Ok(n) if n == bytes.len() => return finished(n as u64, &stream),
+                Ok(n) if n == bytes.len() => Err(done(n as u64)),
                 Ok(n) => {
                     bytes.drain(..n);
-                    n as u64
+                    Ok(n as u64)
                 }
-                Err(e) => return AtOnce::Finished(Outcome::Data(e)),
+                Err(e) => Err(Outcome::Data(e)),
             },
-            _ => 0,
+            _ => Ok(0),
         };
-        AtOnce::Continue(DataSetup::Accepted(DataConn::Fresh(stream)), sent)
+        match step {
+            Ok(sent) => AtOnce::Continue(DataSetup::Accepted(DataConn::Fresh(stream)), sent),
+            Err(outcome) => AtOnce::Finished(outcome, Some((stream, listener))),
+        }
     }
 
     async fn open_passive(&mut self, extended: bool) -> Reply {
