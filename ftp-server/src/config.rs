@@ -153,6 +153,10 @@ pub struct Config {
     pub max_sessions_per_ip: usize,
     /// Maximum control line length in bytes.
     pub max_line: usize,
+    /// Largest file (bytes on disk) whose `SIZE` is answered in `TYPE A`. The answer there is
+    /// what a `RETR` in `TYPE A` sends (RFC 3659 §4), which takes reading the whole file;
+    /// bigger files get `550` (use `TYPE I`). `TYPE I` answers from metadata at any size.
+    pub ascii_size_limit: u64,
     /// Close a control connection after this long without a complete command (and no
     /// transfer running).
     pub idle_timeout: Duration,
@@ -186,6 +190,7 @@ impl Default for Config {
             max_sessions: 1000,
             max_sessions_per_ip: 50,
             max_line: 4096,
+            ascii_size_limit: 64 * 1024 * 1024,
             idle_timeout: Duration::from_secs(300),
             data_timeout: Duration::from_secs(60),
             login_failure_delay: Duration::from_secs(1),
@@ -353,6 +358,7 @@ pub fn load_users_file(path: &Path) -> Result<Vec<User>, ConfigError> {
 /// public_address = "ftp.example.com"
 /// max_sessions = 1000
 /// idle_timeout = 300
+/// ascii_size_limit = 67108864       # bytes; SIZE in TYPE A above it answers 550
 /// tls_cert = "cert.pem"             # FTPS; reloaded on SIGHUP
 /// tls_key = "key.pem"
 /// implicit_tls_listen = ["0.0.0.0:990"]
@@ -384,6 +390,8 @@ pub struct ConfigFile {
     pub max_sessions_per_ip: Option<usize>,
     /// Maximum control line length.
     pub max_line: Option<usize>,
+    /// Largest file whose `SIZE` is computed in `TYPE A`, bytes.
+    pub ascii_size_limit: Option<u64>,
     /// Idle timeout, seconds.
     pub idle_timeout: Option<u64>,
     /// Data timeout, seconds.
@@ -450,6 +458,7 @@ impl ConfigFile {
             max_sessions,
             max_sessions_per_ip,
             max_line,
+            ascii_size_limit,
             max_login_failures,
             greeting
         );
@@ -531,6 +540,15 @@ mod tests {
         assert_eq!(c.max_sessions, 7);
         assert_eq!(c.passive_ports, Some(6000..=6010));
         assert_eq!(c.max_sessions_per_ip, Config::default().max_sessions_per_ip);
+    }
+
+    #[test]
+    fn config_file_sets_the_ascii_size_limit() {
+        assert_eq!(Config::default().ascii_size_limit, 64 * 1024 * 1024);
+        let f: ConfigFile = toml::from_str("ascii_size_limit = 1000").unwrap();
+        let mut c = Config::default();
+        f.apply(&mut c).unwrap();
+        assert_eq!(c.ascii_size_limit, 1000);
     }
 
     #[test]

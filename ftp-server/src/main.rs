@@ -75,6 +75,11 @@ struct Cli {
     #[arg(long, value_name = "N")]
     max_sessions_per_ip: Option<usize>,
 
+    /// Largest file, in bytes, whose SIZE is answered in TYPE A (counting the CR LF a RETR
+    /// sends means reading the file); bigger ones answer 550. [default: 67108864]
+    #[arg(long, value_name = "BYTES")]
+    ascii_size_limit: Option<u64>,
+
     /// Idle timeout of the control connection, e.g. 300s or 5m. [default: 5m]
     #[arg(long, value_name = "DURATION", value_parser = humantime_duration)]
     idle_timeout: Option<Duration>,
@@ -218,6 +223,7 @@ fn build_config(cli: &Cli) -> Result<(Config, bool)> {
     set!(
         max_sessions,
         max_sessions_per_ip,
+        ascii_size_limit,
         idle_timeout,
         data_timeout,
         max_login_failures,

@@ -11,15 +11,17 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use ftp_proto::ascii::ToNetwork;
 use ftp_proto::command::{EpsvArg, ProtLevel, Structure, TextFormat, TransferMode, TransferType};
 use ftp_proto::facts::FactSet;
 use ftp_proto::feat::Features;
 use ftp_proto::{Command, ParseError, Reply, ReplyCode, Timestamp, Verb};
+use futures_lite::io::AsyncReadExt;
 
 use crate::auth::{Account, Authenticator};
 use crate::config::Config;
 use crate::listing;
-use crate::storage::{ReadStream, StorageError, Upload, WriteMode};
+use crate::storage::{ReadStream, Storage, StorageError, Upload, WriteMode};
 use crate::vpath::{VPath, VPathError};
 
 /// What the connection must do after a command.
@@ -178,6 +180,33 @@ pub fn storage_error_reply(e: &StorageError) -> Reply {
         _ => (ReplyCode::LOCAL_ERROR, "Local error in processing."),
     };
     Reply::new(code, text)
+}
+
+/// How many bytes a `RETR` of `path` in `TYPE A` sends: the file read through the storage
+/// backend in fixed chunks and counted with the conversion the transfer applies
+/// ([`ToNetwork`], starting at offset 0). `None` once more than `limit` bytes of the file
+/// have been read (it may have grown since its metadata was read).
+async fn ascii_size(
+    storage: &dyn Storage,
+    path: &VPath,
+    limit: u64,
+) -> Result<Option<u64>, StorageError> {
+    const CHUNK: usize = 64 * 1024;
+    let mut src = storage.open_read(path, 0).await?;
+    let mut buf = vec![0u8; CHUNK];
+    let mut counter = ToNetwork::default();
+    let (mut read, mut wire) = (0u64, 0u64);
+    loop {
+        let n = src.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(Some(wire));
+        }
+        read += n as u64;
+        if read > limit {
+            return Ok(None);
+        }
+        wire += counter.converted_len(&buf[..n]);
+    }
 }
 
 fn denied() -> Action {
@@ -764,7 +793,27 @@ impl Session {
                     Ok(m) if m.is_dir() => {
                         reply(ReplyCode::FILE_NOT_AVAILABLE, "Not a regular file.")
                     }
-                    Ok(m) => reply(ReplyCode::FILE_STATUS, m.len.to_string()),
+                    Ok(m) if !self.ascii => reply(ReplyCode::FILE_STATUS, m.len.to_string()),
+                    // RFC 3659 §4: in TYPE A, the size a RETR would send, or a refusal.
+                    Ok(m) => {
+                        let limit = self.cfg.ascii_size_limit;
+                        let counted = if m.len > limit {
+                            Ok(None)
+                        } else {
+                            ascii_size(&*storage, &p, limit).await
+                        };
+                        match counted {
+                            Ok(Some(n)) => reply(ReplyCode::FILE_STATUS, n.to_string()),
+                            Ok(None) => reply(
+                                ReplyCode::FILE_NOT_AVAILABLE,
+                                format!(
+                                    "SIZE not available in ASCII mode for files over {limit} \
+                                     bytes; use TYPE I."
+                                ),
+                            ),
+                            Err(e) => Action::Reply(storage_error_reply(&e)),
+                        }
+                    }
                     Err(e) => Action::Reply(storage_error_reply(&e)),
                 }
             }

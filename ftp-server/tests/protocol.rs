@@ -297,6 +297,65 @@ fn size_mdtm_mfmt() {
     c.expect("MFMT 2020 f", 501);
 }
 
+/// Text with bare LFs, CR LFs, lone CRs and a CR LF split exactly at the 64 KiB chunk
+/// boundary the server reads in, longer than one chunk.
+fn mixed_line_ends() -> Vec<u8> {
+    let mut f = b"\nstarts with a bare LF\r\nCRLF line\rlone CR\n\n\r\r\n".to_vec();
+    while f.len() < 64 * 1024 - 1 {
+        f.extend_from_slice(b"bare\n");
+    }
+    f.truncate(64 * 1024 - 1);
+    f.extend_from_slice(b"\r\n"); // CR is the chunk's last byte, LF the next chunk's first
+    for i in 0..20_000u32 {
+        f.extend_from_slice(match i % 4 {
+            0 => b"unix\n".as_slice(),
+            1 => b"dos\r\n",
+            2 => b"mac\r",
+            _ => b"\n",
+        });
+    }
+    f.extend_from_slice(b"ends with a lone CR\r");
+    f
+}
+
+#[test]
+fn size_in_type_a_counts_the_bytes_retr_sends() {
+    let srv = Srv::start();
+    let data = mixed_line_ends();
+    srv.write("t.txt", &data);
+    std::fs::create_dir(srv.path("d")).unwrap();
+    let mut c = srv.login();
+    c.expect("TYPE A", 200);
+    let size: u64 = c.expect("SIZE t.txt", 213).text().parse().unwrap();
+    let (sent, r) = c.download("RETR t.txt");
+    assert_eq!(r.code().as_u16(), 226, "{r}");
+    assert_eq!(size, sent.len() as u64);
+    assert!(size > data.len() as u64, "bare LFs gain a CR in TYPE A");
+    c.expect("SIZE d", 550);
+    c.expect("SIZE nope", 550);
+    c.expect("TYPE I", 200);
+    let binary: u64 = c.expect("SIZE t.txt", 213).text().parse().unwrap();
+    assert_eq!(binary, data.len() as u64);
+}
+
+#[test]
+fn size_in_type_a_above_the_limit_is_550() {
+    let srv = Srv::start_with(|c| c.ascii_size_limit = 10);
+    srv.write("ten", b"a\nb\nc\nd\ne\n");
+    srv.write("eleven", b"a\nb\nc\nd\ne\nf");
+    let mut c = srv.login();
+    c.expect("TYPE A", 200);
+    // A file of exactly the limit is still counted.
+    assert_eq!(c.expect("SIZE ten", 213).text(), "15");
+    let r = c.expect("SIZE eleven", 550);
+    assert_eq!(
+        r.text(),
+        "SIZE not available in ASCII mode for files over 10 bytes; use TYPE I."
+    );
+    c.expect("TYPE I", 200);
+    assert_eq!(c.expect("SIZE eleven", 213).text(), "11");
+}
+
 #[test]
 fn list_nlst_mlsd_mlst_and_stat_of_a_path() {
     let srv = Srv::start();
