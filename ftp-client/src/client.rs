@@ -58,6 +58,12 @@ pub struct Options {
     pub mode: DataMode,
     /// Connect to the address in a `227` reply instead of the control connection's peer.
     pub trust_pasv_address: bool,
+    /// In active mode, accept data connections only from the control connection's peer
+    /// address; others are closed unused while the client keeps waiting (within
+    /// `connect_timeout`) for the server's. Turn off only for multi-homed servers that connect
+    /// from another address: then anyone reaching the client's port first could inject a
+    /// download or receive an upload (RFC 2577 port stealing).
+    pub verify_data_peer: bool,
     /// Try `EPSV`/`EPRT` before `PASV`/`PORT` (turn off for servers or middleboxes that
     /// mishandle the extended commands).
     pub extended_data_commands: bool,
@@ -81,6 +87,7 @@ impl Default for Options {
             keepalive: Some(Duration::from_secs(30)),
             mode: DataMode::Passive,
             trust_pasv_address: false,
+            verify_data_peer: true,
             extended_data_commands: true,
             max_line: 8192,
             max_listing: 64 << 20,

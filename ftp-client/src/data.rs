@@ -237,23 +237,15 @@ impl Client {
             Prepared::Connected(s) => Some(s),
             Prepared::Listening(_) if early.is_some() => None,
             Prepared::Listening(l) => {
-                let peer_ip = self.peer.ip();
                 // If the server never connects, its 425 arrives later: resynchronise then.
                 self.needs_resync = true;
-                let (s, from) = with_timeout(
+                let s = with_timeout(
                     self.opts.connect_timeout,
                     || "waiting for the server's data connection".into(),
-                    async {
-                        l.accept()
-                            .await
-                            .map_err(|e| Error::io("accepting the data connection", e))
-                    },
+                    accept_from_server(&l, self.peer.ip(), self.opts.verify_data_peer),
                 )
                 .await?;
                 self.needs_resync = false;
-                if !same_host(from.ip(), peer_ip) {
-                    log::warn!("data connection from {from}, not the server {peer_ip}");
-                }
                 Some(s)
             }
         };
@@ -632,6 +624,40 @@ impl Client {
             .map(<[u8]>::to_vec)
             .collect())
     }
+}
+
+/// The most data connections from other hosts [`accept_from_server`] drops before it gives up.
+const MAX_FOREIGN_DATA_CONNECTIONS: usize = 16;
+
+/// Accepts the server's data connection on `l` (active mode). With `verify` on, connections
+/// from any other address than the control connection's peer `server` are closed unused and
+/// logged (RFC 2577 port stealing: whoever connects first could otherwise inject a download or
+/// receive an upload); at most [`MAX_FOREIGN_DATA_CONNECTIONS`] are dropped before this gives
+/// up. The caller bounds the wait in time.
+async fn accept_from_server(
+    l: &async_net::TcpListener,
+    server: IpAddr,
+    verify: bool,
+) -> Result<async_net::TcpStream> {
+    for _ in 0..=MAX_FOREIGN_DATA_CONNECTIONS {
+        let (s, from) = l
+            .accept()
+            .await
+            .map_err(|e| Error::io("accepting the data connection", e))?;
+        if same_host(from.ip(), server) {
+            return Ok(s);
+        }
+        if !verify {
+            log::warn!("data connection from {from}, not the server {server}; using it");
+            return Ok(s);
+        }
+        log::warn!("data connection from {from}, not the server {server}; closed it");
+        drop(s);
+    }
+    Err(Error::Protocol(format!(
+        "{} data connections came from other hosts than the server {server}; gave up",
+        MAX_FOREIGN_DATA_CONNECTIONS + 1
+    )))
 }
 
 fn same_host(a: IpAddr, b: IpAddr) -> bool {

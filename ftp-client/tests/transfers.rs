@@ -1,14 +1,15 @@
 //! `Download::copy_to_file` and `Client::stor_file` against a scripted one-transfer server on
 //! loopback: the buffered start, the `splice(2)` rest, pipes as destinations, `sendfile(2)`
-//! uploads, ASCII conversion, REST offsets and stalls.
+//! uploads, ASCII conversion, REST offsets and stalls, and in active mode data connections
+//! from a third host (RFC 2577 port stealing).
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use ftp_client::{Client, CopyError, Options, TransferKind};
+use ftp_client::{Client, CopyError, DataMode, Error, Options, TransferKind};
 
 /// What the scripted server does with the data connection after `150`.
 #[derive(Clone)]
@@ -23,8 +24,71 @@ enum Then {
     Receive(Arc<Mutex<Vec<u8>>>),
 }
 
+/// A third party that, in active mode, connects to the client's data port from 127.0.0.2
+/// before the server does: it sends `sends`, shuts its sending side and keeps whatever it
+/// receives in `got` until the client closes the connection.
+#[derive(Clone, Default)]
+struct Intruder {
+    sends: Vec<u8>,
+    got: Arc<Mutex<Vec<u8>>>,
+}
+
+/// Where the scripted server's next data connection comes from.
+enum DataPort {
+    /// `EPSV`: the client connects here.
+    Passive(TcpListener),
+    /// `EPRT`/`PORT`: the server connects there (after the intruder, if any).
+    Active(SocketAddr),
+}
+
+impl DataPort {
+    /// The server's end of the data connection; `None` if the client's port refused it.
+    fn open(self, intruder: Option<&Intruder>) -> Option<TcpStream> {
+        let d = match self {
+            DataPort::Passive(l) => l.accept().expect("accept data").0,
+            DataPort::Active(to) => {
+                if let Some(i) = intruder {
+                    intrude(i, to);
+                }
+                TcpStream::connect_timeout(&to, Duration::from_secs(10)).ok()?
+            }
+        };
+        let _ = d.set_read_timeout(Some(Duration::from_secs(10)));
+        Some(d)
+    }
+}
+
+/// A TCP connection to `to` from local address `from` (bind before connect).
+fn connect_from(from: SocketAddr, to: SocketAddr) -> std::io::Result<TcpStream> {
+    use rustix::net::{bind, connect, socket, AddressFamily, SocketType};
+    let fd = socket(AddressFamily::INET, SocketType::STREAM, None)?;
+    bind(&fd, &from)?;
+    connect(&fd, &to)?;
+    Ok(TcpStream::from(fd))
+}
+
+/// Plays `i` against the client's data port `to`; returns once the client closed it.
+fn intrude(i: &Intruder, to: SocketAddr) {
+    let from = SocketAddr::from(([127, 0, 0, 2], 0));
+    let mut s = connect_from(from, to).expect("intruder connects");
+    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+    let _ = s.write_all(&i.sends);
+    let _ = s.shutdown(std::net::Shutdown::Write);
+    // Until the client closes its side (EOF, or a reset if it left our bytes unread).
+    let mut got = Vec::new();
+    let _ = s.read_to_end(&mut got);
+    if let Ok(mut into) = i.got.lock() {
+        *into = got;
+    }
+}
+
 /// Serves one session: greeting, login, TYPE, one EPSV + RETR. Returns the commands seen.
 fn serve(then: Then) -> (u16, JoinHandle<Vec<String>>) {
+    serve_with(then, None)
+}
+
+/// [`serve`], also answering `EPRT` and `PORT`; in active mode `intruder` connects first.
+fn serve_with(then: Then, intruder: Option<Intruder>) -> (u16, JoinHandle<Vec<String>>) {
     let ctrl = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = ctrl.local_addr().expect("addr").port();
     let h = std::thread::spawn(move || {
@@ -56,20 +120,37 @@ fn serve(then: Then) -> (u16, JoinHandle<Vec<String>>) {
                 "EPSV" => {
                     let l = TcpListener::bind("127.0.0.1:0").expect("bind data");
                     let p = l.local_addr().expect("addr").port();
-                    data = Some(l);
+                    data = Some(DataPort::Passive(l));
                     send(
                         &mut w,
                         &format!("229 Entering Extended Passive Mode (|||{p}|)"),
                     );
                 }
+                "EPRT" | "PORT" => {
+                    let arg = line.split_once(' ').map_or("", |(_, a)| a).as_bytes();
+                    let to = if verb == "EPRT" {
+                        ftp_proto::addr::parse_eprt(arg).ok()
+                    } else {
+                        ftp_proto::addr::parse_port(arg).ok().map(SocketAddr::V4)
+                    };
+                    match to {
+                        Some(to) => {
+                            data = Some(DataPort::Active(to));
+                            send(&mut w, "200 ok");
+                        }
+                        None => send(&mut w, "501 bad address"),
+                    }
+                }
                 "STOR" => {
-                    let (Some(l), Then::Receive(into)) = (data.take(), &then) else {
+                    let (Some(port), Then::Receive(into)) = (data.take(), &then) else {
                         send(&mut w, "425 no data connection");
                         continue;
                     };
                     send(&mut w, "150 send it");
-                    let (mut d, _) = l.accept().expect("accept data");
-                    let _ = d.set_read_timeout(Some(Duration::from_secs(10)));
+                    let Some(mut d) = port.open(intruder.as_ref()) else {
+                        send(&mut w, "425 no data connection");
+                        continue;
+                    };
                     let mut got = Vec::new();
                     let _ = d.read_to_end(&mut got);
                     if let Ok(mut into) = into.lock() {
@@ -78,12 +159,15 @@ fn serve(then: Then) -> (u16, JoinHandle<Vec<String>>) {
                     send(&mut w, "226 stored");
                 }
                 "RETR" => {
-                    let Some(l) = data.take() else {
+                    let Some(port) = data.take() else {
                         send(&mut w, "425 no data connection");
                         continue;
                     };
                     send(&mut w, "150 here it comes");
-                    let (mut d, _) = l.accept().expect("accept data");
+                    let Some(mut d) = port.open(intruder.as_ref()) else {
+                        send(&mut w, "425 no data connection");
+                        continue;
+                    };
                     match &then {
                         Then::Send(bytes) => {
                             let _ = d.write_all(bytes);
@@ -103,7 +187,6 @@ fn serve(then: Then) -> (u16, JoinHandle<Vec<String>>) {
                             let _ = d.write_all(bytes);
                             // Keep `d` open until the client gives up and closes its side.
                             let mut sink = [0u8; 64];
-                            let _ = d.set_read_timeout(Some(Duration::from_secs(10)));
                             let _ = d.read(&mut sink);
                             send(&mut w, "426 aborted");
                         }
@@ -482,4 +565,93 @@ fn sends_keepalive_noops_during_a_spliced_download() {
     assert_eq!(n, 8 * chunk.len() as u64);
     let seen = server.join().expect("server");
     assert!(seen.iter().any(|l| l == "NOOP"), "{seen:?}");
+}
+
+/// [`opts`] in active mode (`EPRT`, then `PORT`).
+fn active() -> Options {
+    Options {
+        mode: DataMode::Active,
+        ..opts()
+    }
+}
+
+#[test]
+fn active_download_ignores_a_data_connection_from_another_host() {
+    let body = pattern(100_000);
+    let intruder = Intruder {
+        sends: b"EVIL".to_vec(),
+        ..Intruder::default()
+    };
+    let (port, server) = serve_with(Then::Send(body.clone()), Some(intruder));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("got.bin");
+    let (n, fin) = run(async {
+        let mut c = logged_in(port, active()).await;
+        let r = download_into(&mut c, "f.bin", &path).await.expect("copy");
+        c.quit().await.expect("quit");
+        r
+    });
+    assert_eq!(fin.code().as_u16(), 226);
+    assert_eq!(n, body.len() as u64);
+    assert!(std::fs::read(&path).expect("read") == body, "file differs");
+    let seen = server.join().expect("server");
+    assert!(seen.iter().any(|l| l.starts_with("EPRT ")), "{seen:?}");
+}
+
+#[test]
+fn active_upload_is_not_sent_to_another_host() {
+    let body = pattern(300_000);
+    let intruder = Intruder::default();
+    let stolen = intruder.got.clone();
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let (port, server) = serve_with(Then::Receive(got.clone()), Some(intruder));
+    let sent = run(async {
+        // PORT this time (EPRT is covered by the download).
+        let o = Options {
+            extended_data_commands: false,
+            ..active()
+        };
+        let mut c = logged_in(port, o).await;
+        let sent = c.stor("up.bin", &body[..], 0).await.expect("stor");
+        c.quit().await.expect("quit");
+        sent
+    });
+    assert_eq!(sent, body.len() as u64);
+    assert!(
+        stolen.lock().expect("lock").is_empty(),
+        "intruder got bytes"
+    );
+    assert!(*got.lock().expect("lock") == body, "uploaded bytes differ");
+    let seen = server.join().expect("server");
+    assert!(seen.iter().any(|l| l.starts_with("PORT ")), "{seen:?}");
+}
+
+#[test]
+fn with_verification_off_a_data_connection_from_another_host_is_used() {
+    let intruder = Intruder {
+        sends: b"EVIL".to_vec(),
+        ..Intruder::default()
+    };
+    let (port, server) = serve_with(Then::Send(pattern(1000)), Some(intruder));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("got.bin");
+    let fin = run(async {
+        let o = Options {
+            verify_data_peer: false,
+            ..active()
+        };
+        let mut c = logged_in(port, o).await;
+        let mut file = std::fs::File::create(&path).expect("create");
+        let mut dl = c.retr("f.bin", 0).await.expect("retr");
+        let n = dl.copy_to_file(&mut file, |_| {}).await.expect("copy");
+        assert_eq!(n, 4);
+        // The server's own connection found the port closed: its 425 follows the 150.
+        dl.finish().await
+    });
+    match fin {
+        Err(Error::Reply { reply, .. }) => assert_eq!(reply.code().as_u16(), 425),
+        other => panic!("expected the server's 425, got {other:?}"),
+    }
+    assert_eq!(std::fs::read(&path).expect("read"), b"EVIL");
+    server.join().expect("server");
 }

@@ -89,6 +89,10 @@ pub struct Cli {
     /// Connect to the address in 227 replies instead of the server's control address.
     #[arg(long, global = true)]
     pub trust_pasv_address: bool,
+    /// Active mode: also accept data connections from other addresses than the server's
+    /// control address (for multi-homed servers; unsafe: anyone may connect first).
+    #[arg(long, global = true)]
+    pub no_verify_data_peer: bool,
     /// Transfer in ASCII mode (TYPE A, line ends converted).
     #[arg(long, global = true)]
     pub ascii: bool,
@@ -256,6 +260,7 @@ impl Ctx {
                 DataMode::Passive
             },
             trust_pasv_address: cli.trust_pasv_address,
+            verify_data_peer: !cli.no_verify_data_peer,
             tls: if cli.implicit_tls {
                 TlsMode::Implicit
             } else if cli.tls {
@@ -425,5 +430,22 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
             eprintln!("ftp-client: {}", error_text(&e));
             class.exit_code()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts_for(args: &[&str]) -> Options {
+        let cli = Cli::try_parse_from(args).expect("parse");
+        Ctx::from_cli(&cli).opts
+    }
+
+    #[test]
+    fn active_data_connections_are_verified_unless_turned_off() {
+        assert!(opts_for(&["ftp-client", "--active", "ls", "ftp://h/"]).verify_data_peer);
+        let off = opts_for(&["ftp-client", "ls", "ftp://h/", "--no-verify-data-peer"]);
+        assert!(!off.verify_data_peer);
     }
 }
