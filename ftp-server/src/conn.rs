@@ -374,12 +374,16 @@ impl Conn {
                     return self.send_boxed(&r).await.map(|()| RunEnd::Closed);
                 }
                 Event::TransferDone(outcome) => {
-                    let Some(r) = running.take() else { continue };
-                    Box::pin(self.finish(r.info, outcome, None)).await?;
+                    // Only the info outlives this statement (the finished future is dropped
+                    // here), so no whole `Running` is kept across the awaits below.
+                    let Some(Running { info, .. }) = running.take() else {
+                        continue;
+                    };
+                    Box::pin(self.finish(info, outcome, None)).await?;
                     deadline = Instant::now() + cfg.idle_timeout;
                     if quit_after {
                         return self
-                            .send(&Reply::new(ReplyCode::CLOSING, "Goodbye."))
+                            .send_boxed(&Reply::new(ReplyCode::CLOSING, "Goodbye."))
                             .await
                             .map(|()| RunEnd::Closed);
                     }
