@@ -254,7 +254,36 @@ pub async fn write_reply<W: AsyncWrite + Unpin + ?Sized>(
     w: &mut W,
     reply: &Reply,
 ) -> io::Result<()> {
-    w.write_all(&reply.to_bytes()).await?;
+    write_replies(w, &[reply]).await
+}
+
+/// Writes several replies with one write and flushes: a `150` and a `226` sent together
+/// reach the peer in one TCP segment and wake it once.
+///
+/// ```
+/// use ftp_proto::io::write_replies;
+/// use ftp_proto::{Reply, ReplyCode};
+///
+/// let opening = Reply::new(ReplyCode::FILE_STATUS_OK, "Opening data connection.");
+/// let done = Reply::new(ReplyCode::CLOSING_DATA, "Transfer complete.");
+/// let mut out = Vec::new();
+/// futures_lite::future::block_on(write_replies(&mut out, &[&opening, &done])).unwrap();
+/// assert_eq!(out, b"150 Opening data connection.\r\n226 Transfer complete.\r\n");
+/// ```
+pub async fn write_replies<W: AsyncWrite + Unpin + ?Sized>(
+    w: &mut W,
+    replies: &[&Reply],
+) -> io::Result<()> {
+    let size = replies
+        .iter()
+        .flat_map(|r| r.lines())
+        .map(|l| l.len() + 6)
+        .sum();
+    let mut bytes = Vec::with_capacity(size);
+    for r in replies {
+        r.encode(&mut bytes);
+    }
+    w.write_all(&bytes).await?;
     w.flush().await
 }
 

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use async_net::TcpStream;
-use ftp_proto::io::{write_reply, CommandReader, CompactBufReader};
+use ftp_proto::io::{write_replies, CommandReader, CompactBufReader};
 use ftp_proto::{Command, ParseError, Reply, ReplyCode, Verb};
 use futures::io::{ReadHalf, WriteHalf};
 use futures::AsyncReadExt as _;
@@ -275,27 +275,18 @@ impl Conn {
     }
 
     async fn send(&mut self, r: &Reply) -> io::Result<()> {
-        log::debug!("{} -> {}", self.session.log_tag(), r);
-        let Some(w) = self.writer.as_mut() else {
-            return Err(io::ErrorKind::NotConnected.into());
-        };
-        data::timeout(self.shared.config.data_timeout, write_reply(w, r)).await
+        self.send_all(&[r]).await
     }
 
-    /// Sends two replies in one write (one TCP segment, one wake-up of the client).
-    async fn send_two(&mut self, first: &Reply, second: &Reply) -> io::Result<()> {
-        log::debug!("{} -> {}", self.session.log_tag(), first);
-        log::debug!("{} -> {}", self.session.log_tag(), second);
+    /// Sends replies in one write (one TCP segment, one wake-up of the client).
+    async fn send_all(&mut self, replies: &[&Reply]) -> io::Result<()> {
+        for r in replies {
+            log::debug!("{} -> {}", self.session.log_tag(), r);
+        }
         let Some(w) = self.writer.as_mut() else {
             return Err(io::ErrorKind::NotConnected.into());
         };
-        let mut bytes = first.to_bytes();
-        bytes.extend_from_slice(&second.to_bytes());
-        data::timeout(self.shared.config.data_timeout, async {
-            w.write_all(&bytes).await?;
-            w.flush().await
-        })
-        .await
+        data::timeout(self.shared.config.data_timeout, write_replies(w, replies)).await
     }
 
     /// [`send`](Self::send) as a boxed future, for the command loop's own replies: inline,
@@ -740,7 +731,7 @@ impl Conn {
             }
         };
         let sent = match opening {
-            Some(first) => self.send_two(first, &reply).await,
+            Some(first) => self.send_all(&[first, &reply]).await,
             None => self.send(&reply).await,
         };
         self.log_transfer(&r, &result);
