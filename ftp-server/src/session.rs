@@ -1111,12 +1111,20 @@ impl Session {
         if rest == 0 {
             return Ok(());
         }
+        let invalid = |text: &str| {
+            Err(Action::Reply(Reply::new(
+                ReplyCode::new(554).unwrap_or(ReplyCode::FILE_NOT_AVAILABLE),
+                text,
+            )))
+        };
+        // A stream-mode restart marker counts the bytes as transferred (RFC 3659 §5), which
+        // in TYPE A are not the file's bytes: refused rather than resumed at the wrong place.
+        if self.ascii {
+            return invalid("Resuming in TYPE A is not supported; use TYPE I.");
+        }
         match acct.storage.metadata(p).await {
             Ok(m) if !m.is_dir() && m.len >= rest => Ok(()),
-            Ok(_) | Err(StorageError::NotFound) => Err(Action::Reply(Reply::new(
-                ReplyCode::new(554).unwrap_or(ReplyCode::FILE_NOT_AVAILABLE),
-                "Invalid REST parameter.",
-            ))),
+            Ok(_) | Err(StorageError::NotFound) => invalid("Invalid REST parameter."),
             Err(e) => Err(Action::Reply(storage_error_reply(&e))),
         }
     }

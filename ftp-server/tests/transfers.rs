@@ -175,6 +175,28 @@ fn rest_resumes_retr_and_stor() {
 }
 
 #[test]
+fn rest_in_type_a_is_refused_with_554_and_nothing_is_sent_or_written() {
+    let srv = Srv::start();
+    let text = b"one\ntwo\nthree\n".repeat(100);
+    srv.write("t.txt", &text);
+    let mut c = srv.login();
+    c.expect("TYPE A", 200);
+    // The restart marker counts bytes as transferred: with CR LF they are not file offsets.
+    c.expect("REST 8", 350);
+    let _d = c.epsv();
+    let r = c.expect("RETR t.txt", 554);
+    assert!(r.to_string().contains("TYPE I"), "{r}");
+    c.expect("REST 8", 350);
+    let _d = c.epsv();
+    c.expect("STOR t.txt", 554);
+    assert_eq!(srv.read("t.txt"), text);
+    // The marker was used up, and TYPE I resumes as before.
+    c.expect("TYPE I", 200);
+    c.expect("REST 8", 350);
+    assert_eq!(c.download("RETR t.txt").0, &text[8..]);
+}
+
+#[test]
 fn appe_appends_and_creates() {
     let srv = Srv::start();
     srv.write("log", b"one\n");
