@@ -21,7 +21,9 @@ use futures_lite::io::AsyncReadExt;
 use crate::auth::{Account, Authenticator};
 use crate::config::Config;
 use crate::listing;
-use crate::storage::{ReadStream, Storage, StorageError, Upload, WriteMode};
+use crate::storage::{
+    DirEntry, EntryFormatter, ReadStream, Storage, StorageError, Upload, WriteMode,
+};
 use crate::vpath::{VPath, VPathError};
 
 /// What the connection must do after a command.
@@ -1229,7 +1231,6 @@ impl Session {
         };
         let p = &dir;
         let now = SystemTime::now();
-        let perms = &acct.permissions;
         let mut out = Vec::new();
         if !m.is_dir() {
             match verb {
@@ -1251,23 +1252,21 @@ impl Session {
             Some(g) => [g, b"/"].concat(),
             None => Vec::new(),
         };
-        let entries = acct.storage.list(p).await?;
-        // About what a `LIST` line takes besides the name, so the buffer rarely grows.
-        out.reserve(entries.iter().map(|e| e.name.len() + 56).sum());
-        for e in entries {
+        let (mlst, perms) = (self.mlst, acct.permissions);
+        let format: EntryFormatter = Arc::new(move |e: &DirEntry, out: &mut Vec<u8>| {
             if !all && e.name.first() == Some(&b'.') {
-                continue;
+                return;
             }
             if let Some(pat) = &pattern {
                 match std::str::from_utf8(&e.name) {
                     Ok(n) if pat.matches(n) => {}
-                    _ => continue,
+                    _ => return,
                 }
             }
             // A name with CR or LF would break the line framing of a listing, and no
             // command could name it anyway.
             if e.name.iter().any(|&b| b == b'\r' || b == b'\n') {
-                continue;
+                return;
             }
             match verb {
                 Verb::Nlst => {
@@ -1275,11 +1274,11 @@ impl Session {
                     out.extend_from_slice(&e.name);
                     out.extend_from_slice(b"\r\n");
                 }
-                Verb::Mlsd => listing::mlsd_line(&e.metadata, &e.name, perms, self.mlst, &mut out),
-                _ => listing::list_line(&e.metadata, &e.name, now, &mut out),
+                Verb::Mlsd => listing::mlsd_line(&e.metadata, &e.name, &perms, mlst, out),
+                _ => listing::list_line(&e.metadata, &e.name, now, out),
             }
-        }
-        Ok((true, out))
+        });
+        Ok((true, acct.storage.list_formatted(p, format).await?))
     }
 
     async fn listing(

@@ -25,7 +25,7 @@
 //! `Root::quick`), and uploads are written from the data loop (see
 //! [`crate::data::receive_file`]).
 
-use std::ffi::{CString, OsStr};
+use std::ffi::{CStr, OsStr};
 use std::io::{Seek, SeekFrom};
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
@@ -42,8 +42,8 @@ use rustix::fs::{AtFlags, FileType, Mode, OFlags, RenameFlags, ResolveFlags};
 use rustix::io::Errno;
 
 use super::{
-    BoxFuture, DirEntry, FileId, FileKind, Metadata, ReadStream, Storage, StorageError, Upload,
-    WriteMode,
+    BoxFuture, DirEntry, EntryFormatter, FileId, FileKind, Metadata, ReadStream, Storage,
+    StorageError, Upload, WriteMode,
 };
 use crate::vpath::VPath;
 
@@ -383,7 +383,9 @@ fn metadata_of(st: &rustix::fs::Stat) -> Metadata {
 /// Names read from a directory are stat'ed in batches of this many. Once a directory has
 /// more, helper threads of the blocking pool (one per further core) stat the batches already
 /// read while the directory is still being read; small directories stay on one thread.
-const STAT_BATCH: usize = 1024;
+/// Small enough that the threads finish close together (the last batch one of them takes
+/// is the other's wait), large enough that the queue is rarely touched.
+const STAT_BATCH: usize = 256;
 
 /// The number of cores this process may use (read once: the standard library looks it up
 /// in cgroup files on every call).
@@ -392,23 +394,49 @@ fn cores() -> usize {
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
+/// A batch of names read from a directory, kept NUL-terminated one after another in one
+/// buffer: no allocation per name, and `statat` takes each as it is.
+#[derive(Default)]
+struct Names {
+    bytes: Vec<u8>,
+    /// Where each name starts and ends in `bytes` (its NUL follows at `end`).
+    spans: Vec<(usize, usize)>,
+}
+
+impl Names {
+    fn push(&mut self, name: &CStr) {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(name.to_bytes_with_nul());
+        self.spans.push((start, self.bytes.len() - 1));
+    }
+
+    fn name(&self, (start, end): (usize, usize)) -> &[u8] {
+        &self.bytes[start..end]
+    }
+
+    /// The name with its NUL, as `statat` takes it.
+    fn c_name(&self, (start, end): (usize, usize)) -> Option<&CStr> {
+        CStr::from_bytes_with_nul(&self.bytes[start..=end]).ok()
+    }
+}
+
 /// Batches of names waiting to be stat'ed, shared by the thread reading a directory and its
 /// helpers (see [`read_listing`]).
 #[derive(Default)]
 struct StatQueue {
     /// The batches not taken yet, and whether the directory has been read to the end.
-    state: std::sync::Mutex<(Vec<Vec<CString>>, bool)>,
+    state: std::sync::Mutex<(Vec<Names>, bool)>,
     ready: std::sync::Condvar,
 }
 
 impl StatQueue {
-    fn lock(&self) -> std::sync::MutexGuard<'_, (Vec<Vec<CString>>, bool)> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (Vec<Names>, bool)> {
         self.state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn push(&self, batch: Vec<CString>) {
+    fn push(&self, batch: Names) {
         self.lock().0.push(batch);
         self.ready.notify_one();
     }
@@ -419,9 +447,9 @@ impl StatQueue {
         self.ready.notify_all();
     }
 
-    /// Stats batches until the directory is read and none is left; the entries found, each
-    /// batch's sorted by name.
-    fn work(&self, r: &Root, dir: &OwnedFd, path: &VPath) -> Vec<DirEntry> {
+    /// Stats batches until the directory is read and none is left, and formats their
+    /// entries with `format` if given.
+    fn work(&self, dir: &ListedDir, format: Option<&EntryFormatter>) -> Vec<Stated> {
         let mut out = Vec::new();
         loop {
             let batch = {
@@ -440,7 +468,7 @@ impl StatQueue {
                 }
             };
             match batch {
-                Some(b) => out.extend(stat_entries(r, dir, path, b)),
+                Some(b) => out.push(dir.stat(b, format)),
                 None => return out,
             }
         }
@@ -456,77 +484,159 @@ impl Drop for CloseOnDrop<'_> {
     }
 }
 
-/// Reads the directory `path` and stats its entries, sorted by name. Reading a directory of
-/// many thousands of entries and stat'ing them cost about the same, so batches of names are
-/// stat'ed by helper threads while the rest is still being read; the reading thread joins
-/// in once it is done. Each batch is sorted where it is stat'ed, so the final sort only
-/// merges sorted runs (a stable sort finds them) instead of sorting whole entries again.
-fn read_listing(r: &Arc<Root>, path: &VPath) -> Result<Vec<DirEntry>, StorageError> {
-    let fd = Arc::new(r.open(path, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty())?);
-    let dir = rustix::fs::Dir::read_from(&*fd).map_err(errno)?;
+/// One batch of a listing, stat'ed, in name order. Unformatted, its entries; formatted,
+/// the span of each entry's name in `names` and where its line ends in `text` (it starts
+/// where the one before ends).
+struct Stated {
+    names: Names,
+    entries: Vec<DirEntry>,
+    lines: Vec<((usize, usize), usize)>,
+    text: Vec<u8>,
+}
+
+/// The directory being listed: what stat'ing its entries needs.
+struct ListedDir {
+    root: Arc<Root>,
+    fd: OwnedFd,
+    path: VPath,
+}
+
+impl ListedDir {
+    /// Stats the entries `names` (in name order) and formats them with `format` if given;
+    /// entries that vanished meanwhile, and symlinks leading outside the root, are left out.
+    fn stat(&self, names: Names, format: Option<&EntryFormatter>) -> Stated {
+        let mut order = names.spans.clone();
+        order.sort_unstable_by(|&a, &b| names.name(a).cmp(names.name(b)));
+        let mut st = Stated {
+            entries: Vec::new(),
+            lines: Vec::new(),
+            // About what a `LIST` line takes besides the name, so the buffer rarely grows.
+            text: Vec::with_capacity(format.map_or(0, |_| names.bytes.len() + 56 * order.len())),
+            names: Names::default(),
+        };
+        // Formatting borrows one entry, refilled for each name instead of allocated.
+        let mut scratch: Option<DirEntry> = None;
+        for span in order {
+            let Some(metadata) = names.c_name(span).and_then(|n| self.metadata(n)) else {
+                continue;
+            };
+            let name = names.name(span);
+            let Some(f) = format else {
+                let name = name.to_vec();
+                st.entries.push(DirEntry { name, metadata });
+                continue;
+            };
+            let e = match &mut scratch {
+                Some(e) => {
+                    e.name.clear();
+                    e.name.extend_from_slice(name);
+                    e.metadata = metadata;
+                    e
+                }
+                None => scratch.insert(DirEntry {
+                    name: name.to_vec(),
+                    metadata,
+                }),
+            };
+            f(e, &mut st.text);
+            st.lines.push((span, st.text.len()));
+        }
+        st.names = names;
+        st
+    }
+
+    /// The metadata of the entry `name`; a symlink shows as what it points to, and only if
+    /// that is inside the root.
+    fn metadata(&self, name: &CStr) -> Option<Metadata> {
+        let st = rustix::fs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW).ok()?;
+        if FileType::from_raw_mode(st.st_mode) != FileType::Symlink {
+            return Some(metadata_of(&st));
+        }
+        let p = self.path.join(name.to_bytes()).ok()?;
+        let target = self.root.open(&p, OFlags::PATH, Mode::empty()).ok()?;
+        Some(metadata_of(&rustix::fs::fstat(&target).ok()?))
+    }
+}
+
+/// All entries of `batches`, sorted by name. Each batch is sorted already, so the stable
+/// sort only merges the runs it finds.
+fn merge_entries(batches: Vec<Stated>) -> Vec<DirEntry> {
+    let mut out: Vec<DirEntry> = batches.into_iter().flat_map(|b| b.entries).collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
+}
+
+/// The lines of formatted `batches` in name order, as one buffer. The sort moves pairs of
+/// references, not entries, and a single batch (a directory of up to [`STAT_BATCH`]
+/// entries) is already the whole listing.
+fn merge_lines(mut batches: Vec<Stated>) -> Vec<u8> {
+    if batches.len() == 1 {
+        return batches.pop().map(|b| b.text).unwrap_or_default();
+    }
+    let count = batches.iter().map(|b| b.lines.len()).sum();
+    let mut lines: Vec<(&[u8], &[u8])> = Vec::with_capacity(count);
+    for b in &batches {
+        let mut start = 0;
+        for &(span, end) in &b.lines {
+            lines.push((b.names.name(span), &b.text[start..end]));
+            start = end;
+        }
+    }
+    lines.sort_by(|a, b| a.0.cmp(b.0));
+    let mut out = Vec::with_capacity(batches.iter().map(|b| b.text.len()).sum());
+    for (_, line) in lines {
+        out.extend_from_slice(line);
+    }
+    out
+}
+
+/// Reads the directory `path`, stats its entries and formats them with `format` if given:
+/// the batches of entries, each sorted by name (see [`merge_entries`], [`merge_lines`]).
+/// Reading a directory of many thousands of entries and stat'ing them cost about the same,
+/// so batches of names are stat'ed (and formatted) by helper threads while the rest is still
+/// being read; the reading thread joins in once it is done. Each batch is sorted where it is
+/// stat'ed, so the final merge doesn't sort whole entries again.
+fn read_listing(
+    r: &Arc<Root>,
+    path: &VPath,
+    format: Option<EntryFormatter>,
+) -> Result<Vec<Stated>, StorageError> {
+    let dir = Arc::new(ListedDir {
+        root: r.clone(),
+        fd: r.open(path, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty())?,
+        path: path.clone(),
+    });
+    // The kernel fills this many bytes per `getdents64` (about 1000 entries of short names).
+    let mut buf = Vec::with_capacity(32 << 10);
+    let mut entries = rustix::fs::RawDir::new(&dir.fd, buf.spare_capacity_mut());
     let queue = Arc::new(StatQueue::default());
     let mut helpers = Vec::new();
     let mut out = {
         let closing = CloseOnDrop(&queue);
-        let mut batch = Vec::new();
-        for e in dir {
+        let mut batch = Names::default();
+        while let Some(e) = entries.next() {
             let Ok(e) = e else { break };
             let name = e.file_name();
             if name.to_bytes() == b"." || name.to_bytes() == b".." {
                 continue;
             }
-            // Kept NUL-terminated: `statat` then takes it as it is, without a copy.
-            batch.push(name.to_owned());
-            if batch.len() == STAT_BATCH {
+            batch.push(name);
+            if batch.spans.len() == STAT_BATCH {
                 if helpers.len() + 1 < cores() {
-                    let (q, r, fd, path) = (queue.clone(), r.clone(), fd.clone(), path.clone());
-                    helpers.push(unblock(move || q.work(&r, &fd, &path)));
+                    let (q, dir, format) = (queue.clone(), dir.clone(), format.clone());
+                    helpers.push(unblock(move || q.work(&dir, format.as_ref())));
                 }
                 queue.push(std::mem::take(&mut batch));
             }
         }
         queue.push(batch);
         drop(closing);
-        queue.work(r, &fd, path)
+        queue.work(&dir, format.as_ref())
     };
     for h in helpers {
         out.extend(futures_lite::future::block_on(h));
     }
-    out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
-}
-
-/// The entries `names` of the directory `dir` (the virtual `path`), with their metadata,
-/// sorted by name; entries that vanished meanwhile, and symlinks leading outside the root,
-/// are left out.
-fn stat_entries(r: &Root, dir: &OwnedFd, path: &VPath, mut names: Vec<CString>) -> Vec<DirEntry> {
-    names.sort_unstable();
-    let mut out = Vec::with_capacity(names.len());
-    for name in names {
-        let Ok(st) = rustix::fs::statat(dir, name.as_c_str(), AtFlags::SYMLINK_NOFOLLOW) else {
-            continue;
-        };
-        let name = name.into_bytes();
-        let st = if FileType::from_raw_mode(st.st_mode) == FileType::Symlink {
-            // Show a symlink as what it points to, and only if that is inside the root.
-            let Ok(p) = path.join(&name) else { continue };
-            match r
-                .open(&p, OFlags::PATH, Mode::empty())
-                .ok()
-                .and_then(|t| rustix::fs::fstat(&t).ok())
-            {
-                Some(st) => st,
-                None => continue,
-            }
-        } else {
-            st
-        };
-        out.push(DirEntry {
-            name,
-            metadata: metadata_of(&st),
-        });
-    }
-    out
 }
 
 fn temp_name(name: &[u8]) -> Vec<u8> {
@@ -688,7 +798,21 @@ impl Storage for FsStorage {
     fn list<'a>(&'a self, path: &'a VPath) -> BoxFuture<'a, Result<Vec<DirEntry>, StorageError>> {
         let r = self.root.clone();
         let path = path.clone();
-        Box::pin(unblock(move || read_listing(&r, &path)))
+        Box::pin(unblock(move || {
+            read_listing(&r, &path, None).map(merge_entries)
+        }))
+    }
+
+    fn list_formatted<'a>(
+        &'a self,
+        path: &'a VPath,
+        format: EntryFormatter,
+    ) -> BoxFuture<'a, Result<Vec<u8>, StorageError>> {
+        let r = self.root.clone();
+        let path = path.clone();
+        Box::pin(unblock(move || {
+            read_listing(&r, &path, Some(format)).map(merge_lines)
+        }))
     }
 
     fn open_read<'a>(
@@ -866,13 +990,7 @@ mod tests {
 
     #[test]
     fn lists_a_large_directory_sorted_and_whole_across_threads() {
-        let dir = tempfile::tempdir().unwrap();
-        let n = 4 * STAT_BATCH + 123;
-        for i in 0..n {
-            std::fs::write(dir.path().join(format!("f{i:05}")), vec![0u8; i % 7]).unwrap();
-        }
-        std::os::unix::fs::symlink("f00003", dir.path().join("zz-in")).unwrap();
-        std::os::unix::fs::symlink("/etc/passwd", dir.path().join("zz-out")).unwrap();
+        let (dir, n) = large_dir();
         let fs = FsStorage::new(dir.path()).unwrap();
         let list = block_on(fs.list(&VPath::root())).unwrap();
         assert_eq!(list.len(), n + 1);
@@ -882,6 +1000,47 @@ mod tests {
         }
         assert_eq!(list[n].name, b"zz-in");
         assert_eq!(list[n].metadata.len, 3);
+    }
+
+    /// A directory of several stat batches: `f00000`.. with `i % 7` bytes each, a symlink
+    /// inside the root (`zz-in`) and one leading out (`zz-out`); and the number of files.
+    fn large_dir() -> (tempfile::TempDir, usize) {
+        let dir = tempfile::tempdir().unwrap();
+        let n = 4 * STAT_BATCH + 123;
+        for i in 0..n {
+            std::fs::write(dir.path().join(format!("f{i:05}")), vec![0u8; i % 7]).unwrap();
+        }
+        std::os::unix::fs::symlink("f00003", dir.path().join("zz-in")).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", dir.path().join("zz-out")).unwrap();
+        (dir, n)
+    }
+
+    #[test]
+    fn formats_a_large_directory_across_threads_as_its_sorted_listing() {
+        let (dir, _) = large_dir();
+        std::fs::create_dir(dir.path().join("small")).unwrap();
+        for name in ["c", "a", "b"] {
+            std::fs::write(dir.path().join("small").join(name), name).unwrap();
+        }
+        let fs = FsStorage::new(dir.path()).unwrap();
+        // Entries of odd size are left out, as a listing's filters leave entries out.
+        let format: EntryFormatter = Arc::new(|e: &DirEntry, out: &mut Vec<u8>| {
+            if e.metadata.len % 2 == 0 {
+                out.extend_from_slice(&e.name);
+                out.extend_from_slice(format!(" {}\n", e.metadata.len).as_bytes());
+            }
+        });
+        for path in [VPath::root(), vp("/small")] {
+            let text = block_on(fs.list_formatted(&path, format.clone())).unwrap();
+            let mut want = Vec::new();
+            for e in block_on(fs.list(&path)).unwrap() {
+                format(&e, &mut want);
+            }
+            assert_eq!(text, want);
+        }
+        let text = block_on(fs.list_formatted(&VPath::root(), format.clone())).unwrap();
+        assert!(text.starts_with(b"f00000 0\nf00002 2\nf00004 4\nf00006 6\nf00007 0\n"));
+        assert!(!text.windows(6).any(|w| w == b"zz-out"));
     }
 
     #[test]

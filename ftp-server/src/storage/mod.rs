@@ -7,6 +7,7 @@ pub mod memory;
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use futures_lite::io::{AsyncRead, AsyncWrite};
@@ -18,6 +19,10 @@ pub use memory::MemStorage;
 
 /// A boxed, `Send` future (the trait methods return these so the trait is object-safe).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Writes one directory entry's line of a listing into a buffer (or nothing, to leave the
+/// entry out); see [`Storage::list_formatted`]. Shared by the threads that format a listing.
+pub type EntryFormatter = Arc<dyn Fn(&DirEntry, &mut Vec<u8>) + Send + Sync>;
 
 /// A file's contents being read.
 pub type ReadStream = Pin<Box<dyn AsyncRead + Send>>;
@@ -172,6 +177,44 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
 
     /// The entries of a directory (without `.` and `..`).
     fn list<'a>(&'a self, path: &'a VPath) -> BoxFuture<'a, Result<Vec<DirEntry>, StorageError>>;
+
+    /// The entries of a directory sorted by name, each written by `format`, as one buffer:
+    /// what `LIST`, `NLST` and `MLSD` send. The default sorts [`Storage::list`] and formats
+    /// the entries one by one; a backend that reads entries on several threads overrides it
+    /// to format each entry on the thread that read it.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use ftp_server::storage::{MemStorage, Storage};
+    /// use ftp_server::vpath::VPath;
+    ///
+    /// let s = MemStorage::new(1 << 20);
+    /// futures_lite::future::block_on(async {
+    ///     for name in ["b", "a"] {
+    ///         s.mkdir(&VPath::root().join(name.as_bytes()).unwrap()).await.unwrap();
+    ///     }
+    ///     let names = Arc::new(|e: &ftp_server::storage::DirEntry, out: &mut Vec<u8>| {
+    ///         out.extend_from_slice(&e.name);
+    ///         out.push(b'\n');
+    ///     });
+    ///     assert_eq!(s.list_formatted(&VPath::root(), names).await.unwrap(), b"a\nb\n");
+    /// });
+    /// ```
+    fn list_formatted<'a>(
+        &'a self,
+        path: &'a VPath,
+        format: EntryFormatter,
+    ) -> BoxFuture<'a, Result<Vec<u8>, StorageError>> {
+        Box::pin(async move {
+            let mut entries = self.list(path).await?;
+            entries.sort_by(|a, b| a.name.cmp(&b.name));
+            let mut out = Vec::new();
+            for e in &entries {
+                format(e, &mut out);
+            }
+            Ok(out)
+        })
+    }
 
     /// Opens a file for reading from byte `offset`.
     fn open_read<'a>(
