@@ -463,6 +463,52 @@ bye
 }
 
 #[test]
+fn shell_turns_the_active_mode_data_peer_check_off_and_on() {
+    let e = Env::new();
+    std::fs::write(e.server.path("seen.txt"), b"x").unwrap();
+    let script = "\
+passive off
+verify-data-peer off
+ls
+status
+verify-data-peer
+status
+verify-data-peer on
+bye
+";
+    let o = run_in(
+        e.work.path(),
+        e.home.path(),
+        &["shell", &e.url("")],
+        Some(script.as_bytes()),
+        &[],
+    );
+    assert_eq!(o.code, 0, "stderr: {}", o.stderr);
+    let out = o.text();
+    assert!(out.contains("Data peer check: off"), "{out}");
+    assert!(out.contains("seen.txt"), "active-mode listing: {out}");
+    assert!(
+        out.contains("Mode: active; type: binary; data peer check: off."),
+        "{out}"
+    );
+    assert!(
+        out.contains("Mode: active; type: binary; data peer check: on."),
+        "{out}"
+    );
+    assert_eq!(out.matches("Data peer check: on").count(), 2, "{out}");
+
+    let o = run_in(
+        e.work.path(),
+        e.home.path(),
+        &["shell", &e.url("")],
+        Some(b"verify-data-peer sometimes\n"),
+        &[],
+    );
+    assert_ne!(o.code, 0);
+    assert!(o.stderr.contains("expected on or off"), "{}", o.stderr);
+}
+
+#[test]
 fn shell_reports_failures_in_its_exit_code_when_scripted() {
     let e = Env::new();
     let o = run_in(

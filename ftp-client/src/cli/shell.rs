@@ -22,7 +22,7 @@ use super::ops::{
 use super::url::{is_url, FtpUrl};
 use super::{classify, error_text, fail, Ctx};
 use crate::error::ErrorClass;
-use crate::{DataMode, EntryKind, TransferKind};
+use crate::{DataMode, EntryKind, Options, TransferKind};
 
 /// Commands and their help text.
 const COMMANDS: &[(&str, &str)] = &[
@@ -58,6 +58,10 @@ const COMMANDS: &[(&str, &str)] = &[
     ("binary", "binary — binary transfers (TYPE I)"),
     ("ascii", "ascii — text transfers (TYPE A)"),
     ("passive", "passive [on|off] — toggle passive mode"),
+    (
+        "verify-data-peer",
+        "verify-data-peer [on|off] — active mode: accept data connections only from the server's address",
+    ),
     ("quote", "quote LINE — send a raw command"),
     ("status", "status — show the connection state"),
     ("help", "help [COMMAND] — this list"),
@@ -71,6 +75,19 @@ fn canonical(cmd: &str) -> &str {
         "mv" => "rename",
         "?" => "help",
         other => other,
+    }
+}
+
+/// The setting `on`/`off` asks for; none given toggles to `toggled`.
+fn on_off(args: &[String], toggled: bool) -> Result<bool> {
+    match args.first().map(String::as_str) {
+        None => Ok(toggled),
+        Some("on") => Ok(true),
+        Some("off") => Ok(false),
+        Some(other) => Err(fail(
+            ErrorClass::Usage,
+            format!("expected on or off, not {other:?}"),
+        )),
     }
 }
 
@@ -187,6 +204,17 @@ impl State {
     async fn close(&mut self) {
         if let Some(mut s) = self.sess.take() {
             s.quit().await;
+        }
+    }
+
+    /// Changes the client options of the shell, of its session and of its live connection.
+    fn set_options(&mut self, change: impl Fn(&mut Options)) {
+        change(&mut self.ctx.opts);
+        if let Some(s) = self.sess.as_mut() {
+            change(&mut s.opts);
+            if let Some(c) = s.client.as_mut() {
+                change(c.options_mut());
+            }
         }
     }
 
@@ -491,24 +519,19 @@ impl State {
                 )?;
             }
             "passive" => {
-                let on = match args.first().map(String::as_str) {
-                    Some("on") => true,
-                    Some("off") => false,
-                    _ => self.ctx.opts.mode != DataMode::Passive,
-                };
+                let on = on_off(args, self.ctx.opts.mode != DataMode::Passive)?;
                 let mode = if on {
                     DataMode::Passive
                 } else {
                     DataMode::Active
                 };
-                self.ctx.opts.mode = mode;
-                if let Some(s) = self.sess.as_mut() {
-                    s.opts.mode = mode;
-                    if let Some(c) = s.client.as_mut() {
-                        c.options_mut().mode = mode;
-                    }
-                }
+                self.set_options(|o| o.mode = mode);
                 writeln!(out, "Passive mode: {}", if on { "on" } else { "off" })?;
+            }
+            "verify-data-peer" => {
+                let on = on_off(args, !self.ctx.opts.verify_data_peer)?;
+                self.set_options(|o| o.verify_data_peer = on);
+                writeln!(out, "Data peer check: {}", if on { "on" } else { "off" })?;
             }
             "quote" | "literal" => {
                 if args.is_empty() {
@@ -532,7 +555,7 @@ impl State {
                 }
                 writeln!(
                     out,
-                    "Mode: {}; type: {}.",
+                    "Mode: {}; type: {}; data peer check: {}.",
                     if self.ctx.opts.mode == DataMode::Passive {
                         "passive"
                     } else {
@@ -542,6 +565,11 @@ impl State {
                         "ascii"
                     } else {
                         "binary"
+                    },
+                    if self.ctx.opts.verify_data_peer {
+                        "on"
+                    } else {
+                        "off"
                     }
                 )?;
             }
