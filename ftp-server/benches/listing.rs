@@ -31,7 +31,7 @@ fn listing(c: &mut Criterion) {
         Arc::new(move |e: &DirEntry, out: &mut Vec<u8>| list_line(&e.metadata, &e.name, now, out));
     g.bench_function(
         "FsStorage::list_formatted of 10k entries (LIST lines)",
-        |b| b.iter(|| block_on(fs.list_formatted(&root, lines.clone())).expect("list")),
+        |b| b.iter(|| block_on(fs.list_formatted(&root, lines.clone(), usize::MAX)).expect("list")),
     );
     let entries = block_on(fs.list(&root)).expect("list");
     let mut out = Vec::with_capacity(ENTRIES * 80);

@@ -157,6 +157,10 @@ pub struct Config {
     /// what a `RETR` in `TYPE A` sends (RFC 3659 §4), which takes reading the whole file;
     /// bigger files get `550` (use `TYPE I`). `TYPE I` answers from metadata at any size.
     pub ascii_size_limit: u64,
+    /// Most entries a directory listing (`LIST`, `NLST`, `MLSD`) may have; larger
+    /// directories answer `550`. A listing is held in memory whole while it is built (a few
+    /// hundred bytes per entry), so this bounds what one command can take.
+    pub max_list_entries: usize,
     /// Close a control connection after this long without a complete command (and no
     /// transfer running).
     pub idle_timeout: Duration,
@@ -191,6 +195,7 @@ impl Default for Config {
             max_sessions_per_ip: 50,
             max_line: 4096,
             ascii_size_limit: 64 * 1024 * 1024,
+            max_list_entries: 200_000,
             idle_timeout: Duration::from_secs(300),
             data_timeout: Duration::from_secs(60),
             login_failure_delay: Duration::from_secs(1),
@@ -359,6 +364,7 @@ pub fn load_users_file(path: &Path) -> Result<Vec<User>, ConfigError> {
 /// max_sessions = 1000
 /// idle_timeout = 300
 /// ascii_size_limit = 67108864       # bytes; SIZE in TYPE A above it answers 550
+/// max_list_entries = 200000         # larger directories answer 550 to LIST/NLST/MLSD
 /// tls_cert = "cert.pem"             # FTPS; reloaded on SIGHUP
 /// tls_key = "key.pem"
 /// implicit_tls_listen = ["0.0.0.0:990"]
@@ -392,6 +398,8 @@ pub struct ConfigFile {
     pub max_line: Option<usize>,
     /// Largest file whose `SIZE` is computed in `TYPE A`, bytes.
     pub ascii_size_limit: Option<u64>,
+    /// Most entries a directory listing may have.
+    pub max_list_entries: Option<usize>,
     /// Idle timeout, seconds.
     pub idle_timeout: Option<u64>,
     /// Data timeout, seconds.
@@ -459,6 +467,7 @@ impl ConfigFile {
             max_sessions_per_ip,
             max_line,
             ascii_size_limit,
+            max_list_entries,
             max_login_failures,
             greeting
         );
@@ -549,6 +558,15 @@ mod tests {
         let mut c = Config::default();
         f.apply(&mut c).unwrap();
         assert_eq!(c.ascii_size_limit, 1000);
+    }
+
+    #[test]
+    fn config_file_sets_the_listing_limit() {
+        assert_eq!(Config::default().max_list_entries, 200_000);
+        let f: ConfigFile = toml::from_str("max_list_entries = 12").unwrap();
+        let mut c = Config::default();
+        f.apply(&mut c).unwrap();
+        assert_eq!(c.max_list_entries, 12);
     }
 
     #[test]

@@ -80,6 +80,11 @@ struct Cli {
     #[arg(long, value_name = "BYTES")]
     ascii_size_limit: Option<u64>,
 
+    /// Most entries a directory listing (LIST, NLST, MLSD) may have; larger directories
+    /// answer 550 (a listing is built in memory). [default: 200000]
+    #[arg(long, value_name = "N")]
+    max_list_entries: Option<usize>,
+
     /// Idle timeout of the control connection, e.g. 300s or 5m. [default: 5m]
     #[arg(long, value_name = "DURATION", value_parser = humantime_duration)]
     idle_timeout: Option<Duration>,
@@ -224,6 +229,7 @@ fn build_config(cli: &Cli) -> Result<(Config, bool)> {
         max_sessions,
         max_sessions_per_ip,
         ascii_size_limit,
+        max_list_entries,
         idle_timeout,
         data_timeout,
         max_login_failures,

@@ -179,6 +179,12 @@ pub fn storage_error_reply(e: &StorageError) -> Reply {
             ReplyCode::INSUFFICIENT_STORAGE,
             "Insufficient storage space.",
         ),
+        StorageError::TooManyEntries { limit } => {
+            return Reply::new(
+                ReplyCode::FILE_NOT_AVAILABLE,
+                format!("Directory too large to list (more than {limit} entries)."),
+            );
+        }
         _ => (ReplyCode::LOCAL_ERROR, "Local error in processing."),
     };
     Reply::new(code, text)
@@ -1278,7 +1284,8 @@ impl Session {
                 _ => listing::list_line(&e.metadata, &e.name, now, out),
             }
         });
-        Ok((true, acct.storage.list_formatted(p, format).await?))
+        let max = self.cfg.max_list_entries;
+        Ok((true, acct.storage.list_formatted(p, format, max).await?))
     }
 
     async fn listing(

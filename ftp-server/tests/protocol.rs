@@ -357,6 +357,28 @@ fn size_in_type_a_above_the_limit_is_550() {
 }
 
 #[test]
+fn listing_a_directory_over_the_entry_limit_is_550() {
+    let srv = Srv::start_with(|c| c.max_list_entries = 3);
+    for name in ["a", "b", "c"] {
+        srv.write(&format!("three/{name}"), b"x");
+        srv.write(&format!("four/{name}"), b"x");
+    }
+    // Hidden entries count, though LIST leaves them out.
+    srv.write("four/.hidden", b"x");
+    let mut c = srv.login();
+    for cmd in ["LIST four", "NLST four", "MLSD four", "LIST four/*"] {
+        let _data = c.epsv();
+        let r = c.expect(cmd, 550);
+        assert_eq!(
+            r.text(),
+            "Directory too large to list (more than 3 entries).",
+            "{cmd}"
+        );
+    }
+    assert_eq!(c.text("NLST three"), "three/a\r\nthree/b\r\nthree/c\r\n");
+}
+
+#[test]
 fn list_nlst_mlsd_mlst_and_stat_of_a_path() {
     let srv = Srv::start();
     srv.write("d/a.txt", b"hello");

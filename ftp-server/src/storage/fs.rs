@@ -600,6 +600,7 @@ fn read_listing(
     r: &Arc<Root>,
     path: &VPath,
     format: Option<EntryFormatter>,
+    max_entries: usize,
 ) -> Result<Vec<Stated>, StorageError> {
     let dir = Arc::new(ListedDir {
         root: r.clone(),
@@ -614,11 +615,18 @@ fn read_listing(
     let mut out = {
         let closing = CloseOnDrop(&queue);
         let mut batch = Names::default();
+        let mut count = 0usize;
         while let Some(e) = entries.next() {
             let Ok(e) = e else { break };
             let name = e.file_name();
             if name.to_bytes() == b"." || name.to_bytes() == b".." {
                 continue;
+            }
+            count += 1;
+            if count > max_entries {
+                // The helpers find the queue empty and closed, and stop.
+                queue.lock().0.clear();
+                return Err(StorageError::TooManyEntries { limit: max_entries });
             }
             batch.push(name);
             if batch.spans.len() == STAT_BATCH {
@@ -799,7 +807,7 @@ impl Storage for FsStorage {
         let r = self.root.clone();
         let path = path.clone();
         Box::pin(unblock(move || {
-            read_listing(&r, &path, None).map(merge_entries)
+            read_listing(&r, &path, None, usize::MAX).map(merge_entries)
         }))
     }
 
@@ -807,11 +815,12 @@ impl Storage for FsStorage {
         &'a self,
         path: &'a VPath,
         format: EntryFormatter,
+        max_entries: usize,
     ) -> BoxFuture<'a, Result<Vec<u8>, StorageError>> {
         let r = self.root.clone();
         let path = path.clone();
         Box::pin(unblock(move || {
-            read_listing(&r, &path, Some(format)).map(merge_lines)
+            read_listing(&r, &path, Some(format), max_entries).map(merge_lines)
         }))
     }
 
@@ -1016,6 +1025,22 @@ mod tests {
     }
 
     #[test]
+    fn a_listing_over_the_entry_limit_is_refused() {
+        let (dir, n) = large_dir();
+        let fs = FsStorage::new(dir.path()).unwrap();
+        let names: EntryFormatter = Arc::new(|e: &DirEntry, out: &mut Vec<u8>| {
+            out.extend_from_slice(&e.name);
+        });
+        // n files and two symlinks; the one leading out of the root counts too.
+        let list = |max| block_on(fs.list_formatted(&VPath::root(), names.clone(), max));
+        assert!(matches!(
+            list(n + 1),
+            Err(StorageError::TooManyEntries { limit }) if limit == n + 1
+        ));
+        assert!(list(n + 2).unwrap().ends_with(b"zz-in"));
+    }
+
+    #[test]
     fn formats_a_large_directory_across_threads_as_its_sorted_listing() {
         let (dir, _) = large_dir();
         std::fs::create_dir(dir.path().join("small")).unwrap();
@@ -1031,14 +1056,14 @@ mod tests {
             }
         });
         for path in [VPath::root(), vp("/small")] {
-            let text = block_on(fs.list_formatted(&path, format.clone())).unwrap();
+            let text = block_on(fs.list_formatted(&path, format.clone(), usize::MAX)).unwrap();
             let mut want = Vec::new();
             for e in block_on(fs.list(&path)).unwrap() {
                 format(&e, &mut want);
             }
             assert_eq!(text, want);
         }
-        let text = block_on(fs.list_formatted(&VPath::root(), format.clone())).unwrap();
+        let text = block_on(fs.list_formatted(&VPath::root(), format.clone(), usize::MAX)).unwrap();
         assert!(text.starts_with(b"f00000 0\nf00002 2\nf00004 4\nf00006 6\nf00007 0\n"));
         assert!(!text.windows(6).any(|w| w == b"zz-out"));
     }

@@ -147,6 +147,13 @@ pub enum StorageError {
     /// Out of space or quota.
     #[error("no space left on device")]
     NoSpace,
+    /// A directory too large to list: more than `limit` entries (see
+    /// [`Storage::list_formatted`]).
+    #[error("directory has more than {limit} entries")]
+    TooManyEntries {
+        /// The most entries a listing may have.
+        limit: usize,
+    },
     /// Any other failure.
     #[error("storage error: {0}")]
     Other(std::io::Error),
@@ -179,13 +186,15 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     fn list<'a>(&'a self, path: &'a VPath) -> BoxFuture<'a, Result<Vec<DirEntry>, StorageError>>;
 
     /// The entries of a directory sorted by name, each written by `format`, as one buffer:
-    /// what `LIST`, `NLST` and `MLSD` send. The default sorts [`Storage::list`] and formats
-    /// the entries one by one; a backend that reads entries on several threads overrides it
-    /// to format each entry on the thread that read it.
+    /// what `LIST`, `NLST` and `MLSD` send. A directory of more than `max_entries` entries
+    /// is refused with [`StorageError::TooManyEntries`] (a listing is held in memory whole,
+    /// so its size is bounded); entries `format` leaves out count too. The default sorts
+    /// [`Storage::list`] and formats the entries one by one; a backend that reads entries on
+    /// several threads overrides it to format each entry on the thread that read it.
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use ftp_server::storage::{MemStorage, Storage};
+    /// use ftp_server::storage::{MemStorage, Storage, StorageError};
     /// use ftp_server::vpath::VPath;
     ///
     /// let s = MemStorage::new(1 << 20);
@@ -197,16 +206,23 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     ///         out.extend_from_slice(&e.name);
     ///         out.push(b'\n');
     ///     });
-    ///     assert_eq!(s.list_formatted(&VPath::root(), names).await.unwrap(), b"a\nb\n");
+    ///     let listed = s.list_formatted(&VPath::root(), names.clone(), 100).await;
+    ///     assert_eq!(listed.unwrap(), b"a\nb\n");
+    ///     let too_many = s.list_formatted(&VPath::root(), names, 1).await;
+    ///     assert!(matches!(too_many, Err(StorageError::TooManyEntries { limit: 1 })));
     /// });
     /// ```
     fn list_formatted<'a>(
         &'a self,
         path: &'a VPath,
         format: EntryFormatter,
+        max_entries: usize,
     ) -> BoxFuture<'a, Result<Vec<u8>, StorageError>> {
         Box::pin(async move {
             let mut entries = self.list(path).await?;
+            if entries.len() > max_entries {
+                return Err(StorageError::TooManyEntries { limit: max_entries });
+            }
             entries.sort_by(|a, b| a.name.cmp(&b.name));
             let mut out = Vec::new();
             for e in &entries {
