@@ -102,6 +102,16 @@ impl Env {
     fn local(&self, p: &str) -> std::path::PathBuf {
         self.work.path().join(p)
     }
+    /// `ftp-client shell` on the server's root, reading `script` from a pipe.
+    fn shell(&self, script: &[u8]) -> Out {
+        run_in(
+            self.work.path(),
+            self.home.path(),
+            &["shell", &self.url("")],
+            Some(script),
+            &[],
+        )
+    }
 }
 
 fn pattern(n: usize) -> Vec<u8> {
@@ -420,13 +430,7 @@ bye
 ";
     std::fs::create_dir(e.local("sub")).unwrap();
     std::fs::write(e.local("sub/x.dat"), b"x").unwrap();
-    let o = run_in(
-        e.work.path(),
-        e.home.path(),
-        &["shell", &e.url("")],
-        Some(script.as_bytes()),
-        &[],
-    );
+    let o = e.shell(script.as_bytes());
     assert_eq!(o.code, 0, "stderr: {}", o.stderr);
     let out = o.text();
     let lines: Vec<&str> = out.lines().collect();
@@ -476,13 +480,7 @@ status
 verify-data-peer on
 bye
 ";
-    let o = run_in(
-        e.work.path(),
-        e.home.path(),
-        &["shell", &e.url("")],
-        Some(script.as_bytes()),
-        &[],
-    );
+    let o = e.shell(script.as_bytes());
     assert_eq!(o.code, 0, "stderr: {}", o.stderr);
     let out = o.text();
     assert!(out.contains("Data peer check: off"), "{out}");
@@ -497,13 +495,7 @@ bye
     );
     assert_eq!(out.matches("Data peer check: on").count(), 2, "{out}");
 
-    let o = run_in(
-        e.work.path(),
-        e.home.path(),
-        &["shell", &e.url("")],
-        Some(b"verify-data-peer sometimes\n"),
-        &[],
-    );
+    let o = e.shell(b"verify-data-peer sometimes\n");
     assert_ne!(o.code, 0);
     assert!(o.stderr.contains("expected on or off"), "{}", o.stderr);
 }
@@ -511,13 +503,7 @@ bye
 #[test]
 fn shell_reports_failures_in_its_exit_code_when_scripted() {
     let e = Env::new();
-    let o = run_in(
-        e.work.path(),
-        e.home.path(),
-        &["shell", &e.url("")],
-        Some(b"get missing\npwd\n"),
-        &[],
-    );
+    let o = e.shell(b"get missing\npwd\n");
     assert_eq!(o.code, 6, "{}", o.stderr);
     assert_eq!(o.text().trim(), "/", "later commands still run");
     let o = run_in(
