@@ -540,12 +540,17 @@ mod tests {
         );
     }
 
-    #[test]
-    fn config_file_overrides_only_given_keys() {
-        let f: ConfigFile =
-            toml::from_str("max_sessions = 7\npassive_ports = \"6000-6010\"").unwrap();
+    /// The default configuration with the config file `toml` applied.
+    fn applied(toml: &str) -> Config {
+        let f: ConfigFile = toml::from_str(toml).unwrap();
         let mut c = Config::default();
         f.apply(&mut c).unwrap();
+        c
+    }
+
+    #[test]
+    fn config_file_overrides_only_given_keys() {
+        let c = applied("max_sessions = 7\npassive_ports = \"6000-6010\"");
         assert_eq!(c.max_sessions, 7);
         assert_eq!(c.passive_ports, Some(6000..=6010));
         assert_eq!(c.max_sessions_per_ip, Config::default().max_sessions_per_ip);
@@ -554,19 +559,13 @@ mod tests {
     #[test]
     fn config_file_sets_the_ascii_size_limit() {
         assert_eq!(Config::default().ascii_size_limit, 64 * 1024 * 1024);
-        let f: ConfigFile = toml::from_str("ascii_size_limit = 1000").unwrap();
-        let mut c = Config::default();
-        f.apply(&mut c).unwrap();
-        assert_eq!(c.ascii_size_limit, 1000);
+        assert_eq!(applied("ascii_size_limit = 1000").ascii_size_limit, 1000);
     }
 
     #[test]
     fn config_file_sets_the_listing_limit() {
         assert_eq!(Config::default().max_list_entries, 200_000);
-        let f: ConfigFile = toml::from_str("max_list_entries = 12").unwrap();
-        let mut c = Config::default();
-        f.apply(&mut c).unwrap();
-        assert_eq!(c.max_list_entries, 12);
+        assert_eq!(applied("max_list_entries = 12").max_list_entries, 12);
     }
 
     #[test]
