@@ -504,26 +504,22 @@ struct ListedDir {
 impl ListedDir {
     /// Stats the entries `names` (in name order) and formats them with `format` if given;
     /// entries that vanished meanwhile, and symlinks leading outside the root, are left out.
-    fn stat(&self, names: Names, format: Option<&EntryFormatter>) -> Stated {
-        let mut order = names.spans.clone();
-        order.sort_unstable_by(|&a, &b| names.name(a).cmp(names.name(b)));
-        let mut st = Stated {
-            entries: Vec::new(),
-            lines: Vec::new(),
-            // About what a `LIST` line takes besides the name, so the buffer rarely grows.
-            text: Vec::with_capacity(format.map_or(0, |_| names.bytes.len() + 56 * order.len())),
-            names: Names::default(),
-        };
+    fn stat(&self, mut names: Names, format: Option<&EntryFormatter>) -> Stated {
+        let Names { bytes, spans } = &mut names;
+        spans.sort_unstable_by(|&(a, a_end), &(b, b_end)| bytes[a..a_end].cmp(&bytes[b..b_end]));
+        let (mut entries, mut lines) = (Vec::new(), Vec::new());
+        // About what a `LIST` line takes besides the name, so the buffer rarely grows.
+        let mut text = Vec::with_capacity(format.map_or(0, |_| bytes.len() + 56 * spans.len()));
         // Formatting borrows one entry, refilled for each name instead of allocated.
         let mut scratch: Option<DirEntry> = None;
-        for span in order {
+        for &span in &names.spans {
             let Some(metadata) = names.c_name(span).and_then(|n| self.metadata(n)) else {
                 continue;
             };
             let name = names.name(span);
             let Some(f) = format else {
                 let name = name.to_vec();
-                st.entries.push(DirEntry { name, metadata });
+                entries.push(DirEntry { name, metadata });
                 continue;
             };
             let e = match &mut scratch {
@@ -538,11 +534,15 @@ impl ListedDir {
                     metadata,
                 }),
             };
-            f(e, &mut st.text);
-            st.lines.push((span, st.text.len()));
+            f(e, &mut text);
+            lines.push((span, text.len()));
         }
-        st.names = names;
-        st
+        Stated {
+            names,
+            entries,
+            lines,
+            text,
+        }
     }
 
     /// The metadata of the entry `name`; a symlink shows as what it points to, and only if
