@@ -121,8 +121,8 @@ fn bench_decode_lines(c: &mut Criterion) {
             |dec| {
                 let mut rest = &wire[..];
                 while !rest.is_empty() {
-                    let (used, line) = dec.decode(rest);
-                    rest = &rest[used..];
+                    let line;
+                    (line, rest) = dec.decode(rest);
                     black_box(line);
                 }
             },
@@ -135,8 +135,8 @@ fn bench_decode_lines(c: &mut Criterion) {
             |dec| {
                 let mut rest = &wire[..];
                 while !rest.is_empty() {
-                    let (used, line) = dec.decode(rest);
-                    rest = &rest[used..];
+                    let line;
+                    (line, rest) = dec.decode(rest);
                     if let Some(Ok(line)) = line {
                         let _ = black_box(Command::parse(&line));
                     }
@@ -178,9 +178,9 @@ fn bench_replies(c: &mut Criterion) {
     g.bench_function("decode", |b| {
         b.iter(|| {
             let mut rest = black_box(&wire[..]);
-            while let Ok(Some((reply, used))) = Reply::decode(rest) {
+            while let Ok(Some((reply, after))) = Reply::decode(rest) {
                 black_box(reply);
-                rest = &rest[used..];
+                rest = after;
             }
         })
     });

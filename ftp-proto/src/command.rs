@@ -5,10 +5,10 @@
 //! path arguments keep their exact bytes (spaces, quotes, non-UTF-8).
 //!
 //! ```
-//! use ftp_proto::{Command, ReplyCode};
+//! use ftp_proto::{Arg, Command, ReplyCode};
 //!
 //! let cmd = Command::parse(b"retr my file.txt").unwrap();
-//! assert_eq!(cmd, Command::Retr(b"my file.txt".to_vec()));
+//! assert_eq!(cmd, Command::Retr(Arg::new("my file.txt").unwrap()));
 //! assert_eq!(cmd.to_line(), b"RETR my file.txt\r\n");
 //!
 //! let err = Command::parse(b"FOO bar").unwrap_err();
@@ -19,21 +19,24 @@ use std::fmt;
 use std::net::{SocketAddr, SocketAddrV4};
 
 use crate::addr;
+use crate::arg::Arg;
+use crate::hash::HashAlgorithm;
 use crate::line;
 use crate::reply::ReplyCode;
 use crate::time::Timestamp;
 use crate::Secret;
 
-/// A verb of up to four ASCII letters packed big-endian into a `u32`, zero-padded.
-const fn verb_key(text: &str) -> u32 {
+/// A verb of up to eight ASCII letters or digits packed big-endian into a `u64`,
+/// zero-padded.
+const fn verb_key(text: &str) -> u64 {
     let b = text.as_bytes();
-    let mut up = [0u8; 4];
+    let mut up = [0u8; 8];
     let mut i = 0;
-    while i < b.len() && i < 4 {
+    while i < b.len() && i < 8 {
         up[i] = b[i];
         i += 1;
     }
-    u32::from_be_bytes(up)
+    u64::from_be_bytes(up)
 }
 
 macro_rules! verbs {
@@ -66,22 +69,23 @@ macro_rules! verbs {
             /// assert_eq!(Verb::from_bytes(b"BOGUS"), None);
             /// ```
             pub fn from_bytes(word: &[u8]) -> Option<Verb> {
-                if word.len() > 4 || word.is_empty() {
+                if word.len() > 8 || word.is_empty() || word.contains(&0) {
                     return None;
                 }
-                // The upper-cased word packed into an integer (zero-padded: verbs are
-                // letters, so lengths cannot collide), compared against each verb's key.
-                let mut up = [0u8; 4];
+                // The upper-cased word packed into an integer (zero-padded: verbs hold no
+                // NUL, so lengths cannot collide), compared against each verb's key.
+                let mut up = [0u8; 8];
                 for (u, b) in up.iter_mut().zip(word) {
                     *u = b.to_ascii_uppercase();
                 }
-                let key = u32::from_be_bytes(up);
+                let key = u64::from_be_bytes(up);
                 match key {
                     k if k == const { verb_key("XPWD") } => return Some(Verb::Pwd),
                     k if k == const { verb_key("XCWD") } => return Some(Verb::Cwd),
                     k if k == const { verb_key("XCUP") } => return Some(Verb::Cdup),
                     k if k == const { verb_key("XMKD") } => return Some(Verb::Mkd),
                     k if k == const { verb_key("XRMD") } => return Some(Verb::Rmd),
+                    k if k == const { verb_key("XSHA") } => return Some(Verb::Xsha1),
                     _ => {}
                 }
                 $( if key == const { verb_key($text) } { return Some(Verb::$name); } )*
@@ -196,6 +200,22 @@ verbs! {
     Host = "HOST",
     /// `MFMT` — set modification time (draft-somers-ftp-mfxx).
     Mfmt = "MFMT",
+    /// `AVBL` — space available to the user (draft-peterson-streamlined-ftp-command-extensions).
+    Avbl = "AVBL",
+    /// `HASH` — a file's digest (draft-bryan-ftpext-hash-02).
+    Hash = "HASH",
+    /// `RANG` — the byte range of the next `HASH` (draft-bryan-ftp-range).
+    Rang = "RANG",
+    /// `XSHA256` — legacy SHA-256 digest.
+    Xsha256 = "XSHA256",
+    /// `XSHA512` — legacy SHA-512 digest.
+    Xsha512 = "XSHA512",
+    /// `XSHA1` — legacy SHA-1 digest (alias `XSHA`).
+    Xsha1 = "XSHA1",
+    /// `XMD5` — legacy MD5 digest.
+    Xmd5 = "XMD5",
+    /// `XCRC` — legacy CRC-32 checksum.
+    Xcrc = "XCRC",
 }
 
 impl fmt::Display for Verb {
@@ -277,8 +297,8 @@ pub enum EpsvArg {
 
 /// One FTP command with its typed argument.
 ///
-/// Path arguments are `Vec<u8>` holding the exact bytes the client sent; they must not contain
-/// CR or LF (a parsed command never does).
+/// Path arguments are an [`Arg`]: the exact bytes the client sent, which cannot hold CR or LF,
+/// so every command goes on the wire as it was built.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Command {
@@ -289,11 +309,11 @@ pub enum Command {
     /// `ACCT account`
     Acct(String),
     /// `CWD path`
-    Cwd(Vec<u8>),
+    Cwd(Arg),
     /// `CDUP`
     Cdup,
     /// `SMNT path`
-    Smnt(Vec<u8>),
+    Smnt(Arg),
     /// `REIN`
     Rein,
     /// `QUIT`
@@ -309,13 +329,13 @@ pub enum Command {
     /// `MODE S|B|C`
     Mode(TransferMode),
     /// `RETR path`
-    Retr(Vec<u8>),
+    Retr(Arg),
     /// `STOR path`
-    Stor(Vec<u8>),
+    Stor(Arg),
     /// `STOU [path]`
-    Stou(Option<Vec<u8>>),
+    Stou(Option<Arg>),
     /// `APPE path`
-    Appe(Vec<u8>),
+    Appe(Arg),
     /// `ALLO size [R record]`
     Allo {
         /// Bytes to reserve.
@@ -326,29 +346,29 @@ pub enum Command {
     /// `REST offset` (stream mode restart marker: a byte offset)
     Rest(u64),
     /// `RNFR path`
-    Rnfr(Vec<u8>),
+    Rnfr(Arg),
     /// `RNTO path`
-    Rnto(Vec<u8>),
+    Rnto(Arg),
     /// `ABOR`
     Abor,
     /// `DELE path`
-    Dele(Vec<u8>),
+    Dele(Arg),
     /// `RMD path`
-    Rmd(Vec<u8>),
+    Rmd(Arg),
     /// `MKD path`
-    Mkd(Vec<u8>),
+    Mkd(Arg),
     /// `PWD`
     Pwd,
     /// `LIST [args]` — the argument may hold `ls`-style options such as `-la`.
-    List(Option<Vec<u8>>),
+    List(Option<Arg>),
     /// `NLST [args]`
-    Nlst(Option<Vec<u8>>),
+    Nlst(Option<Arg>),
     /// `SITE args` (raw: the server interprets the sub-command)
-    Site(Vec<u8>),
+    Site(Arg),
     /// `SYST`
     Syst,
     /// `STAT [path]`
-    Stat(Option<Vec<u8>>),
+    Stat(Option<Arg>),
     /// `HELP [topic]`
     Help(Option<String>),
     /// `NOOP`
@@ -385,21 +405,42 @@ pub enum Command {
     /// `LANG [tag]`
     Lang(Option<String>),
     /// `MDTM path`
-    Mdtm(Vec<u8>),
+    Mdtm(Arg),
     /// `SIZE path`
-    Size(Vec<u8>),
+    Size(Arg),
     /// `MLST [path]`
-    Mlst(Option<Vec<u8>>),
+    Mlst(Option<Arg>),
     /// `MLSD [path]`
-    Mlsd(Option<Vec<u8>>),
+    Mlsd(Option<Arg>),
     /// `HOST name`
     Host(String),
+    /// `AVBL [path]`: the bytes the user may still store there.
+    Avbl(Option<Arg>),
     /// `MFMT YYYYMMDDHHMMSS path`
     Mfmt {
         /// The new modification time (UTC).
         time: Timestamp,
         /// The file.
-        path: Vec<u8>,
+        path: Arg,
+    },
+    /// `HASH path`: the digest of the selected algorithm (`OPTS HASH`).
+    Hash(Arg),
+    /// `RANG start end`: the next `HASH` covers bytes `start..=end`; `RANG 1 0` resets.
+    Rang {
+        /// The first byte.
+        start: u64,
+        /// The last byte (inclusive).
+        end: u64,
+    },
+    /// `XSHA256`/`XSHA512`/`XSHA1`/`XMD5`/`XCRC path [start end]`: one algorithm's digest,
+    /// of bytes `start..end` when given (end exclusive, as ProFTPD reads it).
+    LegacyHash {
+        /// The algorithm the verb names.
+        algorithm: HashAlgorithm,
+        /// The file.
+        path: Arg,
+        /// The byte range, `start..end`.
+        range: Option<(u64, u64)>,
     },
 }
 
@@ -593,7 +634,43 @@ fn parse_mfmt(arg: &[u8]) -> Result<Command, ParseError> {
     let time = Timestamp::parse(time).map_err(|_| invalid(v, "invalid time"))?;
     Ok(Command::Mfmt {
         time,
-        path: path.to_vec(),
+        path: Arg::from_line(path),
+    })
+}
+
+/// `RANG start end`: two decimal numbers.
+fn parse_rang(arg: &[u8]) -> Result<Command, ParseError> {
+    let v = Verb::Rang;
+    let mut words = arg
+        .trim_ascii()
+        .split(|b| *b == b' ')
+        .filter(|w| !w.is_empty());
+    let (Some(start), Some(end), None) = (words.next(), words.next(), words.next()) else {
+        return Err(invalid(v, "expected start and end"));
+    };
+    Ok(Command::Rang {
+        start: number(v, start)?,
+        end: number(v, end)?,
+    })
+}
+
+/// `XSHA256 path [start end]`: a path, and a range when the last two words are numbers (a
+/// path that ends in two numbers needs a range after it).
+fn parse_legacy_hash(verb: Verb, arg: &[u8]) -> Result<Command, ParseError> {
+    let algorithm = HashAlgorithm::of_legacy_verb(verb).ok_or(ParseError::MissingArgument(verb))?;
+    let digits = |w: &[u8]| !w.is_empty() && w.iter().all(u8::is_ascii_digit);
+    let mut cut = arg.rsplitn(3, |b| *b == b' ');
+    let (end, start, path) = (cut.next(), cut.next(), cut.next());
+    let (path, range) = match (path, start, end) {
+        (Some(p), Some(s), Some(e)) if !p.is_empty() && digits(s) && digits(e) => {
+            (p, Some((number(verb, s)?, number(verb, e)?)))
+        }
+        _ => (arg, None),
+    };
+    Ok(Command::LegacyHash {
+        algorithm,
+        path: Arg::from_line(path),
+        range,
     })
 }
 
@@ -602,6 +679,10 @@ impl Command {
     ///
     /// The verb is separated from its argument by the first space; the argument is everything
     /// after it, byte for byte. Trailing spaces after an argument-less verb are tolerated.
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one match arm per verb: a table, read by row"
+    )]
     pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
         let line = match line.last() {
             Some(b'\r') => &line[..line.len() - 1],
@@ -629,8 +710,9 @@ impl Command {
             Some(_) => Err(ParseError::UnexpectedArgument(verb)),
         };
         let need = || arg.ok_or(ParseError::MissingArgument(verb));
-        let path = || need().map(<[u8]>::to_vec);
-        let opt_path = || arg.map(<[u8]>::to_vec);
+        // `Arg::from_line`: CR and LF were refused above.
+        let path = || need().map(Arg::from_line);
+        let opt_path = || arg.map(Arg::from_line);
         use Command as C;
         Ok(match verb {
             Verb::User => C::User(text(verb, need()?)?),
@@ -707,9 +789,15 @@ impl Command {
             Verb::Mdtm => C::Mdtm(path()?),
             Verb::Size => C::Size(path()?),
             Verb::Mlst => C::Mlst(opt_path()),
+            Verb::Avbl => C::Avbl(opt_path()),
             Verb::Mlsd => C::Mlsd(opt_path()),
             Verb::Host => C::Host(text(verb, need()?)?),
             Verb::Mfmt => parse_mfmt(need()?)?,
+            Verb::Hash => C::Hash(path()?),
+            Verb::Rang => parse_rang(need()?)?,
+            Verb::Xsha256 | Verb::Xsha512 | Verb::Xsha1 | Verb::Xmd5 | Verb::Xcrc => {
+                parse_legacy_hash(verb, need()?)?
+            }
         })
     }
 
@@ -766,21 +854,29 @@ impl Command {
             C::Mdtm(_) => Verb::Mdtm,
             C::Size(_) => Verb::Size,
             C::Mlst(_) => Verb::Mlst,
+            C::Avbl(_) => Verb::Avbl,
             C::Mlsd(_) => Verb::Mlsd,
             C::Host(_) => Verb::Host,
             C::Mfmt { .. } => Verb::Mfmt,
+            C::Hash(_) => Verb::Hash,
+            C::Rang { .. } => Verb::Rang,
+            C::LegacyHash { algorithm, .. } => algorithm.legacy_verb(),
         }
     }
 
     /// Appends the command's wire form, including CR LF, to `out`.
     ///
     /// ```
-    /// use ftp_proto::Command;
+    /// use ftp_proto::{Arg, Command};
     /// let mut out = Vec::new();
     /// Command::Pasv.encode(&mut out);
-    /// Command::Cwd(b"/pub/a dir".to_vec()).encode(&mut out);
+    /// Command::Cwd(Arg::new("/pub/a dir").unwrap()).encode(&mut out);
     /// assert_eq!(out, b"PASV\r\nCWD /pub/a dir\r\n");
     /// ```
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one match arm per command: a table, read by row"
+    )]
     pub fn encode(&self, out: &mut Vec<u8>) {
         // Written straight into `out`: the verb needs no escaping, arguments go through the
         // same Telnet escaping as `line::encode_line`.
@@ -822,8 +918,15 @@ impl Command {
             | C::Mkd(p)
             | C::Site(p)
             | C::Mdtm(p)
-            | C::Size(p) => arg(p),
-            C::Stou(p) | C::List(p) | C::Nlst(p) | C::Stat(p) | C::Mlst(p) | C::Mlsd(p) => {
+            | C::Size(p)
+            | C::Hash(p) => arg(p),
+            C::Stou(p)
+            | C::List(p)
+            | C::Nlst(p)
+            | C::Stat(p)
+            | C::Mlst(p)
+            | C::Mlsd(p)
+            | C::Avbl(p) => {
                 if let Some(p) = p {
                     arg(p)
                 }
@@ -890,6 +993,13 @@ impl Command {
                 arg(time.to_string().as_bytes());
                 arg(path);
             }
+            C::Rang { start, end } => arg(format!("{start} {end}").as_bytes()),
+            C::LegacyHash { path, range, .. } => {
+                arg(path);
+                if let Some((start, end)) = range {
+                    arg(format!("{start} {end}").as_bytes());
+                }
+            }
         }
         out.extend_from_slice(b"\r\n");
     }
@@ -929,6 +1039,11 @@ mod tests {
         Command::parse(s).unwrap()
     }
 
+    /// An argument from bytes known to hold no CR or LF.
+    fn arg(bytes: &[u8]) -> Arg {
+        Arg::new(bytes).unwrap()
+    }
+
     #[test]
     fn type_ascii_is_sent_without_default_format() {
         let t = Command::Type(TransferType::Ascii(TextFormat::NonPrint));
@@ -942,27 +1057,24 @@ mod tests {
     fn verbs_are_case_insensitive() {
         assert_eq!(p(b"noop"), Command::Noop);
         assert_eq!(p(b"NoOp"), Command::Noop);
-        assert_eq!(p(b"cwd /a"), Command::Cwd(b"/a".to_vec()));
+        assert_eq!(p(b"cwd /a"), Command::Cwd(arg(b"/a")));
     }
 
     #[test]
     fn x_aliases_map_to_standard_commands() {
         assert_eq!(p(b"XPWD"), Command::Pwd);
-        assert_eq!(p(b"XCWD d"), Command::Cwd(b"d".to_vec()));
+        assert_eq!(p(b"XCWD d"), Command::Cwd(arg(b"d")));
         assert_eq!(p(b"XCUP"), Command::Cdup);
-        assert_eq!(p(b"XMKD d"), Command::Mkd(b"d".to_vec()));
-        assert_eq!(p(b"XRMD d"), Command::Rmd(b"d".to_vec()));
+        assert_eq!(p(b"XMKD d"), Command::Mkd(arg(b"d")));
+        assert_eq!(p(b"XRMD d"), Command::Rmd(arg(b"d")));
     }
 
     #[test]
     fn path_arguments_keep_exact_bytes() {
-        assert_eq!(
-            p(b"RETR  lead space"),
-            Command::Retr(b" lead space".to_vec())
-        );
+        assert_eq!(p(b"RETR  lead space"), Command::Retr(arg(b" lead space")));
         assert_eq!(
             p(b"STOR a\"b\xff.txt "),
-            Command::Stor(b"a\"b\xff.txt ".to_vec())
+            Command::Stor(arg(b"a\"b\xff.txt "))
         );
     }
 
@@ -1031,7 +1143,9 @@ mod tests {
     fn rfc3659_and_others_parse() {
         assert_eq!(p(b"REST 1000"), Command::Rest(1000));
         assert_eq!(p(b"MLSD"), Command::Mlsd(None));
-        assert_eq!(p(b"MLST a b"), Command::Mlst(Some(b"a b".to_vec())));
+        assert_eq!(p(b"MLST a b"), Command::Mlst(Some(arg(b"a b"))));
+        assert_eq!(p(b"AVBL"), Command::Avbl(None));
+        assert_eq!(p(b"avbl up/dir"), Command::Avbl(Some(arg(b"up/dir"))));
         assert_eq!(
             p(b"OPTS MLST type;size;"),
             Command::Opts {

@@ -19,6 +19,7 @@ use crate::time::Timestamp;
 
 /// The `type` fact.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum EntryType {
     /// `file`
     File,
@@ -60,7 +61,19 @@ impl EntryType {
 }
 
 /// The facts of one entry. Unknown facts are kept in `other`.
+///
+/// More facts may be added, so build one from [`Facts::default`] and set fields:
+///
+/// ```
+/// use ftp_proto::facts::{EntryType, Facts};
+///
+/// let mut facts = Facts::default();
+/// facts.entry_type = Some(EntryType::Dir);
+/// facts.perm = Some("el".into());
+/// assert!(facts.entry_type.as_ref().is_some_and(EntryType::is_dir));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct Facts {
     /// `type`
     pub entry_type: Option<EntryType>,
@@ -79,7 +92,18 @@ pub struct Facts {
 }
 
 /// Which facts a server writes: the `OPTS MLST` selection.
+///
+/// More facts may be added, so start from [`FactSet::ALL`] or [`FactSet::NONE`]:
+///
+/// ```
+/// use ftp_proto::facts::FactSet;
+///
+/// let mut set = FactSet::NONE;
+/// set.size = true;
+/// assert_eq!(set, FactSet::from_opts("size;"));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct FactSet {
     /// `type`
     pub entry_type: bool,
@@ -211,7 +235,9 @@ impl Facts {
     }
 
     /// Parses one entry line (without CR LF; a leading space, as in an `MLST` reply, is
-    /// skipped). Returns the facts and the name, whose bytes are kept exactly.
+    /// skipped). Returns the facts and the rest of the line after them, which is the name,
+    /// byte for byte (what was found, then the rest: the shape every decoder of this crate
+    /// has).
     ///
     /// An entry without facts is a space and the name (RFC 3659 §7.2: `[ facts ] SP pathname`,
     /// what a server sends after `OPTS MLST` selected nothing); a line that starts with a space
@@ -219,11 +245,11 @@ impl Facts {
     ///
     /// ```
     /// use ftp_proto::facts::Facts;
-    /// assert_eq!(Facts::parse(b" a name").unwrap(), (Facts::default(), b"a name".to_vec()));
+    /// assert_eq!(Facts::parse(b" a name").unwrap(), (Facts::default(), &b"a name"[..]));
     /// ```
-    pub fn parse(line: &[u8]) -> Result<(Facts, Vec<u8>), FactsError> {
+    pub fn parse(line: &[u8]) -> Result<(Facts, &[u8]), FactsError> {
         let line = match line.strip_prefix(b" ") {
-            Some(rest) if !starts_with_facts(rest) => return Ok((Facts::default(), rest.to_vec())),
+            Some(rest) if !starts_with_facts(rest) => return Ok((Facts::default(), rest)),
             Some(rest) => rest,
             None => line,
         };
@@ -247,7 +273,7 @@ impl Facts {
                 _ => facts.other.push((k.to_string(), v.to_string())),
             }
         }
-        Ok((facts, name.to_vec()))
+        Ok((facts, name))
     }
 }
 
@@ -302,14 +328,11 @@ mod tests {
         let mut line = Vec::new();
         Facts::default().format(FactSet::NONE, b"x y", &mut line);
         assert_eq!(line, b" x y");
-        assert_eq!(Facts::parse(&line), Ok((Facts::default(), b"x y".to_vec())));
-        assert_eq!(Facts::parse(b" x"), Ok((Facts::default(), b"x".to_vec())));
-        assert_eq!(Facts::parse(b" "), Ok((Facts::default(), Vec::new())));
+        assert_eq!(Facts::parse(&line), Ok((Facts::default(), &b"x y"[..])));
+        assert_eq!(Facts::parse(b" x"), Ok((Facts::default(), &b"x"[..])));
+        assert_eq!(Facts::parse(b" "), Ok((Facts::default(), &b""[..])));
         // The same entry in an MLST reply line, with its extra leading space.
-        assert_eq!(
-            Facts::parse(b"  x y"),
-            Ok((Facts::default(), b"x y".to_vec()))
-        );
+        assert_eq!(Facts::parse(b"  x y"), Ok((Facts::default(), &b"x y"[..])));
         // A fact list after the leading space is still checked.
         assert!(Facts::parse(b" size=abc; x").is_err());
     }

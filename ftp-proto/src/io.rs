@@ -42,7 +42,8 @@ where
         if buf.is_empty() {
             return Ok(None);
         }
-        let (used, line) = decoder.decode(buf);
+        let (line, rest) = decoder.decode(buf);
+        let used = buf.len() - rest.len();
         reader.consume(used);
         if line.is_some() {
             return Ok(line);

@@ -9,7 +9,10 @@
 //! - Telnet commands (RFC 854) are removed: `IAC IP`, `IAC DM` and other two-byte commands,
 //!   `IAC WILL/WONT/DO/DONT <option>`, and `IAC IAC` becomes a single `0xFF` byte. This is what
 //!   lets an "urgent" `IAC IP IAC DM ABOR` be read as a plain `ABOR` line, also when the
-//!   kernel removed the out-of-band `DM` byte from the stream.
+//!   kernel removed the out-of-band `DM` byte from the stream;
+//! - an `IAC` followed by a byte that is no Telnet command (below 240) is kept as data with
+//!   that byte, so a name holding a lone `0xFF` is never changed (only at the start of a line,
+//!   where no name can be, is such an `IAC` dropped as the rest of a Synch).
 //!
 //! # Example
 //! ```
@@ -17,12 +20,12 @@
 //!
 //! let mut dec = LineDecoder::new(16);
 //! let input = b"NOOP\r\nRETR a\xff\xf4\xff\xf2";
-//! let (used, line) = dec.decode(input);
+//! let (line, rest) = dec.decode(input);
 //! assert_eq!(line, Some(Ok(b"NOOP".to_vec())));
-//! let (used2, line) = dec.decode(&input[used..]);
+//! let (line, rest) = dec.decode(rest);
 //! assert_eq!(line, None); // "RETR a" is incomplete: no LF yet
-//! assert_eq!(used + used2, input.len());
-//! assert_eq!(dec.decode(b"\n").1, Some(Ok(b"RETR a".to_vec())));
+//! assert!(rest.is_empty()); // the decoder holds it
+//! assert_eq!(dec.decode(b"\n").0, Some(Ok(b"RETR a".to_vec())));
 //! ```
 
 /// The default maximum length of a control line, in bytes, excluding the line ending.
@@ -39,6 +42,7 @@ const DONT: u8 = 254;
 
 /// A framing error for one line; the decoder recovers by itself and goes on with the next line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum LineError {
     /// The line exceeded the limit; its bytes up to the next LF are discarded.
     #[error("line longer than {limit} bytes")]
@@ -113,9 +117,20 @@ impl LineDecoder {
 
     /// Consumes bytes from `input` until one line is complete or `input` is used up.
     ///
-    /// Returns how many bytes were consumed and the line, if one was completed (or the error
-    /// for an overlong one). Call again with the rest of the input to get further lines.
-    pub fn decode(&mut self, input: &[u8]) -> (usize, Decoded) {
+    /// Returns, in the shape every decoder of this crate has (what was found, then the rest of
+    /// the input), the line if one was completed (or the error for an overlong one, after
+    /// which the decoder goes on by itself) and the bytes after it. Call again with the rest to
+    /// get further lines; `None` means all of `input` is held until the line's LF arrives.
+    ///
+    /// ```
+    /// use ftp_proto::line::LineDecoder;
+    ///
+    /// let mut dec = LineDecoder::new(64);
+    /// let (line, rest) = dec.decode(b"USER a\r\nPASS");
+    /// assert_eq!((line, rest), (Some(Ok(b"USER a".to_vec())), &b"PASS"[..]));
+    /// assert_eq!(dec.decode(rest), (None, &b""[..]));
+    /// ```
+    pub fn decode<'a>(&mut self, input: &'a [u8]) -> (Decoded, &'a [u8]) {
         let mut i = 0;
         while i < input.len() {
             // Fast path: outside Telnet sequences, a run of bytes that are neither LF nor IAC
@@ -145,10 +160,10 @@ impl LineDecoder {
             let b = input[i];
             i += 1;
             if let Some(out) = self.byte(b) {
-                return (i, Some(out));
+                return (Some(out), &input[i..]);
             }
         }
-        (input.len(), None)
+        (None, &[])
     }
 
     /// Feeds one byte; returns a finished line or error.
@@ -173,9 +188,20 @@ impl LineDecoder {
                             return None;
                         }
                         SE..=249 => return None, // IP, DM, AO, AYT, ... : dropped
-                        // IAC followed by ordinary data: the DM of a SYNCH went out of band;
-                        // drop the IAC, keep the byte.
-                        _ => {}
+                        // IAC before a byte that is no Telnet command (below 240) is no
+                        // command either. At the start of a line it is what is left of a
+                        // Synch whose DM went out of band (`IAC IP IAC ABOR`): the IAC is
+                        // dropped. Anywhere else it is a lone 0xFF in the data (a file name
+                        // sent without doubling it): both bytes are kept.
+                        _ if self.buf.is_empty() => {}
+                        _ => {
+                            if let Some(too_long) = self.data(IAC) {
+                                // The line is now being discarded, and `b` with it (an LF
+                                // ends the discarding).
+                                let _ = self.data(b);
+                                return Some(too_long);
+                            }
+                        }
                     }
                 }
                 Telnet::Option => {
@@ -194,6 +220,11 @@ impl LineDecoder {
                 }
             }
         }
+        self.data(b)
+    }
+
+    /// Feeds one data byte (Telnet handling done); returns a finished line or error.
+    fn data(&mut self, b: u8) -> Option<Result<Vec<u8>, LineError>> {
         if b == b'\n' {
             if self.discarding {
                 self.discarding = false;
@@ -259,8 +290,8 @@ mod tests {
     fn all_lines(dec: &mut LineDecoder, mut input: &[u8]) -> Vec<Result<Vec<u8>, LineError>> {
         let mut out = Vec::new();
         while !input.is_empty() {
-            let (n, line) = dec.decode(input);
-            input = &input[n..];
+            let (line, rest) = dec.decode(input);
+            input = rest;
             out.extend(line);
         }
         out
@@ -307,8 +338,8 @@ mod tests {
         let mut rest = &big[..];
         let mut errors = 0;
         while !rest.is_empty() {
-            let (n, line) = d.decode(rest);
-            rest = &rest[n..];
+            let line;
+            (line, rest) = d.decode(rest);
             if line.is_some() {
                 errors += 1;
             }
@@ -339,6 +370,45 @@ mod tests {
         assert_eq!(
             all_lines(&mut d, b"RETR \xff\xff\r\n"),
             vec![Ok(b"RETR \xff".to_vec())]
+        );
+    }
+
+    #[test]
+    fn lone_iac_inside_a_line_is_kept_with_the_next_byte() {
+        // Regression (issue 22, bug 8): `STOR bad\xffa`, as Python's ftplib sends it, was
+        // read as `STOR bada` and overwrote that file.
+        let mut d = LineDecoder::new(100);
+        assert_eq!(
+            all_lines(&mut d, b"STOR bad\xffa\r\nRETR x\xff\r\n"),
+            vec![Ok(b"STOR bad\xffa".to_vec()), Ok(b"RETR x\xff".to_vec())]
+        );
+        // Split across reads, the same.
+        let mut d = LineDecoder::new(100);
+        let mut lines = all_lines(&mut d, b"STOR bad\xff");
+        lines.extend(all_lines(&mut d, b"a\r\n"));
+        assert_eq!(lines, vec![Ok(b"STOR bad\xffa".to_vec())]);
+    }
+
+    #[test]
+    fn lone_iac_at_the_limit_counts_towards_it() {
+        let mut d = LineDecoder::new(4);
+        assert_eq!(
+            all_lines(&mut d, b"ABCD\xffE\nNOOP\n"),
+            vec![Err(LineError::TooLong { limit: 4 }), Ok(b"NOOP".to_vec())]
+        );
+        let mut d = LineDecoder::new(4);
+        assert_eq!(
+            all_lines(&mut d, b"ABCD\xff\nNOOP\n"),
+            vec![Err(LineError::TooLong { limit: 4 }), Ok(b"NOOP".to_vec())]
+        );
+        let mut d = LineDecoder::new(4);
+        assert_eq!(
+            all_lines(&mut d, b"ABC\xffE\n"),
+            vec![Err(LineError::TooLong { limit: 4 })]
+        );
+        assert_eq!(
+            all_lines(&mut d, b"AB\xffC\n"),
+            vec![Ok(b"AB\xffC".to_vec())]
         );
     }
 

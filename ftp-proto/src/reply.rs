@@ -11,8 +11,8 @@
 //! let r = Reply::multi(ReplyCode::SYSTEM_STATUS, ["Features:", " SIZE", " MDTM", "End"]);
 //! assert_eq!(r.to_bytes(), b"211-Features:\r\n SIZE\r\n MDTM\r\n211 End\r\n");
 //!
-//! let (parsed, used) = Reply::decode(b"220 hello\r\n230-x").unwrap().unwrap();
-//! assert_eq!((parsed.code(), used), (ReplyCode::SERVICE_READY, 11));
+//! let (parsed, rest) = Reply::decode(b"220 hello\r\n230-x").unwrap().unwrap();
+//! assert_eq!((parsed.code(), rest), (ReplyCode::SERVICE_READY, &b"230-x"[..]));
 //! assert_eq!(parsed.text(), "hello");
 //! ```
 
@@ -165,6 +165,9 @@ codes! {
     EXCEEDED_STORAGE = 552,
     /// 553 Requested action not taken; file name not allowed.
     FILE_NAME_NOT_ALLOWED = 553,
+    /// 556 Not processed for policy reasons (draft-bryan-ftpext-hash: `HASH` of a file larger
+    /// than the server hashes).
+    POLICY_REFUSED = 556,
     /// 631 Integrity protected reply.
     INTEGRITY_PROTECTED = 631,
     /// 632 Confidentiality and integrity protected reply.
@@ -394,17 +397,18 @@ impl Reply {
     }
 
     /// Parses the first complete reply in `input`: `Ok(None)` if more bytes are needed,
-    /// otherwise the reply and how many bytes it used. Uses the default line limit.
-    pub fn decode(input: &[u8]) -> Result<Option<(Reply, usize)>, ReplyError> {
+    /// otherwise the reply and the rest of the input after it (what was found, then the rest:
+    /// the shape every decoder of this crate has). Uses the default line limit.
+    pub fn decode(input: &[u8]) -> Result<Option<(Reply, &[u8])>, ReplyError> {
         let mut dec = LineDecoder::default();
         let mut parser = ReplyParser::default();
-        let mut used = 0;
-        while used < input.len() {
-            let (n, line) = dec.decode(&input[used..]);
-            used += n;
+        let mut rest = input;
+        while !rest.is_empty() {
+            let line;
+            (line, rest) = dec.decode(rest);
             if let Some(line) = line {
                 if let Some(reply) = parser.push_owned_line(line?)? {
-                    return Ok(Some((reply, used)));
+                    return Ok(Some((reply, rest)));
                 }
             }
         }
@@ -668,9 +672,9 @@ mod tests {
     fn parse_all(bytes: &[u8]) -> Vec<Reply> {
         let mut out = Vec::new();
         let mut rest = bytes;
-        while let Some((r, n)) = Reply::decode(rest).unwrap() {
+        while let Some((r, after)) = Reply::decode(rest).unwrap() {
             out.push(r);
-            rest = &rest[n..];
+            rest = after;
         }
         out
     }
@@ -719,10 +723,10 @@ mod tests {
         assert_eq!(Reply::decode(&r.to_bytes()).unwrap().unwrap().0, r);
         // Found next by the same target: a CR before an inner line's code must not hide a
         // terminator that re-serialisation would reveal; the line is read without it.
-        let (r, used) = Reply::decode(b"211-a\r\n\r211 end\r\n211 more\r\n")
+        let (r, rest) = Reply::decode(b"211-a\r\n\r211 end\r\n211 more\r\n")
             .unwrap()
             .unwrap();
-        assert_eq!((r.lines().len(), used), (2, 17));
+        assert_eq!((r.lines().len(), rest), (2, &b"211 more\r\n"[..]));
         assert_eq!(Reply::decode(&r.to_bytes()).unwrap().unwrap().0, r);
     }
 

@@ -12,17 +12,22 @@ use ftp_proto::facts::{EntryType, FactSet, Facts};
 use ftp_proto::feat::Features;
 use ftp_proto::line::LineDecoder;
 use ftp_proto::reply::{quote_path, unquote_path, ReplyClass};
-use ftp_proto::{Command, Reply, ReplyCode, Timestamp};
+use ftp_proto::{Arg, Command, Reply, ReplyCode, Timestamp};
 
 fn cmd(line: &[u8]) -> Command {
     Command::parse(line).unwrap_or_else(|e| panic!("{:?}: {e}", String::from_utf8_lossy(line)))
 }
 
+/// An argument from bytes known to hold no CR or LF.
+fn arg(bytes: &[u8]) -> Arg {
+    Arg::new(bytes).unwrap()
+}
+
 fn reply(wire: &[u8]) -> Reply {
-    let (r, used) = Reply::decode(wire)
+    let (r, rest) = Reply::decode(wire)
         .unwrap_or_else(|e| panic!("{:?}: {e}", String::from_utf8_lossy(wire)))
         .expect("complete reply");
-    assert_eq!(used, wire.len(), "one reply");
+    assert!(rest.is_empty(), "one reply");
     r
 }
 
@@ -64,163 +69,20 @@ fn rfc959_inner_line_with_other_code_is_text() {
 /// RFC 959 §4.2.1/§4.2.2: reply texts of the code list round-trip and carry their class.
 #[test]
 fn rfc959_reply_code_list_examples() {
-    let vectors: &[(&[u8], u16, ReplyClass)] = &[
-        (
-            b"110 MARK yyyy = mmmm\r\n",
-            110,
-            ReplyClass::PositivePreliminary,
-        ),
-        (
-            b"120 Service ready in nnn minutes.\r\n",
-            120,
-            ReplyClass::PositivePreliminary,
-        ),
-        (
-            b"125 Data connection already open; transfer starting.\r\n",
-            125,
-            ReplyClass::PositivePreliminary,
-        ),
-        (
-            b"150 File status okay; about to open data connection.\r\n",
-            150,
-            ReplyClass::PositivePreliminary,
-        ),
-        (
-            b"200 Command okay.\r\n",
-            200,
-            ReplyClass::PositiveCompletion,
-        ),
-        (
-            b"202 Command not implemented, superfluous at this site.\r\n",
-            202,
-            ReplyClass::PositiveCompletion,
-        ),
-        (
-            b"211 System status, or system help reply.\r\n",
-            211,
-            ReplyClass::PositiveCompletion,
-        ),
-        (
-            b"215 UNIX Type: L8\r\n",
-            215,
-            ReplyClass::PositiveCompletion,
-        ),
-        (
-            b"220 Service ready for new user.\r\n",
-            220,
-            ReplyClass::PositiveCompletion,
-        ),
-        (
-            b"221 Service closing control connection.\r\n",
-            221,
-            ReplyClass::PositiveCompletion,
-        ),
-        (
-            b"226 Closing data connection.\r\n",
-            226,
-            ReplyClass::PositiveCompletion,
-        ),
-        (
-            b"227 Entering Passive Mode (132,235,1,2,24,131).\r\n",
-            227,
-            ReplyClass::PositiveCompletion,
-        ),
-        (
-            b"230 User logged in, proceed.\r\n",
-            230,
-            ReplyClass::PositiveCompletion,
-        ),
-        (
-            b"250 Requested file action okay, completed.\r\n",
-            250,
-            ReplyClass::PositiveCompletion,
-        ),
-        (
-            b"257 \"/usr/dm\" created.\r\n",
-            257,
-            ReplyClass::PositiveCompletion,
-        ),
-        (
-            b"331 User name okay, need password.\r\n",
-            331,
-            ReplyClass::PositiveIntermediate,
-        ),
-        (
-            b"332 Need account for login.\r\n",
-            332,
-            ReplyClass::PositiveIntermediate,
-        ),
-        (
-            b"350 Requested file action pending further information.\r\n",
-            350,
-            ReplyClass::PositiveIntermediate,
-        ),
-        (
-            b"421 Service not available, closing control connection.\r\n",
-            421,
-            ReplyClass::TransientNegative,
-        ),
-        (
-            b"425 Can't open data connection.\r\n",
-            425,
-            ReplyClass::TransientNegative,
-        ),
-        (
-            b"426 Connection closed; transfer aborted.\r\n",
-            426,
-            ReplyClass::TransientNegative,
-        ),
-        (
-            b"450 Requested file action not taken.\r\n",
-            450,
-            ReplyClass::TransientNegative,
-        ),
-        (
-            b"500 Syntax error, command unrecognized.\r\n",
-            500,
-            ReplyClass::PermanentNegative,
-        ),
-        (
-            b"501 Syntax error in parameters or arguments.\r\n",
-            501,
-            ReplyClass::PermanentNegative,
-        ),
-        (
-            b"502 Command not implemented.\r\n",
-            502,
-            ReplyClass::PermanentNegative,
-        ),
-        (
-            b"503 Bad sequence of commands.\r\n",
-            503,
-            ReplyClass::PermanentNegative,
-        ),
-        (
-            b"504 Command not implemented for that parameter.\r\n",
-            504,
-            ReplyClass::PermanentNegative,
-        ),
-        (
-            b"530 Not logged in.\r\n",
-            530,
-            ReplyClass::PermanentNegative,
-        ),
-        (
-            b"550 Requested action not taken.\r\n",
-            550,
-            ReplyClass::PermanentNegative,
-        ),
-        (
-            b"553 Requested action not taken.\r\n",
-            553,
-            ReplyClass::PermanentNegative,
-        ),
+    let sections: [(ReplyClass, Codes); 5] = [
+        (ReplyClass::PositivePreliminary, PRELIMINARY),
+        (ReplyClass::PositiveCompletion, COMPLETION),
+        (ReplyClass::PositiveIntermediate, INTERMEDIATE),
+        (ReplyClass::TransientNegative, TRANSIENT_NEGATIVE),
+        (ReplyClass::PermanentNegative, PERMANENT_NEGATIVE),
     ];
-    for (wire, code, class) in vectors {
-        let r = reply(wire);
-        assert_eq!(r.code().as_u16(), *code);
-        assert_eq!(r.code().class(), *class);
-        assert_eq!(&r.to_bytes()[..], *wire);
+    for (class, vectors) in sections {
+        for (wire, code) in vectors {
+            let r = reply(wire);
+            assert_eq!(r.code().as_u16(), *code);
+            assert_eq!(r.code().class(), class);
+            assert_eq!(&r.to_bytes()[..], *wire);
+        }
     }
     // The named constants agree with the numbers.
     assert_eq!(ReplyCode::FILE_STATUS_OK.as_u16(), 150);
@@ -232,6 +94,74 @@ fn rfc959_reply_code_list_examples() {
     assert_eq!(ReplyCode::NOT_AVAILABLE.as_u16(), 421);
     assert_eq!(ReplyCode::FILE_NOT_AVAILABLE.as_u16(), 550);
 }
+
+/// Reply wires with their codes, one reply a row.
+type Codes = &'static [(&'static [u8], u16)];
+
+/// RFC 959 §4.2.2, 1yz: positive preliminary replies.
+const PRELIMINARY: Codes = &[
+    (b"110 MARK yyyy = mmmm\r\n", 110),
+    (b"120 Service ready in nnn minutes.\r\n", 120),
+    (
+        b"125 Data connection already open; transfer starting.\r\n",
+        125,
+    ),
+    (
+        b"150 File status okay; about to open data connection.\r\n",
+        150,
+    ),
+];
+
+/// RFC 959 §4.2.2, 2yz: positive completion replies.
+const COMPLETION: Codes = &[
+    (b"200 Command okay.\r\n", 200),
+    (
+        b"202 Command not implemented, superfluous at this site.\r\n",
+        202,
+    ),
+    (b"211 System status, or system help reply.\r\n", 211),
+    (b"215 UNIX Type: L8\r\n", 215),
+    (b"220 Service ready for new user.\r\n", 220),
+    (b"221 Service closing control connection.\r\n", 221),
+    (b"226 Closing data connection.\r\n", 226),
+    (b"227 Entering Passive Mode (132,235,1,2,24,131).\r\n", 227),
+    (b"230 User logged in, proceed.\r\n", 230),
+    (b"250 Requested file action okay, completed.\r\n", 250),
+    (b"257 \"/usr/dm\" created.\r\n", 257),
+];
+
+/// RFC 959 §4.2.2, 3yz: positive intermediate replies.
+const INTERMEDIATE: Codes = &[
+    (b"331 User name okay, need password.\r\n", 331),
+    (b"332 Need account for login.\r\n", 332),
+    (
+        b"350 Requested file action pending further information.\r\n",
+        350,
+    ),
+];
+
+/// RFC 959 §4.2.2, 4yz: transient negative completion replies.
+const TRANSIENT_NEGATIVE: Codes = &[
+    (
+        b"421 Service not available, closing control connection.\r\n",
+        421,
+    ),
+    (b"425 Can't open data connection.\r\n", 425),
+    (b"426 Connection closed; transfer aborted.\r\n", 426),
+    (b"450 Requested file action not taken.\r\n", 450),
+];
+
+/// RFC 959 §4.2.2, 5yz: permanent negative completion replies.
+const PERMANENT_NEGATIVE: Codes = &[
+    (b"500 Syntax error, command unrecognized.\r\n", 500),
+    (b"501 Syntax error in parameters or arguments.\r\n", 501),
+    (b"502 Command not implemented.\r\n", 502),
+    (b"503 Bad sequence of commands.\r\n", 503),
+    (b"504 Command not implemented for that parameter.\r\n", 504),
+    (b"530 Not logged in.\r\n", 530),
+    (b"550 Requested action not taken.\r\n", 550),
+    (b"553 Requested action not taken.\r\n", 553),
+];
 
 /// RFC 959 §4.1.2 / §5.3.2: PORT h1,h2,h3,h4,p1,p2 — the address RFC 2428 reuses:
 /// 132.235.1.2 port 6275 (= 24*256 + 131).
@@ -334,30 +264,27 @@ fn rfc959_commands_and_argument_rules() {
     assert_eq!(cmd(b"USER anonymous"), Command::User("anonymous".into()));
     assert_eq!(cmd(b"user anonymous"), Command::User("anonymous".into()));
     assert_eq!(cmd(b"ACCT acct"), Command::Acct("acct".into()));
-    assert_eq!(cmd(b"CWD /usr/dm"), Command::Cwd(b"/usr/dm".to_vec()));
+    assert_eq!(cmd(b"CWD /usr/dm"), Command::Cwd(arg(b"/usr/dm")));
     assert_eq!(cmd(b"CDUP"), Command::Cdup);
-    assert_eq!(cmd(b"SMNT /mnt"), Command::Smnt(b"/mnt".to_vec()));
+    assert_eq!(cmd(b"SMNT /mnt"), Command::Smnt(arg(b"/mnt")));
     assert_eq!(cmd(b"REIN"), Command::Rein);
     assert_eq!(cmd(b"QUIT"), Command::Quit);
     assert_eq!(cmd(b"PASV"), Command::Pasv);
-    assert_eq!(cmd(b"RETR a b"), Command::Retr(b"a b".to_vec()));
-    assert_eq!(cmd(b"STOR a"), Command::Stor(b"a".to_vec()));
+    assert_eq!(cmd(b"RETR a b"), Command::Retr(arg(b"a b")));
+    assert_eq!(cmd(b"STOR a"), Command::Stor(arg(b"a")));
     assert_eq!(cmd(b"STOU"), Command::Stou(None));
-    assert_eq!(cmd(b"APPE a"), Command::Appe(b"a".to_vec()));
-    assert_eq!(cmd(b"RNFR a"), Command::Rnfr(b"a".to_vec()));
-    assert_eq!(cmd(b"RNTO b"), Command::Rnto(b"b".to_vec()));
+    assert_eq!(cmd(b"APPE a"), Command::Appe(arg(b"a")));
+    assert_eq!(cmd(b"RNFR a"), Command::Rnfr(arg(b"a")));
+    assert_eq!(cmd(b"RNTO b"), Command::Rnto(arg(b"b")));
     assert_eq!(cmd(b"ABOR"), Command::Abor);
-    assert_eq!(cmd(b"DELE a"), Command::Dele(b"a".to_vec()));
-    assert_eq!(cmd(b"RMD d"), Command::Rmd(b"d".to_vec()));
-    assert_eq!(cmd(b"MKD d"), Command::Mkd(b"d".to_vec()));
+    assert_eq!(cmd(b"DELE a"), Command::Dele(arg(b"a")));
+    assert_eq!(cmd(b"RMD d"), Command::Rmd(arg(b"d")));
+    assert_eq!(cmd(b"MKD d"), Command::Mkd(arg(b"d")));
     assert_eq!(cmd(b"PWD"), Command::Pwd);
     assert_eq!(cmd(b"LIST"), Command::List(None));
-    assert_eq!(cmd(b"LIST -la"), Command::List(Some(b"-la".to_vec())));
-    assert_eq!(cmd(b"NLST d"), Command::Nlst(Some(b"d".to_vec())));
-    assert_eq!(
-        cmd(b"SITE CHMOD 644 a"),
-        Command::Site(b"CHMOD 644 a".to_vec())
-    );
+    assert_eq!(cmd(b"LIST -la"), Command::List(Some(arg(b"-la"))));
+    assert_eq!(cmd(b"NLST d"), Command::Nlst(Some(arg(b"d"))));
+    assert_eq!(cmd(b"SITE CHMOD 644 a"), Command::Site(arg(b"CHMOD 644 a")));
     assert_eq!(cmd(b"SYST"), Command::Syst);
     assert_eq!(cmd(b"STAT"), Command::Stat(None));
     assert_eq!(cmd(b"HELP"), Command::Help(None));
@@ -366,9 +293,9 @@ fn rfc959_commands_and_argument_rules() {
     // RFC 1123 §4.1.3.1: the X… aliases.
     assert_eq!(cmd(b"XPWD"), Command::Pwd);
     assert_eq!(cmd(b"XCUP"), Command::Cdup);
-    assert_eq!(cmd(b"XCWD d"), Command::Cwd(b"d".to_vec()));
-    assert_eq!(cmd(b"XMKD d"), Command::Mkd(b"d".to_vec()));
-    assert_eq!(cmd(b"XRMD d"), Command::Rmd(b"d".to_vec()));
+    assert_eq!(cmd(b"XCWD d"), Command::Cwd(arg(b"d")));
+    assert_eq!(cmd(b"XMKD d"), Command::Mkd(arg(b"d")));
+    assert_eq!(cmd(b"XRMD d"), Command::Rmd(arg(b"d")));
     // 500 for an unknown verb, 501 for a bad or missing argument.
     assert_eq!(err_code(b"XYZZY"), 500);
     assert_eq!(err_code(b"RETRX a"), 500);
@@ -381,7 +308,7 @@ fn rfc959_commands_and_argument_rules() {
 /// RFC 959 Appendix II: MKD/PWD replies quote the path and double embedded quotes.
 #[test]
 fn rfc959_appendix2_quoted_pathnames() {
-    assert_eq!(cmd(b"MKD foo\"bar"), Command::Mkd(b"foo\"bar".to_vec()));
+    assert_eq!(cmd(b"MKD foo\"bar"), Command::Mkd(arg(b"foo\"bar")));
     let r = reply(b"257 \"/usr/dm/foo\"\"bar\" directory created.\r\n");
     assert_eq!(r.quoted_path().unwrap(), b"/usr/dm/foo\"bar");
     assert_eq!(
@@ -402,22 +329,22 @@ fn rfc959_appendix2_quoted_pathnames() {
 fn rfc959_urgent_abor_with_telnet_ip_and_synch() {
     let mut dec = LineDecoder::default();
     let wire = b"\xff\xf4\xff\xf2ABOR\r\n";
-    let (used, line) = dec.decode(wire);
-    assert_eq!(used, wire.len());
+    let (line, rest) = dec.decode(wire);
+    assert!(rest.is_empty());
     assert_eq!(cmd(&line.unwrap().unwrap()), Command::Abor);
     // The DM byte may be consumed out of band: IAC IP IAC, then ABOR.
     let mut dec = LineDecoder::default();
-    let (_, line) = dec.decode(b"\xff\xf4\xffABOR\r\n");
+    let (line, _) = dec.decode(b"\xff\xf4\xffABOR\r\n");
     assert_eq!(cmd(&line.unwrap().unwrap()), Command::Abor);
 }
 
 /// RFC 959 §4.1.3 + RFC 854: a 0xFF data byte in a pathname is sent as IAC IAC.
 #[test]
 fn rfc854_iac_is_doubled_in_pathnames() {
-    let c = Command::Retr(b"caf\xff".to_vec());
+    let c = Command::Retr(arg(b"caf\xff"));
     assert_eq!(c.to_line(), b"RETR caf\xff\xff\r\n");
     let mut dec = LineDecoder::default();
-    let (_, line) = dec.decode(&c.to_line());
+    let (line, _) = dec.decode(&c.to_line());
     assert_eq!(cmd(&line.unwrap().unwrap()), c);
 }
 
@@ -579,7 +506,7 @@ fn rfc2640_lang_and_utf8() {
     let name = "répertoire/日本語.txt".as_bytes();
     let mut line = b"RETR ".to_vec();
     line.extend_from_slice(name);
-    assert_eq!(cmd(&line), Command::Retr(name.to_vec()));
+    assert_eq!(cmd(&line), Command::Retr(arg(name)));
     assert_eq!(
         cmd(b"OPTS UTF8 ON"),
         Command::Opts {
@@ -596,7 +523,7 @@ fn rfc2640_lang_and_utf8() {
 /// RFC 3659 §2.3 and §3: the time-val syntax and MDTM's 213 reply.
 #[test]
 fn rfc3659_mdtm_and_time_values() {
-    assert_eq!(cmd(b"MDTM file"), Command::Mdtm(b"file".to_vec()));
+    assert_eq!(cmd(b"MDTM file"), Command::Mdtm(arg(b"file")));
     let r = reply(b"213 19980615100045.014\r\n");
     let t = Timestamp::parse(&r.lines()[0]).unwrap();
     assert_eq!(
@@ -640,8 +567,8 @@ fn mfmt_sets_a_time_val() {
 /// RFC 3659 §4: SIZE and its 213 reply with the size in octets.
 #[test]
 fn rfc3659_size() {
-    assert_eq!(cmd(b"SIZE file"), Command::Size(b"file".to_vec()));
-    assert_eq!(cmd(b"size test"), Command::Size(b"test".to_vec()));
+    assert_eq!(cmd(b"SIZE file"), Command::Size(arg(b"file")));
+    assert_eq!(cmd(b"size test"), Command::Size(arg(b"test")));
     let r = reply(b"213 1024\r\n");
     assert_eq!(r.code(), ReplyCode::FILE_STATUS);
     assert_eq!(r.text().parse::<u64>().unwrap(), 1024);
@@ -665,7 +592,7 @@ fn rfc3659_rest_stream() {
 /// RFC 3659 §7.7.x: MLST replies — the entry is on its own line, starting with a space.
 #[test]
 fn rfc3659_mlst_example() {
-    assert_eq!(cmd(b"MLst tmp"), Command::Mlst(Some(b"tmp".to_vec())));
+    assert_eq!(cmd(b"MLst tmp"), Command::Mlst(Some(arg(b"tmp"))));
     assert_eq!(cmd(b"MLST"), Command::Mlst(None));
     let wire = b"250- Listing tmp\r\n Type=dir;Modify=19981107085215;Perm=el; /tmp\r\n250 End\r\n";
     let r = reply(wire);
@@ -683,7 +610,7 @@ fn rfc3659_mlsd_iana_example() {
     assert_eq!(cmd(b"MLSD"), Command::Mlsd(None));
     assert_eq!(
         cmd(b"MLSD media-types"),
-        Command::Mlsd(Some(b"media-types".to_vec()))
+        Command::Mlsd(Some(arg(b"media-types")))
     );
     // (line, type, size, modify, name)
     type Vector<'a> = (&'a [u8], EntryType, Option<u64>, &'a str, &'a [u8]);
@@ -729,10 +656,10 @@ fn rfc3659_mlsd_iana_example() {
         assert_eq!(f.entry_type.as_ref(), Some(ty));
         assert_eq!(f.size, *size);
         assert_eq!(f.modify.unwrap().to_string(), *modify);
-        assert_eq!(&n[..], *name);
+        assert_eq!(n, *name);
         // Re-formatted (canonical lower-case fact names) it parses to the same facts.
         let mut out = Vec::new();
-        f.format(FactSet::ALL, &n, &mut out);
+        f.format(FactSet::ALL, n, &mut out);
         assert_eq!(Facts::parse(&out).unwrap(), (f, n));
     }
     assert_eq!(

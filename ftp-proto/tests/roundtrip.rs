@@ -16,7 +16,7 @@ use ftp_proto::facts::{EntryType, FactSet, Facts};
 use ftp_proto::feat::Features;
 use ftp_proto::line::{LineDecoder, LineError};
 use ftp_proto::reply::{quote_path, unquote_path, ReplyParser};
-use ftp_proto::{Command, Reply, ReplyCode, Secret, Timestamp, Verb};
+use ftp_proto::{Arg, Command, Reply, ReplyCode, Secret, Timestamp, Verb};
 use proptest::prelude::*;
 use proptest::strategy::Union;
 
@@ -24,14 +24,32 @@ use proptest::strategy::Union;
 // Helpers
 // ---------------------------------------------------------------------------------------------
 
+/// Cases per property: `PROPTEST_CASES` when set (proptest reads it; `.ci/run` asks for more),
+/// else proptest's default of 256, which keeps a local debug run quick.
+fn cases() -> ProptestConfig {
+    ProptestConfig::default()
+}
+
+/// Cases per property over sequences (each case is many values): a quarter of [`cases`].
+fn sequence_cases() -> ProptestConfig {
+    let config = ProptestConfig::default();
+    ProptestConfig {
+        cases: (config.cases / 4).max(1),
+        ..config
+    }
+}
+
 /// Runs `bytes` through a fresh decoder and returns every framed line (or framing error).
 fn decode_all(dec: &mut LineDecoder, mut input: &[u8]) -> Vec<Result<Vec<u8>, LineError>> {
     let mut out = Vec::new();
     // Every call consumes at least one byte while input remains, so this ends.
     while !input.is_empty() {
-        let (n, line) = dec.decode(input);
-        assert!(n > 0 || line.is_some(), "decoder made no progress");
-        input = &input[n..];
+        let (line, rest) = dec.decode(input);
+        assert!(
+            rest.len() < input.len() || line.is_some(),
+            "decoder made no progress"
+        );
+        input = rest;
         out.extend(line);
     }
     out
@@ -66,9 +84,15 @@ fn arg_byte() -> impl Strategy<Value = u8> {
 
 /// A path argument: exact bytes, non-empty, no CR/LF, not made only of spaces (an all-space
 /// argument is "no argument" on the wire).
-fn path() -> impl Strategy<Value = Vec<u8>> {
+fn path() -> impl Strategy<Value = Arg> {
     proptest::collection::vec(arg_byte(), 1..48)
         .prop_filter("not all spaces", |p| !p.iter().all(|b| *b == b' '))
+        .prop_map(arg)
+}
+
+/// An argument from bytes the strategies made without CR or LF.
+fn arg(bytes: Vec<u8>) -> Arg {
+    Arg::new(bytes).expect("no CR or LF")
 }
 
 /// A char that may appear in a text argument: any Unicode scalar but CR and LF, spaces frequent.
@@ -185,10 +209,61 @@ fn auth_mechanism() -> impl Strategy<Value = String> {
 // ---------------------------------------------------------------------------------------------
 
 /// One strategy per verb, producing that verb's command with valid arguments.
-fn command_strategies() -> Vec<(Verb, BoxedStrategy<Command>)> {
+fn command_strategies() -> Strategies {
+    let mut all = rfc959_access_and_parameter_strategies();
+    all.extend(rfc959_service_strategies());
+    all.extend(rfc2228_security_strategies());
+    all.extend(extension_strategies());
+    all.extend(hash_strategies());
+    all
+}
+
+/// draft-bryan-ftpext-hash: `HASH`, `RANG` and the legacy digest verbs.
+fn hash_strategies() -> Strategies {
+    use ftp_proto::hash::HashAlgorithm;
     use Command as C;
-    let opt_path = || proptest::option::of(path());
-    let opt_text = || proptest::option::of(text());
+    let mut all = vec![
+        (Verb::Hash, path().prop_map(C::Hash).boxed()),
+        (
+            Verb::Rang,
+            (any::<u64>(), any::<u64>())
+                .prop_map(|(start, end)| C::Rang { start, end })
+                .boxed(),
+        ),
+    ];
+    for algorithm in HashAlgorithm::ALL {
+        // A path that ends in a space and a number would read as a range's start.
+        let path = path().prop_filter("not ending in a number", |p| {
+            let last = p.rsplit(|b| *b == b' ').next().unwrap_or_default();
+            last.is_empty() || !last.iter().all(u8::is_ascii_digit)
+        });
+        let range = proptest::option::of((any::<u64>(), any::<u64>()));
+        let s = (path, range)
+            .prop_map(move |(path, range)| C::LegacyHash {
+                algorithm,
+                path,
+                range,
+            })
+            .boxed();
+        all.push((algorithm.legacy_verb(), s));
+    }
+    all
+}
+
+/// A strategy per verb, with the verb it covers.
+type Strategies = Vec<(Verb, BoxedStrategy<Command>)>;
+
+fn opt_path() -> impl Strategy<Value = Option<Arg>> {
+    proptest::option::of(path())
+}
+
+fn opt_text() -> impl Strategy<Value = Option<String>> {
+    proptest::option::of(text())
+}
+
+/// RFC 959 §4.1.1–§4.1.2: access control and transfer parameter commands.
+fn rfc959_access_and_parameter_strategies() -> Strategies {
+    use Command as C;
     vec![
         (Verb::User, text().prop_map(C::User).boxed()),
         (
@@ -226,6 +301,13 @@ fn command_strategies() -> Vec<(Verb, BoxedStrategy<Command>)> {
             .prop_map(C::Mode)
             .boxed(),
         ),
+    ]
+}
+
+/// RFC 959 §4.1.3: FTP service commands.
+fn rfc959_service_strategies() -> Strategies {
+    use Command as C;
+    vec![
         (Verb::Retr, path().prop_map(C::Retr).boxed()),
         (Verb::Stor, path().prop_map(C::Stor).boxed()),
         (Verb::Stou, opt_path().prop_map(C::Stou).boxed()),
@@ -251,6 +333,13 @@ fn command_strategies() -> Vec<(Verb, BoxedStrategy<Command>)> {
         (Verb::Stat, opt_path().prop_map(C::Stat).boxed()),
         (Verb::Help, opt_text().prop_map(C::Help).boxed()),
         (Verb::Noop, Just(C::Noop).boxed()),
+    ]
+}
+
+/// RFC 2228: the security extensions.
+fn rfc2228_security_strategies() -> Strategies {
+    use Command as C;
+    vec![
         (Verb::Auth, auth_mechanism().prop_map(C::Auth).boxed()),
         (Verb::Adat, text().prop_map(C::Adat).boxed()),
         (
@@ -269,6 +358,13 @@ fn command_strategies() -> Vec<(Verb, BoxedStrategy<Command>)> {
         (Verb::Mic, text().prop_map(C::Mic).boxed()),
         (Verb::Conf, text().prop_map(C::Conf).boxed()),
         (Verb::Enc, text().prop_map(C::Enc).boxed()),
+    ]
+}
+
+/// The later extensions: RFC 2389, 2428, 2640, 3659, 7151 and the MFMT draft.
+fn extension_strategies() -> Strategies {
+    use Command as C;
+    vec![
         (Verb::Feat, Just(C::Feat).boxed()),
         (
             Verb::Opts,
@@ -292,13 +388,17 @@ fn command_strategies() -> Vec<(Verb, BoxedStrategy<Command>)> {
         (Verb::Mdtm, path().prop_map(C::Mdtm).boxed()),
         (Verb::Size, path().prop_map(C::Size).boxed()),
         (Verb::Mlst, opt_path().prop_map(C::Mlst).boxed()),
+        (Verb::Avbl, opt_path().prop_map(C::Avbl).boxed()),
         (Verb::Mlsd, opt_path().prop_map(C::Mlsd).boxed()),
         (Verb::Host, text().prop_map(C::Host).boxed()),
         (
             Verb::Mfmt,
             // The path is everything after the time's separating space: it may even be spaces.
             (timestamp(), proptest::collection::vec(arg_byte(), 1..40))
-                .prop_map(|(time, path)| C::Mfmt { time, path })
+                .prop_map(|(time, path)| C::Mfmt {
+                    time,
+                    path: arg(path),
+                })
                 .boxed(),
         ),
     ]
@@ -342,7 +442,7 @@ fn mix_case(word: &str, mask: u8) -> Vec<u8> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(1024))]
+    #![proptest_config(cases())]
 
     #[test]
     fn command_wire_form_parses_back_to_itself(cmd in any_command()) {
@@ -420,13 +520,13 @@ fn any_reply() -> impl Strategy<Value = Reply> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(1024))]
+    #![proptest_config(cases())]
 
     #[test]
     fn reply_wire_form_decodes_back_to_itself(reply in any_reply()) {
         let wire = reply.to_bytes();
-        let (parsed, used) = Reply::decode(&wire).unwrap().expect("a complete reply");
-        prop_assert_eq!(used, wire.len());
+        let (parsed, rest) = Reply::decode(&wire).unwrap().expect("a complete reply");
+        prop_assert!(rest.is_empty());
         prop_assert_eq!(&parsed, &reply);
         prop_assert_eq!(parsed.to_bytes(), wire);
     }
@@ -515,7 +615,7 @@ fn eprt_delimiter() -> impl Strategy<Value = u8> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(1024))]
+    #![proptest_config(cases())]
 
     #[test]
     fn port_argument_round_trips(a in v4()) {
@@ -629,14 +729,11 @@ fn facts() -> impl Strategy<Value = Facts> {
         other_facts(),
     )
         .prop_map(
-            |(entry_type, size, modify, perm, unique, unix_mode, other)| Facts {
-                entry_type,
-                size,
-                modify,
-                perm,
-                unique,
-                unix_mode,
-                other,
+            |(entry_type, size, modify, perm, unique, unix_mode, other)| {
+                let mut f = Facts::default();
+                (f.entry_type, f.size, f.modify) = (entry_type, size, modify);
+                (f.perm, f.unique, f.unix_mode, f.other) = (perm, unique, unix_mode, other);
+                f
             },
         )
 }
@@ -647,7 +744,7 @@ fn entry_name() -> impl Strategy<Value = Vec<u8>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(1024))]
+    #![proptest_config(cases())]
 
     #[test]
     fn timestamp_display_parses_back(t in timestamp()) {
@@ -683,25 +780,20 @@ proptest! {
         }
         let mut line = Vec::new();
         f.format(FactSet::ALL, &name, &mut line);
-        prop_assert_eq!(Facts::parse(&line), Ok((f.clone(), name.clone())));
+        prop_assert_eq!(Facts::parse(&line), Ok((f.clone(), &name[..])));
         // As an MLST reply line: one leading space.
         let mut mlst = vec![b' '];
         mlst.extend_from_slice(&line);
-        prop_assert_eq!(Facts::parse(&mlst), Ok((f, name)));
+        prop_assert_eq!(Facts::parse(&mlst), Ok((f, &name[..])));
     }
 
     #[test]
     fn fact_selection_round_trips_through_opts(
         bits in proptest::array::uniform6(any::<bool>())
     ) {
-        let set = FactSet {
-            entry_type: bits[0],
-            size: bits[1],
-            modify: bits[2],
-            perm: bits[3],
-            unique: bits[4],
-            unix_mode: bits[5],
-        };
+        let mut set = FactSet::NONE;
+        (set.entry_type, set.size, set.modify) = (bits[0], bits[1], bits[2]);
+        (set.perm, set.unique, set.unix_mode) = (bits[3], bits[4], bits[5]);
         prop_assert_eq!(FactSet::from_opts(&set.to_opts()), set);
     }
 }
@@ -750,7 +842,7 @@ fn chunks(input: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(1024))]
+    #![proptest_config(cases())]
 
     #[test]
     fn command_parse_never_panics(line in prop_oneof![junk(), junk_command()]) {
@@ -770,12 +862,12 @@ proptest! {
 
     #[test]
     fn reply_decode_never_panics(input in junk()) {
-        if let Ok(Some((reply, used))) = Reply::decode(&input) {
-            prop_assert!(used <= input.len());
+        if let Ok(Some((reply, rest))) = Reply::decode(&input) {
+            prop_assert!(rest.len() < input.len());
             let _ = reply.to_string();
             let wire = reply.to_bytes();
-            let (again, n) = Reply::decode(&wire).unwrap().unwrap();
-            prop_assert_eq!(n, wire.len());
+            let (again, rest) = Reply::decode(&wire).unwrap().unwrap();
+            prop_assert!(rest.is_empty());
             prop_assert_eq!(&again, &reply);
             let _ = Features::from_reply(&reply);
             let _ = reply.quoted_path();
@@ -824,7 +916,7 @@ proptest! {
     fn facts_and_timestamp_parsers_never_panic(input in junk()) {
         if let Ok((facts, name)) = Facts::parse(&input) {
             let mut line = Vec::new();
-            facts.format(FactSet::ALL, &name, &mut line);
+            facts.format(FactSet::ALL, name, &mut line);
         }
         if let Ok(t) = Timestamp::parse(&input) {
             prop_assert_eq!(Timestamp::parse(t.to_string().as_bytes()), Ok(t));
@@ -840,7 +932,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(1024))]
+    #![proptest_config(cases())]
 
     #[test]
     fn line_decoder_matches_byte_at_a_time_model(
@@ -867,7 +959,7 @@ fn whole_lines(dec: &mut LineDecoder, input: &[u8]) -> Vec<Vec<u8>> {
 // ---------------------------------------------------------------------------------------------
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(sequence_cases())]
 
     #[test]
     fn io_adapters_round_trip_through_small_buffers(
@@ -904,7 +996,7 @@ proptest! {
 
 // Properties over sequences: fewer cases, each case is many values.
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(sequence_cases())]
 
     #[test]
     fn encoded_commands_concatenate_into_separate_lines(
@@ -933,9 +1025,9 @@ proptest! {
         let mut rest = &wire[..];
         let mut parsed = Vec::new();
         for _ in 0..replies.len() {
-            let (r, used) = Reply::decode(rest).unwrap().unwrap();
+            let (r, after) = Reply::decode(rest).unwrap().unwrap();
             parsed.push(r);
-            rest = &rest[used..];
+            rest = after;
         }
         prop_assert!(rest.is_empty());
         prop_assert_eq!(parsed, replies);

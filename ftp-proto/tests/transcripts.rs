@@ -44,8 +44,8 @@ fn unescape(text: &str, at: &str) -> Vec<u8> {
 /// One line framed from `wire` (which ends in CR LF), with Telnet escapes undone.
 fn frame_one(wire: &[u8], at: &str) -> Vec<u8> {
     let mut dec = LineDecoder::default();
-    let (used, line) = dec.decode(wire);
-    assert_eq!(used, wire.len(), "{at}: one line");
+    let (line, rest) = dec.decode(wire);
+    assert!(rest.is_empty(), "{at}: one line");
     line.unwrap_or_else(|| panic!("{at}: no complete line"))
         .unwrap_or_else(|e| panic!("{at}: {e}"))
 }
@@ -71,13 +71,13 @@ fn check_replies(block: &[u8], at: &str, counts: &mut Counts) {
         if rest.is_empty() {
             break;
         }
-        let (reply, used) = Reply::decode(rest)
+        let (reply, after) = Reply::decode(rest)
             .unwrap_or_else(|e| panic!("{at}: {e}"))
             .unwrap_or_else(|| {
                 panic!("{at}: incomplete reply {:?}", String::from_utf8_lossy(rest))
             });
         reply.encode(&mut again);
-        rest = &rest[used..];
+        rest = after;
         counts.replies += 1;
     }
     assert!(rest.is_empty(), "{at}: unparsed bytes");
@@ -87,6 +87,46 @@ fn check_replies(block: &[u8], at: &str, counts: &mut Counts) {
         "{at}: replies re-serialise differently"
     );
     assert_eq!(again, block, "{at}");
+}
+
+/// `C: <command>`: the command parses; returns it with its wire bytes.
+fn parse_command_line(body: &str, at: &str) -> (Command, Vec<u8>) {
+    let wire = with_crlf(unescape(body, at));
+    let line = frame_one(&wire, at);
+    let cmd = Command::parse(&line)
+        .unwrap_or_else(|e| panic!("{at}: {e} ({:?})", String::from_utf8_lossy(&line)));
+    (cmd, wire)
+}
+
+/// `E: <code> <line>`: the line does not parse, and the error's reply code is `<code>`.
+fn check_error_line(body: &str, at: &str) {
+    let (code, line) = body
+        .split_once(' ')
+        .unwrap_or_else(|| panic!("{at}: expected `E: <code> <line>`"));
+    let wire = with_crlf(unescape(line, at));
+    let err = Command::parse(&frame_one(&wire, at)).expect_err(&format!("{at}: must not parse"));
+    assert_eq!(err.reply_code().to_string(), code, "{at}: {err}");
+}
+
+/// `=  <line>`: the canonical form of the command `cmd` before it, which parses back to it.
+fn check_canonical_line(cmd: &Command, body: &str, at: &str) {
+    let canonical = with_crlf(unescape(body, at));
+    assert_eq!(
+        String::from_utf8_lossy(&cmd.to_line()),
+        String::from_utf8_lossy(&canonical),
+        "{at}: canonical form"
+    );
+    let line = frame_one(&canonical, at);
+    assert_eq!(Command::parse(&line).as_ref(), Ok(cmd), "{at}");
+}
+
+/// `D: <facts line>`: an MLSx entry that parses and re-formats to the same facts.
+fn check_facts_line(body: &str, at: &str) {
+    let line = unescape(body, at);
+    let (facts, entry) = Facts::parse(&line).unwrap_or_else(|e| panic!("{at}: {e}"));
+    let mut out = Vec::new();
+    facts.format(FactSet::ALL, entry, &mut out);
+    assert_eq!(Facts::parse(&out), Ok((facts, entry)), "{at}");
 }
 
 fn check_transcript(path: &Path) -> Counts {
@@ -123,22 +163,13 @@ fn check_transcript(path: &Path) -> Counts {
         }
         match tag {
             "C: " => {
-                let wire = with_crlf(unescape(body, &at));
-                let line = frame_one(&wire, &at);
-                let cmd = Command::parse(&line)
-                    .unwrap_or_else(|e| panic!("{at}: {e} ({:?})", String::from_utf8_lossy(&line)));
+                let (cmd, wire) = parse_command_line(body, &at);
                 counts.commands += 1;
                 last_cmd = Some((cmd.clone(), at.clone()));
                 pending_canonical_check = Some((cmd, wire, at));
             }
             "E: " => {
-                let (code, line) = body
-                    .split_once(' ')
-                    .unwrap_or_else(|| panic!("{at}: expected `E: <code> <line>`"));
-                let wire = with_crlf(unescape(line, &at));
-                let err = Command::parse(&frame_one(&wire, &at))
-                    .expect_err(&format!("{at}: must not parse"));
-                assert_eq!(err.reply_code().to_string(), code, "{at}: {err}");
+                check_error_line(body, &at);
                 counts.commands += 1;
             }
             "=  " => {
@@ -146,14 +177,7 @@ fn check_transcript(path: &Path) -> Counts {
                     .take()
                     .unwrap_or_else(|| panic!("{at}: `=` without `C:`"));
                 pending_canonical_check = None;
-                let canonical = with_crlf(unescape(body, &at));
-                assert_eq!(
-                    String::from_utf8_lossy(&cmd.to_line()),
-                    String::from_utf8_lossy(&canonical),
-                    "{at}: canonical form"
-                );
-                let line = frame_one(&canonical, &at);
-                assert_eq!(Command::parse(&line).as_ref(), Ok(&cmd), "{at}");
+                check_canonical_line(&cmd, body, &at);
             }
             "S: " => {
                 if block.is_empty() {
@@ -162,11 +186,7 @@ fn check_transcript(path: &Path) -> Counts {
                 block.extend_from_slice(&with_crlf(unescape(body, &at)));
             }
             "D: " => {
-                let line = unescape(body, &at);
-                let (facts, entry) = Facts::parse(&line).unwrap_or_else(|e| panic!("{at}: {e}"));
-                let mut out = Vec::new();
-                facts.format(FactSet::ALL, &entry, &mut out);
-                assert_eq!(Facts::parse(&out), Ok((facts, entry)), "{at}");
+                check_facts_line(body, &at);
                 counts.data_lines += 1;
             }
             _ if raw.trim().is_empty() || raw.starts_with('#') => {}
@@ -223,9 +243,9 @@ fn transcript_reply_blocks_survive_any_chunking() {
         let expected = {
             let mut out = Vec::new();
             let mut rest = &wire[..];
-            while let Some((r, used)) = Reply::decode(rest).unwrap() {
+            while let Some((r, after)) = Reply::decode(rest).unwrap() {
                 out.push(r);
-                rest = &rest[used..];
+                rest = after;
             }
             out
         };

@@ -10,9 +10,9 @@ use line_model::model_decode;
 
 fn decode_all(dec: &mut LineDecoder, mut input: &[u8], out: &mut Vec<Result<Vec<u8>, LineError>>) {
     while !input.is_empty() {
-        let (used, line) = dec.decode(input);
-        assert!(used > 0 || line.is_some(), "progress");
-        input = &input[used..];
+        let (line, rest) = dec.decode(input);
+        assert!(rest.len() < input.len() || line.is_some(), "progress");
+        input = rest;
         out.extend(line);
         assert!(dec.pending() <= dec.max_line() + 1);
     }

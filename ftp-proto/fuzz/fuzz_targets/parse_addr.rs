@@ -29,7 +29,7 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok((facts, name)) = Facts::parse(data) {
         let mut line = Vec::new();
-        facts.format(FactSet::ALL, &name, &mut line);
+        facts.format(FactSet::ALL, name, &mut line);
         let _ = Facts::parse(&line);
     }
 });

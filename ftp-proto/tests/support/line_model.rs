@@ -4,9 +4,9 @@
 use ftp_proto::line::LineError;
 
 /// A byte-at-a-time model of the line decoder, written straight from its documented rules
-/// (RFC 854 Telnet commands removed, LF ends a line, a CR before it is dropped, an overlong
-/// line is one error and is skipped). The real decoder copies runs of plain bytes at once;
-/// this checks that the fast path changes nothing.
+/// (RFC 854 Telnet commands removed, a lone IAC inside a line kept as data, LF ends a line, a
+/// CR before it is dropped, an overlong line is one error and is skipped). The real decoder
+/// copies runs of plain bytes at once; this checks that the fast path changes nothing.
 pub fn model_decode(input: &[u8], max: usize, telnet: bool) -> Vec<Result<Vec<u8>, LineError>> {
     #[derive(PartialEq)]
     enum T {
@@ -16,7 +16,13 @@ pub fn model_decode(input: &[u8], max: usize, telnet: bool) -> Vec<Result<Vec<u8
         Sub,
         SubIac,
     }
-    let (mut t, mut buf, mut discarding, mut out) = (T::Data, Vec::new(), false, Vec::new());
+    let mut t = T::Data;
+    let mut line = ModelLine {
+        max,
+        buf: Vec::new(),
+        discarding: false,
+        out: Vec::new(),
+    };
     for &b in input {
         if telnet {
             match t {
@@ -38,7 +44,10 @@ pub fn model_decode(input: &[u8], max: usize, telnet: bool) -> Vec<Result<Vec<u8
                             continue;
                         }
                         240..=249 => continue,
-                        _ => {}
+                        // No command: dropped at the start of a line (what a Synch leaves
+                        // when its DM went out of band), else kept as data with `b`.
+                        _ if line.buf.is_empty() => {}
+                        _ => line.data(0xFF),
                     }
                 }
                 T::Opt => {
@@ -57,29 +66,44 @@ pub fn model_decode(input: &[u8], max: usize, telnet: bool) -> Vec<Result<Vec<u8
                 }
             }
         }
+        line.data(b);
+    }
+    line.out
+}
+
+/// The model's line state: what data bytes (Telnet handling done) build up.
+struct ModelLine {
+    max: usize,
+    buf: Vec<u8>,
+    discarding: bool,
+    out: Vec<Result<Vec<u8>, LineError>>,
+}
+
+impl ModelLine {
+    fn data(&mut self, b: u8) {
         if b == b'\n' {
-            if discarding {
-                discarding = false;
+            if self.discarding {
+                self.discarding = false;
             } else {
-                let mut line = std::mem::take(&mut buf);
+                let mut line = std::mem::take(&mut self.buf);
                 if line.last() == Some(&b'\r') {
                     line.pop();
                 }
-                out.push(Ok(line));
+                self.out.push(Ok(line));
             }
-            buf.clear();
-            continue;
+            self.buf.clear();
+            return;
         }
-        if discarding {
-            continue;
+        if self.discarding {
+            return;
         }
-        if buf.len() > max || (buf.len() == max && b != b'\r') {
-            buf.clear();
-            discarding = true;
-            out.push(Err(LineError::TooLong { limit: max }));
-            continue;
+        let max = self.max;
+        if self.buf.len() > max || (self.buf.len() == max && b != b'\r') {
+            self.buf.clear();
+            self.discarding = true;
+            self.out.push(Err(LineError::TooLong { limit: max }));
+            return;
         }
-        buf.push(b);
+        self.buf.push(b);
     }
-    out
 }
