@@ -1,6 +1,7 @@
 //! Data connections: passive listeners (accepting only the control peer), active connects,
 //! and the copy loops with `TYPE A` line-ending conversion and a stall timeout.
 
+use crate::proxy::{ProxyFrom, HEADER_TIMEOUT};
 use ftp_proto::ascii::{FromNetwork, ToNetwork};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -12,6 +13,8 @@ use std::time::{Duration, Instant};
 use async_net::TcpStream;
 use futures_lite::future;
 use futures_lite::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use crate::policy::rate::Meter;
 
 /// Size of the copy buffer for sending (TLS or `TYPE A`; plain binary files go out with
 /// `sendfile`), allocated only while a transfer runs.
@@ -113,9 +116,17 @@ impl Stall {
 pub struct PassiveListener {
     socket: std::net::TcpListener,
     addr: SocketAddr,
+    /// Counts the port in `ftp_passive_ports_in_use` while the listener lives.
+    port: Option<crate::metrics::PortGuard>,
 }
 
 impl PassiveListener {
+    /// Counts this listener's port as in use (in `metrics`) until it is dropped.
+    pub(crate) fn counted(mut self, metrics: &crate::metrics::Metrics, range_size: u32) -> Self {
+        self.port = Some(metrics.passive_opened(range_size));
+        self
+    }
+
     /// The address the listener is bound to (its port goes into the 227/229 reply).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
@@ -157,7 +168,11 @@ pub async fn bind_passive(
 ) -> io::Result<PassiveListener> {
     let on = |port: u16| {
         let addr = SocketAddr::new(ip, port);
-        listen_on(addr).map(|socket| PassiveListener { socket, addr })
+        listen_on(addr).map(|socket| PassiveListener {
+            socket,
+            addr,
+            port: None,
+        })
     };
     let Some(range) = range else {
         if let Some((lo, hi)) = ephemeral_ports() {
@@ -173,7 +188,11 @@ pub async fn bind_passive(
         }
         let socket = listen_on(SocketAddr::new(ip, 0))?;
         let addr = socket.local_addr()?;
-        return Ok(PassiveListener { socket, addr });
+        return Ok(PassiveListener {
+            socket,
+            addr,
+            port: None,
+        });
     };
     let (lo, hi) = (u32::from(*range.start()), u32::from(*range.end()));
     if lo > hi {
@@ -205,6 +224,15 @@ fn ephemeral_ports() -> Option<(u16, u16)> {
         let (lo, hi) = (it.next()??, it.next()??);
         (1024 <= lo && lo <= hi).then_some((lo, hi))
     })
+}
+
+/// How many ports passive listeners choose from: the configured range, else the system's
+/// ephemeral range (`ftp_passive_ports_available`).
+pub(crate) fn passive_range_size(range: Option<&RangeInclusive<u16>>) -> u32 {
+    match range {
+        Some(r) => (u32::from(*r.end()) + 1).saturating_sub(u32::from(*r.start())),
+        None => ephemeral_ports().map_or(0, |(lo, hi)| u32::from(hi - lo) + 1),
+    }
 }
 
 /// An open data connection. A passive one stays a plain nonblocking socket until something
@@ -289,6 +317,9 @@ fn from_peer(from: SocketAddr, peer_ip: IpAddr, tag: &str) -> bool {
 /// Takes the data connection from `peer_ip` if it is already waiting, without waiting and
 /// without registering anything with the reactor; connections from other addresses are
 /// dropped. `Ok(None)`: nobody from the peer has connected yet.
+///
+/// Connections through a load balancer need their PROXY header read: callers skip this when
+/// one is configured, and [`accept_from`] handles them.
 pub fn accept_waiting(
     listener: &PassiveListener,
     peer_ip: IpAddr,
@@ -307,23 +338,40 @@ pub fn accept_waiting(
 
 /// Accepts the data connection from `peer_ip`; connections from other addresses are dropped
 /// (port-stealing protection) and the wait goes on until `limit` has passed. A connection
-/// already waiting is taken without registering the listener with the reactor.
+/// already waiting is taken without registering the listener with the reactor. A connection
+/// from a load balancer in `proxies` counts as coming from the address its PROXY header names
+/// (a missing or malformed header drops it).
 pub async fn accept_from(
     listener: PassiveListener,
     peer_ip: IpAddr,
+    proxies: &ProxyFrom,
     limit: Duration,
     tag: &str,
 ) -> io::Result<DataConn> {
-    if let Some(stream) = accept_waiting(&listener, peer_ip, tag)? {
-        return Ok(DataConn::Fresh(stream));
+    if proxies.is_empty() {
+        if let Some(stream) = accept_waiting(&listener, peer_ip, tag)? {
+            return Ok(DataConn::Fresh(stream));
+        }
     }
     let listener = async_io::Async::new_nonblocking(listener.socket)?;
     let deadline = Instant::now() + limit;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let (stream, from) = timeout(left, listener.read_with(accept_now)).await?;
-        if from_peer(from, peer_ip, tag) {
-            return Ok(DataConn::Fresh(stream));
+        if !proxies.requires_header(from.ip()) {
+            if from_peer(from, peer_ip, tag) {
+                return Ok(DataConn::Fresh(stream));
+            }
+            continue;
+        }
+        let mut stream = async_io::Async::new_nonblocking(stream)?;
+        let left = deadline.saturating_duration_since(Instant::now());
+        match crate::proxy::read_header(&mut stream, left.min(HEADER_TIMEOUT)).await {
+            Ok(a) if from_peer(a.source.unwrap_or(from), peer_ip, tag) => {
+                return Ok(DataConn::Fresh(stream.into_inner()?));
+            }
+            Ok(_) => {}
+            Err(e) => log::warn!("{tag} dropped data connection from balancer {from}: {e}"),
         }
     }
 }
@@ -357,7 +405,8 @@ pub enum Direction {
 
 /// Copies `src` to `dst` through a buffer of `buf_size` bytes, converting line endings when
 /// `ascii`, with each read and write limited to `stall`. Counts bytes read from the source in
-/// `progress`.
+/// `progress`. Under a bandwidth `meter`, reads at most its chunk at a time and waits for it
+/// after each one.
 pub async fn copy<R, W>(
     mut src: R,
     dst: &mut W,
@@ -365,12 +414,14 @@ pub async fn copy<R, W>(
     ascii: Option<Direction>,
     stall: Duration,
     progress: &Arc<AtomicU64>,
+    meter: Option<&Meter>,
 ) -> Result<u64, CopyError>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin + ?Sized,
 {
     let mut stall = Stall::new(stall);
+    let buf_size = meter.map_or(buf_size, |m| m.chunk().min(buf_size));
     let mut buf = vec![0u8; buf_size.max(1)];
     let mut conv = Vec::new();
     let mut to_network = ToNetwork::default();
@@ -403,6 +454,9 @@ where
             .run(dst.write_all(chunk))
             .await
             .map_err(CopyError::Write)?;
+        if let Some(m) = meter {
+            m.spent(n as u64).await;
+        }
     }
     conv.clear();
     from_network.finish(&mut conv);
@@ -474,29 +528,32 @@ pub fn send_file_now(
 /// before (see [`send_file_now`]); the total including them is returned and counted in
 /// `progress`. Returns `Ok(None)` without sending anything when the kernel can't `sendfile`
 /// from this file (the caller then copies it the ordinary way). A connection not registered
-/// with the reactor yet is only registered if the socket fills up.
+/// with the reactor yet is only registered if the socket fills up. Under a bandwidth `meter`
+/// each `sendfile` moves at most the meter's chunk and waits for it afterwards.
 pub async fn send_file(
     file: &std::fs::File,
     dst: &mut DataConn,
     sent: u64,
     stall: Duration,
     progress: &Arc<AtomicU64>,
+    meter: Option<&Meter>,
 ) -> Result<Option<u64>, CopyError> {
     let mut total = sent;
-    if let DataConn::Fresh(s) = dst {
+    if let (DataConn::Fresh(s), None) = (&*dst, meter) {
         match send_file_now(file, s, total, progress)? {
             SentNow::Done(n) => return Ok(Some(n)),
             SentNow::Unsupported => return Ok(None),
             SentNow::Full(n) => total = n,
         }
     }
+    let chunk = meter.map_or(SENDFILE_CHUNK, Meter::chunk);
     let sock: Arc<async_io::Async<std::net::TcpStream>> =
         dst.registered().map_err(CopyError::Write)?.clone().into();
     let mut stall = Stall::new(stall);
     loop {
         let sent_now = stall
             .run(sock.write_with(|s| {
-                rustix::fs::sendfile(s, file, None, SENDFILE_CHUNK).map_err(io::Error::from)
+                rustix::fs::sendfile(s, file, None, chunk).map_err(io::Error::from)
             }))
             .await;
         let n = match sent_now {
@@ -511,6 +568,9 @@ pub async fn send_file(
         }
         total += n as u64;
         progress.store(total, Ordering::Relaxed);
+        if let Some(m) = meter {
+            m.spent(n as u64).await;
+        }
     }
 }
 
@@ -546,24 +606,51 @@ const SPLICE_PIPE: usize = 1024 * 1024;
 /// received are counted in `progress`. Where the file can't take a `splice` (append mode,
 /// some filesystems) the bytes are moved from the pipe with `read`/`write` instead.
 ///
+/// Under a bandwidth `meter`, each step moves at most the meter's chunk and waits for it
+/// once the bytes are in the file. `admit` sees each step's byte count before the bytes go
+/// into the file, and refuses them with an error (a quota: [`crate::storage::Upload::admit`]).
+///
 /// Errors: [`CopyError::Read`] for the network side, [`CopyError::Write`] for the file.
 pub async fn receive_file(
     src: &TcpStream,
-    file: &std::fs::File,
+    file: std::fs::File,
     stall: Duration,
     progress: &Arc<AtomicU64>,
+    meter: Option<&Meter>,
+    admit: &mut (dyn FnMut(u64) -> io::Result<()> + Send),
 ) -> Result<u64, CopyError> {
-    let pooled = !crate::storage::fs::is_local_fs(file);
-    receive(src, file, stall, progress, pooled).await
+    let pooled = !crate::storage::fs::is_local_fs(&file);
+    let paced = Paced { meter, admit };
+    receive(src, file, stall, progress, pooled, paced).await
+}
+
+/// What an upload's steps answer to besides the stall limit: the bandwidth meter and the
+/// admission of each step's bytes ([`receive_file`]).
+struct Paced<'a> {
+    meter: Option<&'a Meter>,
+    admit: &'a mut (dyn FnMut(u64) -> io::Result<()> + Send),
+}
+
+impl Paced<'_> {
+    /// The most bytes a step may move, of `cap`.
+    fn chunk(&self, cap: usize) -> usize {
+        self.meter.map_or(cap, |m| m.chunk().min(cap))
+    }
+
+    /// Lets `n` bytes go into the file, or refuses them.
+    fn admit(&mut self, n: usize) -> Result<(), CopyError> {
+        (self.admit)(n as u64).map_err(CopyError::Write)
+    }
 }
 
 /// [`receive_file`], emptying the pipe on the blocking pool from the start if `pooled`.
 async fn receive(
     src: &TcpStream,
-    file: &std::fs::File,
+    file: std::fs::File,
     stall: Duration,
     progress: &Arc<AtomicU64>,
     pooled: bool,
+    mut paced: Paced<'_>,
 ) -> Result<u64, CopyError> {
     let mut where_ = DrainPlace::new(pooled);
     let mut stall = Stall::new(stall);
@@ -574,9 +661,10 @@ async fn receive(
     // Best effort: a smaller pipe only means more, smaller steps.
     let _ = rustix::pipe::fcntl_setpipe_size(&pipe_w, SPLICE_PIPE);
     let cap = rustix::pipe::fcntl_getpipe_size(&pipe_w).unwrap_or(64 * 1024);
+    let cap = paced.chunk(cap);
     let sink = Arc::new(Sink {
         pipe: pipe_r,
-        file: file.try_clone().map_err(CopyError::Write)?,
+        file,
         splice_ok: std::sync::atomic::AtomicBool::new(true),
     });
     let mut total = 0u64;
@@ -596,7 +684,7 @@ async fn receive(
                 in_pipe += n;
                 total += n as u64;
                 progress.store(total, Ordering::Relaxed);
-                if in_pipe < cap / 2 {
+                if in_pipe < cap / 2 && paced.meter.is_none() {
                     continue;
                 }
             }
@@ -612,6 +700,7 @@ async fn receive(
         }
         if in_pipe > 0 {
             let n = in_pipe;
+            paced.admit(n)?;
             if where_.pooled() {
                 let s = sink.clone();
                 let took = blocking::unblock(move || {
@@ -627,6 +716,7 @@ async fn receive(
                 where_.inline_step(started.elapsed());
             }
             in_pipe = 0;
+            Meter::pace(paced.meter, n as u64).await;
         }
         if eof {
             return Ok(total);
@@ -794,6 +884,7 @@ mod tests {
             Some(Direction::Send),
             Duration::from_secs(5),
             &progress,
+            None,
         ))
         .unwrap();
         assert_eq!((n, out.as_slice()), (4, &b"x\r\ny\r\n"[..]));
@@ -905,6 +996,7 @@ mod tests {
             sent,
             Duration::from_secs(10),
             &progress,
+            None,
         ))
         .unwrap();
         assert_eq!(total, Some(payload.len() as u64));
@@ -950,7 +1042,12 @@ mod tests {
             let receiver = async {
                 let (s, _) = l.accept().await.unwrap();
                 let progress = Arc::new(AtomicU64::new(0));
-                let n = receive(&s, file, Duration::from_secs(10), &progress, pooled)
+                let paced = Paced {
+                    meter: None,
+                    admit: &mut |_| Ok(()),
+                };
+                let file = file.try_clone().unwrap();
+                let n = receive(&s, file, Duration::from_secs(10), &progress, pooled, paced)
                     .await
                     .unwrap();
                 assert_eq!(progress.load(Ordering::Relaxed), n);

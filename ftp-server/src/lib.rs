@@ -8,8 +8,9 @@
 //! Security defaults (RFC 2577): `PORT`/`EPRT` only to the client's own address and ports ≥
 //! 1024; passive data connections accepted only from the client's address; unknown users
 //! and wrong passwords get the same delayed `530`; repeated failures close the connection;
-//! bounded line length, sessions (total and per IP), idle and data timeouts; uploads go to a
-//! temporary file renamed into place on success.
+//! bounded line length, sessions (total and per IP), idle and data timeouts; uploads go to an
+//! anonymous file linked into place on success, so a crash leaves nothing behind (see
+//! [`storage::fs`]).
 //!
 //! FTPS (RFC 4217): with [`Config::tls`] set, `AUTH TLS`, `PBSZ` and `PROT` are offered,
 //! [`Config::implicit_tls_listen`] adds implicit-FTPS listeners, and protected data
@@ -47,18 +48,28 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod access;
+pub mod admin;
 pub mod auth;
 pub mod config;
 mod conn;
 mod data;
 pub mod listing;
+pub mod metrics;
+pub mod policy;
+pub mod proxy;
+pub mod reload;
 mod server;
 pub mod session;
+pub mod settings;
+mod shared;
 pub mod storage;
 pub mod tls;
 pub mod vpath;
+pub mod xferlog;
 
 pub use auth::{Account, Authenticator};
 pub use config::{Config, PasswordSpec, Permissions, User};
+pub use reload::{ReloadHandle, ReloadReport};
 pub use server::{Server, ServerError, ShutdownHandle};
 pub use storage::Storage;

@@ -125,22 +125,22 @@ pub fn facts(m: &Metadata, perms: &Permissions) -> Facts {
     if perms.rename {
         perm.push('f');
     }
-    Facts {
-        entry_type: Some(match m.kind {
-            FileKind::Dir => EntryType::Dir,
-            FileKind::File => EntryType::File,
-            FileKind::Other => EntryType::Other("OS.unix=special".to_string()),
-        }),
-        size: Some(m.len),
-        modify: m.modified.map(|t| {
-            let (s, _) = Timestamp::from_system_time(t).to_unix();
-            Timestamp::from_unix(s, 0)
-        }),
-        perm: Some(perm),
-        unique: m.unique.map(|u| u.to_string()),
-        unix_mode: m.mode,
-        other: Vec::new(),
-    }
+    // `Facts` is non-exhaustive: set the fields of a default one.
+    let mut facts = Facts::default();
+    facts.entry_type = Some(match m.kind {
+        FileKind::Dir => EntryType::Dir,
+        FileKind::File => EntryType::File,
+        FileKind::Other => EntryType::Other("OS.unix=special".to_string()),
+    });
+    facts.size = Some(m.len);
+    facts.modify = m.modified.map(|t| {
+        let (s, _) = Timestamp::from_system_time(t).to_unix();
+        Timestamp::from_unix(s, 0)
+    });
+    facts.perm = Some(perm);
+    facts.unique = m.unique.map(|u| u.to_string());
+    facts.unix_mode = m.mode;
+    facts
 }
 
 /// Appends one `MLSD` line (`facts name` CRLF).

@@ -5,214 +5,140 @@
 
 use std::io::{BufRead, IsTerminal};
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::time::Duration;
+use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
-use clap::{Parser, Subcommand};
-use ftp_server::auth::{hash_password_with, HashCost};
-use ftp_server::config::{load_users_file, parse_port_range, parse_user_spec, ConfigFile};
+use clap::FromArgMatches;
+use ftp_server::auth::{hash_password_with, HashCost, UserDb};
+use ftp_server::config::{
+    io_reason, load_users_file_for, parse_port_range, parse_user_spec, Backend, ConfigFile,
+};
+use ftp_server::reload::ReloadError;
+use ftp_server::storage::s3::S3Client;
 use ftp_server::tls::{ReloadableCert, TlsConfig};
-use ftp_server::{Config, Server};
+use ftp_server::{Config, Server, ServerError};
+use futures_lite::StreamExt;
 
-/// A secure FTP server.
-///
-/// With no arguments: serves the current directory, read-only, to anonymous users on
-/// 127.0.0.1:2121. Otherwise anonymous access is off unless --anonymous is given. Settings
-/// come from the TOML file given by --config; flags override it.
-#[derive(Debug, Parser)]
-#[command(version, about, long_about)]
-struct Cli {
-    #[command(subcommand)]
-    command: Option<Cmd>,
+// The command line (`Cli`, `Cmd`, `command`) is in its own file, so that `cargo xtask dist`
+// can include it to generate shell completions and the man page.
+include!("cli.rs");
 
-    /// TOML configuration file (flags override its settings).
-    #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
-
-    /// Control-connection listen address; repeatable. [default: 127.0.0.1:2121]
-    #[arg(long, value_name = "ADDR")]
-    listen: Vec<SocketAddr>,
-
-    /// Directory served to --user accounts and to anonymous users. [default: current directory]
-    #[arg(long, value_name = "DIR")]
-    root: Option<PathBuf>,
-
-    /// Add a user NAME:PASSWORD with all permissions on --root; repeatable.
-    #[arg(long, value_name = "NAME:PASSWORD")]
-    user: Vec<String>,
-
-    /// TOML users file ([[user]] name, password_hash, home, permissions).
-    #[arg(long, value_name = "FILE")]
-    users_file: Option<PathBuf>,
-
-    /// Allow anonymous (read-only) logins to --root. [default: off, except with no arguments]
-    #[arg(long)]
-    anonymous: bool,
-
-    /// Passive data port range, e.g. 50000-50100. [default: chosen by the OS]
-    #[arg(long, value_name = "LOW-HIGH")]
-    passive_ports: Option<String>,
-
-    /// IPv4 address or host name announced in PASV (227) replies, for NAT. [default: the
-    /// control connection's local address]
-    #[arg(long, value_name = "HOST")]
-    public_address: Option<String>,
-
-    /// Allow PORT/EPRT to addresses other than the client's (FXP). [default: off]
-    #[arg(long)]
-    allow_fxp: bool,
-
-    /// Allow PORT/EPRT to ports below 1024. [default: off]
-    #[arg(long)]
-    allow_privileged_ports: bool,
-
-    /// Maximum simultaneous sessions. [default: 1000]
-    #[arg(long, value_name = "N")]
-    max_sessions: Option<usize>,
-
-    /// Maximum simultaneous sessions per client IP. [default: 50]
-    #[arg(long, value_name = "N")]
-    max_sessions_per_ip: Option<usize>,
-
-    /// Largest file, in bytes, whose SIZE is answered in TYPE A (counting the CR LF a RETR
-    /// sends means reading the file); bigger ones answer 550. [default: 67108864]
-    #[arg(long, value_name = "BYTES")]
-    ascii_size_limit: Option<u64>,
-
-    /// Most entries a directory listing (LIST, NLST, MLSD) may have; larger directories
-    /// answer 550 (a listing is built in memory). [default: 200000]
-    #[arg(long, value_name = "N")]
-    max_list_entries: Option<usize>,
-
-    /// Idle timeout of the control connection, e.g. 300s or 5m. [default: 5m]
-    #[arg(long, value_name = "DURATION", value_parser = humantime_duration)]
-    idle_timeout: Option<Duration>,
-
-    /// Timeout for passive accepts, active connects and stalled transfers. [default: 60s]
-    #[arg(long, value_name = "DURATION", value_parser = humantime_duration)]
-    data_timeout: Option<Duration>,
-
-    /// Failed logins before the connection is closed. [default: 3]
-    #[arg(long, value_name = "N")]
-    max_login_failures: Option<u32>,
-
-    /// Delay before answering a failed login, e.g. 1s. [default: 1s]
-    #[arg(long, value_name = "DURATION", value_parser = humantime_duration)]
-    login_failure_delay: Option<Duration>,
-
-    /// How long running transfers may continue after SIGINT/SIGTERM. [default: 30s]
-    #[arg(long, value_name = "DURATION", value_parser = humantime_duration)]
-    shutdown_grace: Option<Duration>,
-
-    /// Threads running sessions. More than one pays off only when sessions need CPU of
-    /// their own (many concurrent TLS transfers). [default: 1]
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
-    workers: Option<u16>,
-
-    /// TLS certificate chain (PEM) for FTPS; reloaded with --tls-key on SIGHUP.
-    #[arg(long, value_name = "FILE", requires = "tls_key")]
-    tls_cert: Option<PathBuf>,
-
-    /// TLS private key (PEM) for --tls-cert.
-    #[arg(long, value_name = "FILE", requires = "tls_cert")]
-    tls_key: Option<PathBuf>,
-
-    /// Generate a self-signed certificate at start-up (prints its SHA-256 fingerprint), for
-    /// trying FTPS out.
-    #[arg(long, conflicts_with = "tls_cert")]
-    tls_self_signed: bool,
-
-    /// Implicit-FTPS listen address (TLS from the first byte, port 990 style); repeatable.
-    #[arg(long, value_name = "ADDR")]
-    implicit_tls_listen: Vec<SocketAddr>,
-
-    /// Refuse logins on control connections without TLS. [default: off]
-    #[arg(long)]
-    require_tls_login: bool,
-
-    /// Refuse transfers without PROT P (TLS data connections). [default: off]
-    #[arg(long)]
-    require_prot_p: bool,
-
-    /// Accept TLS data connections that do not resume the control connection's TLS session
-    /// (weaker: allows data-connection hijacking). [default: reuse required]
-    #[arg(long)]
-    no_tls_session_reuse: bool,
-
-    /// Accept CCC after login: TLS on the control connection ends and commands continue in
-    /// plain text (data connections stay as PROT set them). [default: off, CCC gets 534]
-    #[arg(long)]
-    tls_allow_ccc: bool,
+/// The quick start: no configuration and no users at all, so anonymous read-only access.
+fn quick_start(cli: &Cli) -> bool {
+    cli.config.is_none() && cli.user.is_empty() && cli.users_file.is_none()
 }
 
-#[derive(Debug, Subcommand)]
-enum Cmd {
-    /// Read a password (prompt on a terminal, else one line of stdin) and print its argon2id
-    /// hash for the users file. The cost is stored in the hash, so each login costs what its
-    /// hash was made with (defaults: 19456 KiB, 2 passes, 1 lane: about 20 ms a login).
-    HashPassword {
-        /// Memory per hash, in KiB.
-        #[arg(long, value_name = "KIB", default_value_t = HashCost::default().memory_kib)]
-        memory_kib: u32,
-        /// Passes over the memory.
-        #[arg(long, value_name = "N", default_value_t = HashCost::default().iterations)]
-        iterations: u32,
-        /// Lanes.
-        #[arg(long, value_name = "N", default_value_t = HashCost::default().parallelism)]
-        parallelism: u32,
-    },
-}
-
-fn humantime_duration(s: &str) -> Result<Duration, String> {
-    if let Ok(secs) = s.parse::<u64>() {
-        return Ok(Duration::from_secs(secs));
+/// Who may log in, from the config file's `users_file` and `anonymous_root`, `--user`,
+/// `--users-file` and `--anonymous`: what `SIGHUP` reads again.
+fn apply_users(cli: &Cli, file: Option<&ConfigFile>, cfg: &mut Config) -> Result<()> {
+    cfg.users.clear();
+    cfg.anonymous = None;
+    apply_storage(cli, file, cfg)?;
+    if let Some(f) = file {
+        f.apply_users(cfg)?;
     }
-    parse_duration(s)
-}
-
-/// Parses `300ms`, `30s`, `5m`, `1h`.
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(|| format!("invalid duration {s:?}"))?;
-    let (num, unit) = s.split_at(split);
-    let n: u64 = num.parse().map_err(|_| format!("invalid duration {s:?}"))?;
-    Ok(match unit {
-        "ms" => Duration::from_millis(n),
-        "s" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n * 60),
-        "h" => Duration::from_secs(n * 3600),
-        _ => {
-            return Err(format!(
-                "invalid duration unit in {s:?} (use ms, s, m or h)"
-            ))
-        }
-    })
-}
-
-fn build_config(cli: &Cli) -> Result<(Config, bool)> {
-    let mut cfg = Config::default();
-    if let Some(p) = &cli.config {
-        ConfigFile::load(p)?.apply(&mut cfg)?;
-    }
-    let quick_start = cli.config.is_none() && cli.user.is_empty() && cli.users_file.is_none();
     let root = match &cli.root {
-        Some(r) => r.clone(),
+        // Under S3, `--root` is a key prefix (checked when the storage opens).
+        _ if cfg.storage.backend == Backend::S3 => cli.root.clone().unwrap_or_default(),
+        Some(r) => match std::fs::metadata(r) {
+            Ok(m) if m.is_dir() => r.clone(),
+            Ok(_) => bail!("--root {}: not a directory", r.display()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                bail!("--root {}: no such directory", r.display())
+            }
+            Err(e) => bail!("--root {}: {}", r.display(), io_reason(&e)),
+        },
         None => std::env::current_dir().context("current directory")?,
     };
-    if !cli.listen.is_empty() {
-        cfg.listen = cli.listen.clone();
-    }
     for spec in &cli.user {
         cfg.users.push(parse_user_spec(spec, &root)?);
     }
     if let Some(f) = &cli.users_file {
-        cfg.users.extend(load_users_file(f)?);
+        cfg.users
+            .extend(load_users_file_for(f, cfg.storage.backend)?);
     }
-    if cli.anonymous || quick_start {
+    if cli.anonymous || quick_start(cli) {
         cfg.anonymous = Some(root);
+    }
+    Ok(())
+}
+
+/// The storage: the config file's `[storage]` table, then the flags, then the `AWS_*`
+/// environment variables for the credentials.
+fn apply_storage(cli: &Cli, file: Option<&ConfigFile>, cfg: &mut Config) -> Result<()> {
+    if let Some(f) = file {
+        f.apply_storage(cfg)?;
+    }
+    if let Some(b) = &cli.storage {
+        cfg.storage.backend = b.parse()?;
+    }
+    let s3 = &mut cfg.storage.s3;
+    s3.endpoint = cli.s3_endpoint.clone().or(s3.endpoint.take());
+    s3.bucket = cli.s3_bucket.clone().or(s3.bucket.take());
+    if let Some(r) = &cli.s3_region {
+        s3.region = r.clone();
+    }
+    if let Some(p) = &cli.s3_prefix {
+        s3.prefix = p.clone();
+    }
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    if let Some(k) = env("AWS_ACCESS_KEY_ID") {
+        s3.access_key_id = Some(k);
+    }
+    if let Some(k) = env("AWS_SECRET_ACCESS_KEY") {
+        s3.secret_access_key = Some(ftp_proto::Secret::new(k));
+    }
+    Ok(())
+}
+
+/// Start-up under S3: the bucket must exist and take the credentials (else one line and
+/// exit); the lifecycle rule for abandoned uploads is added if missing (a warning if that
+/// is not allowed, or an error when `strict`, as in `s3 init-bucket`).
+fn check_s3(cfg: &Config, strict: bool) -> Result<()> {
+    let s3 = &cfg.storage.s3;
+    let client = S3Client::new(s3)?;
+    smol::block_on(async {
+        client.check_bucket().await.map_err(anyhow::Error::msg)?;
+        let prefix = s3.prefix()?;
+        match client.ensure_lifecycle_rule(prefix.as_str()).await {
+            Ok(true) => log::info!(
+                "S3 bucket {:?}: lifecycle rule added (incomplete multipart uploads are removed after a day)",
+                client.bucket_name()
+            ),
+            Ok(false) => {}
+            Err(e) if strict => bail!(e),
+            Err(e) => log::warn!("{e}; abandoned multipart uploads will stay until removed (run `ftp-server s3 init-bucket` with rights to the bucket's lifecycle)"),
+        }
+        Ok(())
+    })
+}
+
+fn init_bucket(cli: &Cli) -> Result<()> {
+    let mut cfg = Config::default();
+    let file = cli.config.as_deref().map(ConfigFile::load).transpose()?;
+    apply_storage(cli, file.as_ref(), &mut cfg)?;
+    cfg.storage.backend = Backend::S3;
+    check_s3(&cfg, true)?;
+    println!(
+        "S3 bucket {:?} is ready (lifecycle rule for incomplete uploads in place)",
+        cfg.storage.s3.bucket.as_deref().unwrap_or_default()
+    );
+    Ok(())
+}
+
+/// The configuration from the config file and the flags. `keep` is the certificate in use
+/// when reloading: a self-signed one stays (a new one would change the fingerprint clients
+/// pinned).
+fn build_config(cli: &Cli, keep: Option<&Arc<ReloadableCert>>) -> Result<(Config, bool)> {
+    let mut cfg = Config::default();
+    let file = cli.config.as_deref().map(ConfigFile::load).transpose()?;
+    apply_users(cli, file.as_ref(), &mut cfg)?;
+    if let Some(f) = file {
+        f.apply(&mut cfg)?;
+    }
+    if !cli.listen.is_empty() {
+        cfg.listen = cli.listen.clone();
     }
     if let Some(p) = &cli.passive_ports {
         cfg.passive_ports = Some(parse_port_range(p)?);
@@ -220,8 +146,31 @@ fn build_config(cli: &Cli) -> Result<(Config, bool)> {
     if let Some(a) = &cli.public_address {
         cfg.public_address = Some(a.clone());
     }
+    if let Some(p) = &cli.passive_ports_announced {
+        cfg.passive_ports_announced = Some(parse_port_range(p)?);
+    }
+    if !cli.proxy_protocol_from.is_empty() {
+        cfg.proxy_protocol_from = ftp_server::settings::parse_cidrs(&cli.proxy_protocol_from)?;
+    }
     cfg.allow_foreign_data_address |= cli.allow_fxp;
     cfg.allow_privileged_data_port |= cli.allow_privileged_ports;
+    cfg.fsync_uploads |= cli.fsync_uploads;
+    if let Some(r) = cli.download_rate {
+        cfg.download_rate = std::num::NonZeroU64::new(r);
+    }
+    if let Some(r) = cli.upload_rate {
+        cfg.upload_rate = std::num::NonZeroU64::new(r);
+    }
+    cfg.hash_all_uploads |= cli.hash_all_uploads;
+    if let Some(a) = cli.admin_listen {
+        cfg.admin_listen = Some(a);
+    }
+    if let Some(f) = &cli.admin_token_file {
+        cfg.admin_token_file = Some(f.clone());
+    }
+    if let Some(f) = &cli.xferlog {
+        cfg.xferlog = Some(f.clone());
+    }
     macro_rules! set {
         ($($f:ident),*) => { $( if let Some(v) = cli.$f { cfg.$f = v; } )* };
     }
@@ -231,13 +180,31 @@ fn build_config(cli: &Cli) -> Result<(Config, bool)> {
         ascii_size_limit,
         max_list_entries,
         idle_timeout,
+        users_file_poll,
         data_timeout,
         max_login_failures,
         login_failure_delay,
-        shutdown_grace
+        shutdown_grace,
+        max_hash_bytes,
+        max_concurrent_hashes
     );
+    if !cli.implicit_tls_listen.is_empty() {
+        cfg.implicit_tls_listen = cli.implicit_tls_listen.clone();
+    }
+    apply_tls(cli, &mut cfg, keep)?;
+    check_listen_addresses(&cfg)?;
+    if cfg.users.is_empty() && cfg.anonymous.is_none() {
+        bail!("no users and no anonymous access: nobody could log in (use --user, --users-file or --anonymous)");
+    }
+    Ok((cfg, quick_start(cli)))
+}
+
+/// The TLS flags: a certificate (files or self-signed) and the policies that need one.
+fn apply_tls(cli: &Cli, cfg: &mut Config, keep: Option<&Arc<ReloadableCert>>) -> Result<()> {
     let cert = if let (Some(c), Some(k)) = (&cli.tls_cert, &cli.tls_key) {
         Some(ReloadableCert::from_pem_files(c, k)?)
+    } else if let (true, Some(kept)) = (cli.tls_self_signed, keep) {
+        Some(kept.clone())
     } else if cli.tls_self_signed {
         let (cert, fp) =
             ReloadableCert::self_signed(&["localhost".to_string(), "127.0.0.1".to_string()])?;
@@ -248,9 +215,6 @@ fn build_config(cli: &Cli) -> Result<(Config, bool)> {
     };
     if let Some(cert) = cert {
         cfg.tls = Some(TlsConfig::new(cert));
-    }
-    if !cli.implicit_tls_listen.is_empty() {
-        cfg.implicit_tls_listen = cli.implicit_tls_listen.clone();
     }
     if let Some(t) = cfg.tls.as_mut() {
         t.require_tls_login |= cli.require_tls_login;
@@ -264,10 +228,19 @@ fn build_config(cli: &Cli) -> Result<(Config, bool)> {
     {
         bail!("TLS options need --tls-cert and --tls-key, --tls-self-signed, or tls_cert/tls_key in --config");
     }
-    if cfg.users.is_empty() && cfg.anonymous.is_none() {
-        bail!("no users and no anonymous access: nobody could log in (use --user, --users-file or --anonymous)");
+    Ok(())
+}
+
+/// Refuses an address given twice (in `--listen`, `--implicit-tls-listen` or both), which
+/// would otherwise fail later as "address in use". Port 0 asks for a new port each time.
+fn check_listen_addresses(cfg: &Config) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    for addr in cfg.listen.iter().chain(&cfg.implicit_tls_listen) {
+        if addr.port() != 0 && !seen.insert(addr) {
+            bail!("listen address {addr} is given twice");
+        }
     }
-    Ok((cfg, quick_start))
+    Ok(())
 }
 
 fn hash_password(cost: HashCost) -> Result<()> {
@@ -294,82 +267,297 @@ fn rpassword_prompt(prompt: &str) -> Result<String> {
     Ok(rpassword::prompt_password(prompt)?)
 }
 
-fn main() -> Result<()> {
+/// Logging from `RUST_LOG`, at `info` when it is unset, empty or invalid (an invalid filter
+/// would otherwise leave only errors), as text or JSON lines.
+fn init_logging(format: LogFormat) {
+    let mut builder = env_logger::Builder::new();
+    if format == LogFormat::Json {
+        builder.format(|buf, record| {
+            use std::io::Write;
+            writeln!(buf, "{}", json_line(record))
+        });
+    }
+    builder.filter_level(log::LevelFilter::Info);
+    match std::env::var("RUST_LOG") {
+        Ok(spec) if spec.trim().is_empty() => {}
+        Ok(spec) => match env_filter::Builder::new().try_parse(&spec) {
+            Ok(_) => {
+                builder.parse_filters(&spec);
+            }
+            Err(e) => eprintln!(
+                "ftp-server: RUST_LOG={spec:?} is not a log filter ({e}); logging at info"
+            ),
+        },
+        Err(_) => {}
+    }
+    builder.parse_write_style(&std::env::var("RUST_LOG_STYLE").unwrap_or_default());
+    builder.init();
+}
+
+/// A log record as one JSON object: `ts`, `level`, `target`, `session` and `peer` (from the
+/// session tag `[s12 127.0.0.1:5555]` that starts a session's lines), the record's key-value
+/// fields (`event`, `user`, …) and `msg`. serde_json escapes every control character, so a
+/// user name or path with a newline stays on its line.
+fn json_line(record: &log::Record<'_>) -> serde_json::Value {
+    use serde_json::{Map, Value};
+    struct Fields<'a>(&'a mut Map<String, Value>);
+    impl<'kvs> log::kv::VisitSource<'kvs> for Fields<'_> {
+        fn visit_pair(
+            &mut self,
+            key: log::kv::Key<'kvs>,
+            value: log::kv::Value<'kvs>,
+        ) -> Result<(), log::kv::Error> {
+            let v = if let Some(n) = value.to_u64() {
+                Value::from(n)
+            } else if let Some(b) = value.to_bool() {
+                Value::from(b)
+            } else if let Some(f) = value.to_f64().filter(|f| f.is_finite()) {
+                Value::from(f)
+            } else {
+                Value::from(value.to_string())
+            };
+            self.0.insert(key.as_str().to_string(), v);
+            Ok(())
+        }
+    }
+    let mut obj = Map::new();
+    let now = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    obj.insert("ts".into(), now.into());
+    obj.insert(
+        "level".into(),
+        record.level().as_str().to_lowercase().into(),
+    );
+    obj.insert("target".into(), record.target().into());
+    let msg = record.args().to_string();
+    let rest = match session_tag(&msg) {
+        Some((id, peer, rest)) => {
+            obj.insert("session".into(), id.into());
+            obj.insert("peer".into(), peer.into());
+            rest
+        }
+        None => &msg,
+    };
+    let _ = record.key_values().visit(&mut Fields(&mut obj));
+    obj.insert("msg".into(), rest.into());
+    Value::Object(obj)
+}
+
+/// Splits `[s12 127.0.0.1:5555] rest` into the session number, the peer and the rest.
+fn session_tag(msg: &str) -> Option<(u64, &str, &str)> {
+    let inner = msg.strip_prefix("[s")?;
+    let (tag, rest) = inner.split_once("] ")?;
+    let (id, peer) = tag.split_once(' ')?;
+    Some((id.parse().ok()?, peer, rest))
+}
+
+/// An error and its causes on one line, each once (many messages end with their cause
+/// already), with a hint where one helps.
+fn report(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&text);
+        }
+    }
+    if let Some(ServerError::Bind { addr, source }) = e.downcast_ref::<ServerError>() {
+        if source.kind() == std::io::ErrorKind::PermissionDenied && addr.port() < 1024 {
+            line.push_str(
+                " (ports below 1024 need root or CAP_NET_BIND_SERVICE; \
+                 see ftp-server/deploy/ftp-server.service)",
+            );
+        }
+    }
+    line
+}
+
+fn main() -> ExitCode {
     // Sessions run on the server's own worker threads (`--workers`, `Server::with_workers`);
-    // smol's global executor only runs the signal handlers below.
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let cli = Cli::parse();
-    if let Some(Cmd::HashPassword {
-        memory_kib,
-        iterations,
-        parallelism,
-    }) = cli.command
-    {
-        return hash_password(HashCost {
+    // smol's global executor only runs the signal handlers.
+    let cli = Cli::from_arg_matches(&command().get_matches()).unwrap_or_else(|e| e.exit());
+    init_logging(cli.log_format);
+    let result = match cli.command {
+        Some(Cmd::HashPassword {
             memory_kib,
             iterations,
             parallelism,
-        });
+        }) => hash_password(HashCost {
+            memory_kib,
+            iterations,
+            parallelism,
+        }),
+        Some(Cmd::S3 {
+            command: S3Cmd::InitBucket,
+        }) => init_bucket(&cli),
+        None => serve(cli),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ftp-server: {}", report(&e));
+            ExitCode::FAILURE
+        }
     }
-    let (cfg, quick_start) = build_config(&cli)?;
+}
+
+/// Prints where the server listens and who may log in.
+fn print_banner(server: &Server, cfg_anonymous: Option<&str>, users: &[String], quick: bool) {
+    for addr in server.local_addrs() {
+        let host = match addr {
+            SocketAddr::V6(_) => format!("[{}]:{}", addr.ip(), addr.port()),
+            SocketAddr::V4(_) => addr.to_string(),
+        };
+        if let Some(root) = cfg_anonymous {
+            println!("Serving {root} read-only to anonymous users on ftp://{host}/");
+        }
+        if !users.is_empty() {
+            println!("Users {} may log in on ftp://{host}/", users.join(", "));
+        }
+        if quick {
+            println!("Connect with: ftp-client ftp://{host}/   or   curl ftp://{host}/");
+        }
+    }
+    for addr in server.implicit_tls_addrs() {
+        println!("Implicit FTPS on {addr}");
+    }
+    if let Some(addr) = server.admin_addr() {
+        println!("Admin HTTP on http://{addr}/ (/metrics, /healthz, /readyz, /api/v1)");
+    }
+}
+
+/// The files whose changes reload the server: the config file and the users files.
+fn watched_files(cli: &Cli) -> Vec<std::path::PathBuf> {
+    let file = cli.config.as_deref().and_then(|p| ConfigFile::load(p).ok());
+    let from_config = file.and_then(|f| f.users_file);
+    cli.config
+        .iter()
+        .chain(&cli.users_file)
+        .chain(&from_config)
+        .cloned()
+        .collect()
+}
+
+/// One log line for a reload caused by a changed file.
+fn report_change(r: Result<ftp_server::reload::ReloadReport, ReloadError>) {
+    match r {
+        Ok(rep) => log::info!(
+            event = "reload";
+            "users or config file changed: reloaded ({} users)",
+            rep.users.map_or("–".to_string(), |n| n.to_string())
+        ),
+        Err(e) => log::error!(
+            event = "reload";
+            "users or config file changed, reload refused, old users kept: {e}"
+        ),
+    }
+}
+
+/// `SIGHUP`: the server reads its configuration again through the loader (see `serve`),
+/// checks all of it and swaps it in, or keeps everything on an error.
+fn reload(handle: &ftp_server::ReloadHandle, cert: Option<&ReloadableCert>) {
+    match handle.reload() {
+        Ok(report) => {
+            if let (Some(fp), Some(cert)) = (report.certificate, cert) {
+                log::info!(event = "reload"; "SIGHUP: TLS certificate reloaded ({fp})");
+                warn_about_validity(cert);
+            }
+            if let Some(n) = report.users {
+                log::info!(event = "reload"; "SIGHUP: users reloaded ({n} users)");
+            }
+            if !report.needs_restart.is_empty() {
+                let names = report.needs_restart.join(", ");
+                log::warn!(event = "reload"; "SIGHUP: these settings change only with a restart: {names}");
+            }
+            log::info!(event = "reload"; "SIGHUP: configuration reloaded");
+        }
+        Err(e) => log::error!(
+            event = "reload";
+            "SIGHUP: reload refused, nothing changed (users, certificate and settings kept): {e}"
+        ),
+    }
+}
+
+fn warn_about_validity(cert: &ReloadableCert) {
+    if let Some(warning) = cert.validity_warning() {
+        log::warn!("{warning}");
+    }
+}
+
+fn serve(cli: Cli) -> Result<()> {
+    let (cfg, quick) = build_config(&cli, None)?;
+    if cfg.storage.backend == Backend::S3 {
+        check_s3(&cfg, false)?;
+    }
+    let cli = Arc::new(cli);
     let workers = usize::from(cli.workers.unwrap_or(1));
-    let anonymous = cfg.anonymous.clone();
-    let users: Vec<String> = cfg.users.iter().map(|u| u.name.clone()).collect();
+    let anonymous = cfg
+        .anonymous
+        .as_ref()
+        .map(|root| match cfg.storage.backend {
+            Backend::Fs => root.display().to_string(),
+            Backend::S3 => {
+                let s3 = &cfg.storage.s3;
+                let bucket = s3.bucket.as_deref().unwrap_or_default();
+                format!("s3://{bucket}/{}{}", s3.prefix, root.display())
+            }
+        });
     let tls_cert = cfg.tls.as_ref().map(|t| t.settings.cert().clone());
+    if let Some(cert) = &tls_cert {
+        warn_about_validity(cert);
+    }
+    let auth = Arc::new(UserDb::from_config(&cfg)?);
+    let cert = tls_cert.clone();
+    let watched = watched_files(&cli);
+    let loader: ftp_server::reload::ConfigLoader = Arc::new(move || {
+        build_config(&cli, tls_cert.as_ref())
+            .map(|(cfg, _)| cfg)
+            .map_err(|e| ReloadError::Invalid(report(&e)))
+    });
     smol::block_on(async move {
-        let server = Server::bind(cfg).await?.with_workers(workers);
-        for addr in server.local_addrs() {
-            let host = match addr {
-                SocketAddr::V6(_) => format!("[{}]:{}", addr.ip(), addr.port()),
-                SocketAddr::V4(_) => addr.to_string(),
-            };
-            if let Some(root) = &anonymous {
-                println!(
-                    "Serving {} read-only to anonymous users on ftp://{host}/",
-                    root.display()
-                );
+        let server = Server::bind_users(cfg, auth.clone())
+            .await?
+            .with_workers(workers)
+            .with_config_loader(loader);
+        let users = auth.user_names();
+        // The handlers are in place before the banner, which tells supervisors (and tests)
+        // that the server is ready, signals included.
+        let mut hup = async_signal::Signals::new([async_signal::Signal::Hup])
+            .context("installing the SIGHUP handler")?;
+        let handle = server.reload_handle();
+        smol::spawn(async move {
+            while let Some(Ok(_)) = hup.next().await {
+                let (handle, cert) = (handle.clone(), cert.clone());
+                // Reading files and opening homes may block: not on the executor.
+                blocking::unblock(move || reload(&handle, cert.as_deref())).await;
             }
-            if !users.is_empty() {
-                println!("Users {} may log in on ftp://{host}/", users.join(", "));
-            }
-            if quick_start {
-                println!("Connect with: ftp-client ftp://{host}/   or   curl ftp://{host}/");
-            }
-        }
-        for addr in server.implicit_tls_addrs() {
-            println!("Implicit FTPS on {addr}");
-        }
-        if let Some(cert) = tls_cert {
-            let hup = async_signal::Signals::new([async_signal::Signal::Hup])
-                .context("installing the SIGHUP handler")?;
-            smol::spawn(async move {
-                use futures_lite::StreamExt;
-                let mut hup = hup;
-                while let Some(Ok(_)) = hup.next().await {
-                    match cert.reload() {
-                        Ok(true) => {
-                            log::info!("SIGHUP: TLS certificate reloaded ({})", cert.fingerprint())
-                        }
-                        Ok(false) => log::info!("SIGHUP: self-signed certificate kept"),
-                        Err(e) => log::error!("SIGHUP: TLS certificate not reloaded: {e}"),
-                    }
-                }
-            })
+        })
+        .detach();
+        if !watched.is_empty() {
+            let handle = server.reload_handle();
+            smol::spawn(ftp_server::reload::watch_files(
+                handle,
+                watched,
+                report_change,
+            ))
             .detach();
         }
         let stop = server.shutdown_handle();
-        let signals =
+        let mut signals =
             async_signal::Signals::new([async_signal::Signal::Int, async_signal::Signal::Term])
                 .context("installing signal handlers")?;
         smol::spawn(async move {
-            use futures_lite::StreamExt;
-            let mut signals = signals;
             if let Some(Ok(sig)) = signals.next().await {
                 log::info!("received {sig:?}: shutting down");
                 stop.shutdown();
             }
         })
         .detach();
+        print_banner(&server, anonymous.as_deref(), &users, quick);
         server.run().await?;
         Ok(())
     })
@@ -378,11 +566,32 @@ fn main() -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::{CommandFactory, Parser};
+    use std::path::Path;
+    use std::time::Duration;
 
     #[test]
     fn cli_is_well_formed() {
-        use clap::CommandFactory;
-        Cli::command().debug_assert();
+        command().debug_assert();
+    }
+
+    #[test]
+    fn every_flag_is_a_row_of_the_settings_table_and_back() {
+        let cli = Cli::command();
+        let mut flags: Vec<String> = cli
+            .get_arguments()
+            .filter_map(|a| a.get_long())
+            .filter(|l| !["help", "version"].contains(l))
+            .map(|l| format!("--{l}"))
+            .collect();
+        let mut rows: Vec<String> = ftp_server::settings::table()
+            .into_iter()
+            .filter_map(|s| s.flag)
+            .map(|f| f.split(' ').next().unwrap_or(f).to_string())
+            .collect();
+        flags.sort();
+        rows.sort();
+        assert_eq!(flags, rows, "add the flag to ftp-server/src/settings.rs");
     }
 
     #[test]
@@ -399,10 +608,83 @@ mod tests {
     #[test]
     fn no_arguments_means_anonymous_read_only_quick_start() {
         let cli = Cli::parse_from(["ftp-server"]);
-        let (cfg, quick) = build_config(&cli).unwrap();
+        let (cfg, quick) = build_config(&cli, None).unwrap();
         assert!(quick && cfg.anonymous.is_some() && cfg.users.is_empty());
         let cli = Cli::parse_from(["ftp-server", "--user", "a:b"]);
-        let (cfg, quick) = build_config(&cli).unwrap();
+        let (cfg, quick) = build_config(&cli, None).unwrap();
         assert!(!quick && cfg.anonymous.is_none());
+    }
+
+    #[test]
+    fn under_s3_the_root_is_a_key_prefix_and_the_flags_set_the_bucket() {
+        let cli = Cli::parse_from([
+            "ftp-server",
+            "--storage",
+            "s3",
+            "--s3-endpoint",
+            "http://127.0.0.1:7480",
+            "--s3-bucket",
+            "ftp",
+            "--s3-prefix",
+            "site1/",
+            "--root",
+            "no/such/dir",
+            "--user",
+            "a:b",
+        ]);
+        let (cfg, _) = build_config(&cli, None).unwrap();
+        assert_eq!(cfg.storage.backend, Backend::S3);
+        assert_eq!(cfg.users[0].home, Path::new("no/such/dir"));
+        let s3 = &cfg.storage.s3;
+        assert_eq!(s3.bucket.as_deref(), Some("ftp"));
+        assert_eq!(
+            (s3.prefix.as_str(), s3.region.as_str()),
+            ("site1/", "us-east-1")
+        );
+        let fs = Cli::parse_from(["ftp-server", "--root", "no/such/dir", "--user", "a:b"]);
+        assert!(
+            build_config(&fs, None).is_err(),
+            "on the filesystem the root must exist"
+        );
+    }
+
+    #[test]
+    fn errors_are_reported_once_and_a_refused_low_port_gets_a_hint() {
+        let bind = |addr: &str| {
+            anyhow::Error::from(ServerError::Bind {
+                addr: addr.parse().unwrap(),
+                source: std::io::Error::from_raw_os_error(13),
+            })
+        };
+        assert_eq!(
+            report(&bind("0.0.0.0:21")),
+            "cannot listen on 0.0.0.0:21: Permission denied (os error 13) (ports below 1024 \
+             need root or CAP_NET_BIND_SERVICE; see ftp-server/deploy/ftp-server.service)"
+        );
+        assert_eq!(
+            report(&bind("0.0.0.0:2121")),
+            "cannot listen on 0.0.0.0:2121: Permission denied (os error 13)"
+        );
+        let wrapped =
+            anyhow::Error::from(std::io::Error::from_raw_os_error(2)).context("reading x");
+        assert_eq!(
+            report(&wrapped),
+            "reading x: No such file or directory (os error 2)"
+        );
+    }
+
+    #[test]
+    fn zero_is_refused_for_counts_and_timeouts() {
+        assert_eq!(
+            at_least_one::<usize>("0"),
+            Err("must be at least 1".to_string())
+        );
+        assert_eq!(
+            at_least_one::<u32>("x"),
+            Err("expected a whole number".to_string())
+        );
+        assert_eq!(at_least_one::<usize>("7"), Ok(7));
+        assert!(positive_duration("0s").is_err() && positive_duration("0").is_err());
+        assert_eq!(positive_duration("1ms"), Ok(Duration::from_millis(1)));
     }
 }

@@ -2,21 +2,27 @@
 //! each session as its own task on one of its worker threads (a panic stays inside it) and
 //! shuts down gracefully.
 
-use std::collections::HashMap;
+use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_net::{TcpListener, TcpStream};
 use ftp_proto::{Reply, ReplyCode};
+use futures::future::Either;
 use futures::FutureExt;
 use futures_lite::future;
 
+use crate::access::{Access, Admission, Offence};
 use crate::auth::{Authenticator, UserDb, UserDbError};
 use crate::config::Config;
 use crate::conn;
+use crate::metrics::{Metrics, Rejected};
+use crate::reload::{ConfigLoader, ReloadError, ReloadHandle};
+use crate::shared::{ServerSignals, Shared, Signals};
+use crate::xferlog::Xferlog;
 
 /// Errors starting or running the server.
 #[derive(Debug, thiserror::Error)]
@@ -39,65 +45,15 @@ pub enum ServerError {
     /// Implicit-FTPS listeners were configured without TLS settings.
     #[error("implicit FTPS listeners need a TLS certificate")]
     ImplicitWithoutTls,
+    /// A setting is out of step with another (`passive_ports_announced`).
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
     /// The public address could not be resolved to an IPv4 address.
     #[error("cannot resolve public address {0:?} to an IPv4 address")]
     PublicAddress(String),
-}
-
-/// State shared by all sessions.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub(crate) config: Arc<Config>,
-    pub(crate) auth: Arc<dyn Authenticator>,
-    pub(crate) public_ip: Option<Ipv4Addr>,
-    sessions: Mutex<Limits>,
-    next_id: AtomicU64,
-}
-
-#[derive(Debug, Default)]
-struct Limits {
-    total: usize,
-    per_ip: HashMap<IpAddr, usize>,
-}
-
-/// Releases a session's slot when dropped.
-#[derive(Debug)]
-struct Slot {
-    shared: Arc<Shared>,
-    ip: IpAddr,
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        let mut l = self
-            .shared
-            .sessions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        l.total = l.total.saturating_sub(1);
-        if let Some(n) = l.per_ip.get_mut(&self.ip) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                l.per_ip.remove(&self.ip);
-            }
-        }
-    }
-}
-
-impl Shared {
-    fn take_slot(self: &Arc<Self>, ip: IpAddr) -> Option<Slot> {
-        let mut l = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
-        let per = l.per_ip.get(&ip).copied().unwrap_or(0);
-        if l.total >= self.config.max_sessions || per >= self.config.max_sessions_per_ip {
-            return None;
-        }
-        l.total += 1;
-        *l.per_ip.entry(ip).or_insert(0) += 1;
-        Some(Slot {
-            shared: self.clone(),
-            ip,
-        })
-    }
+    /// The admin token file or the transfer log is unusable.
+    #[error(transparent)]
+    Files(#[from] ReloadError),
 }
 
 /// Stops a running [`Server`]: it stops accepting, lets running transfers finish within the
@@ -112,15 +68,6 @@ impl ShutdownHandle {
     pub fn shutdown(&self) {
         self.tx.close();
     }
-}
-
-/// Signals a session receives from the server.
-#[derive(Debug, Clone)]
-pub(crate) struct Signals {
-    /// Closed when the server shuts down: finish the current transfer, then leave.
-    pub(crate) shutdown: async_channel::Receiver<()>,
-    /// Closed when the grace period is over: leave now.
-    pub(crate) kill: async_channel::Receiver<()>,
 }
 
 /// An FTP server with bound listeners.
@@ -146,17 +93,31 @@ pub(crate) struct Signals {
 pub struct Server {
     listeners: Vec<TcpListener>,
     implicit: Vec<TcpListener>,
+    admin: Option<TcpListener>,
     shared: Arc<Shared>,
     shutdown_tx: async_channel::Sender<()>,
     shutdown_rx: async_channel::Receiver<()>,
     workers: usize,
+    /// Served directories whose stale upload temporaries `run` sweeps.
+    sweep: Vec<crate::storage::FsStorage>,
 }
 
 impl Server {
     /// Binds the listeners now, with the built-in [`UserDb`] authenticator.
     pub async fn bind(config: Config) -> Result<Server, ServerError> {
-        let auth = Arc::new(UserDb::from_config(&config)?);
-        Server::bind_with(config, auth).await
+        let db = Arc::new(UserDb::from_config(&config)?);
+        let sweep = db.roots().to_vec();
+        let mut server = Server::bind_users(config, db).await?;
+        server.sweep = sweep;
+        Ok(server)
+    }
+
+    /// Binds the listeners now, with `users` as the authenticator; a reload
+    /// ([`Server::reload_handle`]) swaps the users in it.
+    pub async fn bind_users(config: Config, users: Arc<UserDb>) -> Result<Server, ServerError> {
+        let server = Server::bind_with(config, users.clone()).await?;
+        server.shared.set_users(users);
+        Ok(server)
     }
 
     /// Binds the listeners now, with a custom authenticator (and thereby storage).
@@ -167,10 +128,14 @@ impl Server {
         if config.listen.is_empty() {
             return Err(ServerError::NoListenAddress);
         }
+        config.check_announced_ports()?;
         let public_ip = match &config.public_address {
             None => None,
             Some(a) => Some(resolve_public(a).await?),
         };
+        if let Some(warning) = misannounced(public_ip, &config) {
+            log::warn!("{warning}");
+        }
         let mut listeners = Vec::new();
         for &addr in &config.listen {
             let l = TcpListener::bind(addr)
@@ -188,20 +153,44 @@ impl Server {
                 .map_err(|source| ServerError::Bind { addr, source })?;
             implicit.push(l);
         }
+        let admin = match config.admin_listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| ServerError::Bind { addr, source })?,
+            ),
+            None => None,
+        };
+        let token = config
+            .admin_token_file
+            .as_deref()
+            .map(crate::reload::read_token)
+            .transpose()?;
+        let xferlog =
+            Xferlog::open(config.xferlog.as_deref()).map_err(|e| ReloadError::Xferlog {
+                path: config
+                    .xferlog
+                    .as_deref()
+                    .unwrap_or(std::path::Path::new(""))
+                    .display()
+                    .to_string(),
+                reason: crate::config::io_reason(&e),
+            })?;
+        let shared = Shared::new(config, auth, public_ip, Metrics::new(), xferlog);
+        *shared
+            .admin_token
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = token;
         let (shutdown_tx, shutdown_rx) = async_channel::bounded(1);
         Ok(Server {
             listeners,
             implicit,
-            shared: Arc::new(Shared {
-                config: Arc::new(config),
-                auth,
-                public_ip,
-                sessions: Mutex::new(Limits::default()),
-                next_id: AtomicU64::new(1),
-            }),
+            admin,
+            shared: Arc::new(shared),
             shutdown_tx,
             shutdown_rx,
             workers: 1,
+            sweep: Vec::new(),
         })
     }
 
@@ -221,6 +210,47 @@ impl Server {
             .collect()
     }
 
+    /// The bound admin HTTP address ([`Config::admin_listen`]), if any.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// The server's metrics (what `/metrics` shows).
+    pub fn metrics(&self) -> Metrics {
+        self.shared.metrics.clone()
+    }
+
+    /// Sets where a reload reads the configuration again (see [`crate::reload`]); without
+    /// one a reload only reads the admin token again and reopens the transfer log.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use ftp_server::{Config, Server};
+    /// let cfg = Config {
+    ///     listen: vec!["127.0.0.1:0".parse().unwrap()],
+    ///     admin_listen: Some("127.0.0.1:0".parse().unwrap()),
+    ///     ..Config::default()
+    /// };
+    /// let again = cfg.clone();
+    /// let server = smol::block_on(Server::bind(cfg))
+    ///     .unwrap()
+    ///     .with_config_loader(Arc::new(move || Ok(Config { max_sessions: 7, ..again.clone() })));
+    /// assert!(server.admin_addr().is_some());
+    /// let report = server.reload_handle().reload().unwrap();
+    /// assert!(report.needs_restart.is_empty());
+    /// ```
+    pub fn with_config_loader(self, loader: ConfigLoader) -> Server {
+        self.shared.set_loader(loader);
+        self
+    }
+
+    /// A handle that reloads the configuration of the running server.
+    pub fn reload_handle(&self) -> ReloadHandle {
+        ReloadHandle {
+            shared: self.shared.clone(),
+        }
+    }
+
     /// Sets how many threads run sessions (at least 1; by default 1). The thread that polls
     /// [`Server::run`] is one of them, and also runs the accept loops; the others are started
     /// by `run` and leave when it returns. Each new session goes to the next thread in turn
@@ -229,8 +259,8 @@ impl Server {
     /// Why one by default: the process has a single I/O reactor (async-io's), so a session on
     /// any other thread is woken across threads at every step. On a 2-core machine one thread
     /// served as many small files per second as two (~17,000) and ~15% more sessions per
-    /// second (`cargo xtask bench`); more threads pay off when sessions burn CPU of their own
-    /// (many concurrent TLS transfers).
+    /// second (`cargo xtask bench`). Protected (TLS) transfers, the CPU-bound work, run on
+    /// a pool of one thread per core whatever this is.
     ///
     /// ```
     /// # use ftp_server::{Config, Server};
@@ -243,6 +273,20 @@ impl Server {
         self
     }
 
+    /// The server's bans and per-user session counts: [`Access::bans`] lists the banned
+    /// addresses and [`Access::lift`] lifts a ban while the server runs (for an admin API).
+    ///
+    /// ```
+    /// # use ftp_server::{Config, Server};
+    /// let cfg = Config { listen: vec!["127.0.0.1:0".parse().unwrap()], ..Config::default() };
+    /// let server = smol::block_on(Server::bind(cfg)).unwrap();
+    /// let access = server.access();
+    /// assert!(access.bans().is_empty());
+    /// ```
+    pub fn access(&self) -> std::sync::Arc<Access> {
+        self.shared.access.clone()
+    }
+
     /// A handle that stops [`Server::run`].
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         ShutdownHandle {
@@ -251,8 +295,16 @@ impl Server {
     }
 
     /// Serves until [`ShutdownHandle::shutdown`] is called, then waits up to the grace period
-    /// for running sessions to finish their transfers.
-    pub async fn run(self) -> Result<(), ServerError> {
+    /// for running sessions to finish their transfers. Meanwhile the served directories of
+    /// [`Server::bind`]'s users are swept of stale upload temporaries in the background (see
+    /// [`crate::storage::fs::Sweeper`]).
+    pub async fn run(mut self) -> Result<(), ServerError> {
+        let _sweeper = match std::mem::take(&mut self.sweep) {
+            roots if roots.is_empty() => None,
+            roots => crate::storage::fs::Sweeper::start(roots)
+                .map_err(|e| log::warn!("stale upload temporaries are not swept: {e}"))
+                .ok(),
+        };
         let workers = Workers::start(self.workers);
         let local = workers.execs[0].clone();
         local.run(self.serve(workers)).await
@@ -260,10 +312,16 @@ impl Server {
 
     async fn serve(self, workers: Workers) -> Result<(), ServerError> {
         let (alive_tx, alive_rx) = async_channel::bounded::<()>(1);
-        let (kill_tx, kill_rx) = async_channel::bounded::<()>(1);
-        let signals = Signals {
-            shutdown: self.shutdown_rx.clone(),
-            kill: kill_rx,
+        let shared = self.shared.clone();
+        // Shutdown or drain: sessions finish their transfer, then leave; kill: now.
+        let signals = shared.signals.clone();
+        // The admin listener answers until `run` returns (`/readyz` says 503 meanwhile).
+        let admin = match self.admin {
+            Some(l) => {
+                let ex = workers.execs[0].clone();
+                futures::future::Either::Left(crate::admin::serve(l, shared.clone(), ex))
+            }
+            None => futures::future::Either::Right(future::pending::<()>()),
         };
         // The accept loops run inside this future rather than as tasks: a task would keep
         // `workers` (and so the executor holding it) alive should `run` be dropped.
@@ -273,54 +331,70 @@ impl Server {
                 .map(|l| (l, false))
                 .chain(self.implicit.into_iter().map(|l| (l, true)))
                 .map(|(l, implicit)| {
-                    accept_loop(
-                        l,
-                        implicit,
-                        self.shared.clone(),
-                        signals.clone(),
-                        alive_tx.clone(),
-                        &workers,
-                    )
+                    accept_loop(l, implicit, shared.clone(), alive_tx.clone(), &workers)
                 }),
         );
-        future::or(
-            async {
-                accept_loops.await;
-            },
-            async {
-                let _ = self.shutdown_rx.recv().await;
-            },
-        )
-        .await;
-        log::info!("shutting down: no new connections");
-        drop(alive_tx);
-        let grace = self.shared.config.shutdown_grace;
-        let all_done = future::or(
-            async {
-                let _ = alive_rx.recv().await;
-                true
-            },
-            async {
-                async_io::Timer::after(grace).await;
-                false
-            },
-        )
-        .await;
-        if !all_done {
-            log::warn!("grace period over: closing remaining sessions");
-            kill_tx.close();
+        let drained = async {
+            shared.drain_requested().await;
+            signals.shutdown();
+            async_io::Timer::after(shared.config().shutdown_grace).await;
+            signals.kill();
+            future::pending::<()>().await
+        };
+        let main = async {
             future::or(
                 async {
-                    let _ = alive_rx.recv().await;
+                    accept_loops.await;
                 },
-                async {
-                    async_io::Timer::after(Duration::from_secs(2)).await;
-                },
+                future::or(
+                    async {
+                        let _ = self.shutdown_rx.recv().await;
+                    },
+                    drained,
+                ),
             )
             .await;
-        }
-        log::info!("server stopped");
+            log::info!("shutting down: no new connections");
+            shared.draining.store(true, Ordering::Relaxed);
+            signals.shutdown();
+            drop(alive_tx);
+            wind_down(shared.config().shutdown_grace, &alive_rx, &signals).await;
+            log::info!("server stopped");
+        };
+        future::or(main, async {
+            admin.await;
+        })
+        .await;
         Ok(())
+    }
+}
+
+/// Waits up to `grace` for the sessions (`alive` closes when the last one ends), then
+/// tells the rest to leave and waits for them a little longer.
+async fn wind_down(grace: Duration, alive: &async_channel::Receiver<()>, signals: &ServerSignals) {
+    let all_done = future::or(
+        async {
+            let _ = alive.recv().await;
+            true
+        },
+        async {
+            async_io::Timer::after(grace).await;
+            false
+        },
+    )
+    .await;
+    if !all_done {
+        log::warn!("grace period over: closing remaining sessions");
+        signals.kill();
+        future::or(
+            async {
+                let _ = alive.recv().await;
+            },
+            async {
+                async_io::Timer::after(Duration::from_secs(2)).await;
+            },
+        )
+        .await;
     }
 }
 
@@ -376,6 +450,42 @@ impl Workers {
     }
 }
 
+/// The executor protected (TLS) transfers run on, driven by one thread per available core
+/// (`std::thread::available_parallelism`), started on first use and shared by every server
+/// of the process.
+///
+/// Why: sessions stay on one worker thread by default (see [`Server::with_workers`]), so
+/// every session's AES-GCM would share one core; a TLS transfer is CPU-bound, and the thread
+/// hop it costs to run here is small beside its encryption. Plain transfers never come here
+/// (their `sendfile`/`splice` loops cost the kernel, not the session thread). A transfer that
+/// is dropped here (`ABOR`, session end) is cancelled with its task.
+/// `None` if no thread could be started: the transfer then runs on the session's thread.
+pub(crate) fn cpu_pool() -> Option<&'static smol::Executor<'static>> {
+    static POOL: std::sync::OnceLock<Option<&'static smol::Executor<'static>>> =
+        std::sync::OnceLock::new();
+    *POOL.get_or_init(|| {
+        let ex: &'static smol::Executor<'static> = Box::leak(Box::new(smol::Executor::new()));
+        let n = std::thread::available_parallelism().map_or(1, usize::from);
+        let mut running = 0;
+        for i in 0..n {
+            let started = std::thread::Builder::new()
+                .name(format!("ftp-tls-{i}"))
+                .spawn(move || loop {
+                    // A transfer's panic surfaces in the session awaiting it (its task
+                    // ends); should anything else panic, the thread goes on.
+                    let _ = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                        async_io::block_on(ex.run(future::pending::<()>()))
+                    }));
+                });
+            match started {
+                Ok(_) => running += 1,
+                Err(e) => log::warn!("cannot start TLS worker thread: {e}"),
+            }
+        }
+        (running > 0).then_some(ex)
+    })
+}
+
 impl std::fmt::Debug for Workers {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Workers")
@@ -405,11 +515,28 @@ async fn resolve_public(a: &str) -> Result<Ipv4Addr, ServerError> {
     .await
 }
 
+/// The start-up warning for a classic misconfiguration that makes every `PASV` fail: the
+/// announced address is loopback or unspecified while the server listens on a public
+/// interface (remote clients would be sent to their own machine).
+fn misannounced(public: Option<Ipv4Addr>, config: &Config) -> Option<String> {
+    let public_listen = config
+        .listen
+        .iter()
+        .find(|a| !a.ip().to_canonical().is_loopback())?;
+    let announced = public
+        .into_iter()
+        .chain(config.passive_address_overrides.iter().map(|o| o.address))
+        .find(|a| a.is_loopback() || a.is_unspecified())?;
+    Some(format!(
+        "passive replies announce {announced} while listening on {public_listen}: remote \
+         clients will fail every PASV (set --public-address to the address they reach)"
+    ))
+}
+
 async fn accept_loop(
     listener: TcpListener,
     implicit: bool,
     shared: Arc<Shared>,
-    signals: Signals,
     alive: async_channel::Sender<()>,
     workers: &Workers,
 ) {
@@ -423,45 +550,150 @@ async fn accept_loop(
                 continue;
             }
         };
-        let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
-        let tag = format!("[s{id} {peer}]");
-        let Some(slot) = shared.take_slot(peer.ip().to_canonical()) else {
-            log::warn!("{tag} refused: too many sessions");
-            workers.execs[0].spawn(refuse(stream)).detach();
-            continue;
+        let id = shared.next_id();
+        let new = NewConn {
+            id,
+            implicit,
+            shared: shared.clone(),
+            alive: alive.clone(),
         };
-        let alive = alive.clone();
-        log::info!("{tag} connected");
+        if shared
+            .config()
+            .proxy_protocol_from
+            .requires_header(peer.ip())
+        {
+            // The header is read in a task of its own: a slow balancer holds up nobody. The
+            // address rules then apply to the client it names.
+            workers
+                .next()
+                .spawn(new.through_proxy(stream, peer))
+                .detach();
+            continue;
+        }
+        if refused_at_accept(&shared, peer) {
+            // One accept, one close: no greeting, no task.
+            drop(stream);
+            continue;
+        }
+        match new.admit(stream, peer) {
+            Either::Left(session) => workers.next().spawn(session).detach(),
+            Either::Right(refusal) => workers.execs[0].spawn(refusal).detach(),
+        }
+    }
+}
+
+/// True (logged and counted) when the address rules refuse the client at `peer` (its real
+/// address): `deny_ips`, `allow_ips`, a ban.
+fn refused_at_accept(shared: &Shared, peer: SocketAddr) -> bool {
+    let refused = match shared
+        .access
+        .admits(peer.ip().to_canonical(), &shared.config())
+    {
+        Admission::Admitted => return false,
+        Admission::Denied => Rejected::Denied,
+        Admission::Banned => Rejected::Banned,
+    };
+    log::debug!(event = "refused", reason:? = refused; "[{peer}] refused: {refused:?}");
+    shared.metrics.rejected(refused);
+    true
+}
+
+/// A connection just accepted, and what admitting it needs.
+struct NewConn {
+    id: u64,
+    implicit: bool,
+    shared: Arc<Shared>,
+    alive: async_channel::Sender<()>,
+}
+
+impl NewConn {
+    /// Reads the PROXY header of a connection from a load balancer, then admits the client
+    /// it names. A missing or malformed header closes the connection: one log line, counted.
+    async fn through_proxy(self, mut stream: TcpStream, balancer: SocketAddr) {
+        let limit = crate::proxy::HEADER_TIMEOUT;
+        let peer = match crate::proxy::read_header(&mut stream, limit).await {
+            // UNKNOWN/LOCAL (health checks): the connection's own addresses.
+            Ok(a) => a.source.unwrap_or(balancer),
+            Err(e) => {
+                let id = self.id;
+                log::warn!(event = "refused", reason = "proxy_header"; "[s{id} {balancer}] closed: {e}");
+                self.shared.metrics.rejected(Rejected::ProxyHeader);
+                return;
+            }
+        };
+        if refused_at_accept(&self.shared, peer) {
+            return;
+        }
+        self.admit(stream, peer).await;
+    }
+
+    /// Admits a client at `peer` (its real address): the session to run (`Left`), or the
+    /// refusal to send (`Right`) when the server drains or the client is over a session limit.
+    fn admit(
+        self,
+        stream: TcpStream,
+        peer: SocketAddr,
+    ) -> Either<impl Future<Output = ()> + Send + 'static, impl Future<Output = ()> + Send + 'static>
+    {
+        let NewConn {
+            id,
+            implicit,
+            shared,
+            alive,
+        } = self;
+        let ip = peer.ip().to_canonical();
+        let tag = format!("[s{id} {peer}]");
+        if shared.draining.load(Ordering::Relaxed) {
+            log::info!(event = "refused", reason = "draining"; "{tag} refused: draining");
+            shared.metrics.rejected(Rejected::Draining);
+            return Either::Right(refuse(stream, DRAINING));
+        }
+        let slot = match shared.take_slot(ip) {
+            Ok(slot) => slot,
+            Err(why) => {
+                log::warn!(event = "refused", reason:? = why; "{tag} refused: too many sessions");
+                shared.metrics.rejected(why);
+                shared
+                    .access
+                    .offend(ip, Offence::OverLimit, &shared.config());
+                return Either::Right(refuse(stream, TOO_MANY));
+            }
+        };
+        let local = stream.local_addr().unwrap_or(peer);
+        let (live, registered) = shared.register(id, peer, local);
+        let signals = Signals {
+            server: shared.signals.clone(),
+            live: live.clone(),
+        };
+        log::info!(event = "connected"; "{tag} connected");
         // The session keeps its tag; the last log line rebuilds it rather than keep a copy.
         // A combinator, not an `async move` block: the block would keep its own copy of the
         // session future (and of every argument) beside the one it awaits, for as long as the
         // session lives.
         let session = AssertUnwindSafe(conn::serve(
-            stream,
-            peer,
-            shared.clone(),
-            signals.clone(),
-            tag,
-            implicit,
+            stream, peer, shared, signals, live, tag, implicit,
         ))
         .catch_unwind()
         .map(move |r| {
+            drop(registered);
             drop(slot);
             drop(alive);
             match r {
-                Ok(()) => log::info!("[s{id} {peer}] disconnected"),
+                Ok(()) => log::info!(event = "disconnected"; "[s{id} {peer}] disconnected"),
                 Err(_) => log::error!("[s{id} {peer}] session panicked; closed"),
             }
         });
-        workers.next().spawn(session).detach();
+        Either::Left(session)
     }
 }
 
-async fn refuse(mut stream: TcpStream) {
-    let r = Reply::new(
-        ReplyCode::NOT_AVAILABLE,
-        "Too many connections, try again later.",
-    );
+/// The reply to a connection over the session limits.
+const TOO_MANY: &str = "Too many connections, try again later.";
+/// The reply to a connection while the server drains.
+const DRAINING: &str = "Server is draining, try another one.";
+
+async fn refuse(mut stream: TcpStream, text: &'static str) {
+    let r = Reply::new(ReplyCode::NOT_AVAILABLE, text);
     let _ = crate::data::timeout(
         Duration::from_secs(5),
         ftp_proto::io::write_reply(&mut stream, &r),
@@ -479,6 +711,23 @@ mod tests {
         let mut line = String::new();
         r.read_line(&mut line).expect("reply");
         line
+    }
+
+    #[test]
+    fn loopback_announced_on_a_public_interface_is_warned_about() {
+        let public: Config = Config {
+            listen: vec!["0.0.0.0:21".parse().unwrap()],
+            ..Config::default()
+        };
+        assert!(misannounced(Some(Ipv4Addr::LOCALHOST), &public).is_some());
+        assert!(misannounced(Some(Ipv4Addr::UNSPECIFIED), &public).is_some());
+        assert!(misannounced(Some(Ipv4Addr::new(203, 0, 113, 5)), &public).is_none());
+        assert!(misannounced(None, &public).is_none());
+        let local = Config {
+            listen: vec!["127.0.0.1:21".parse().unwrap()],
+            ..Config::default()
+        };
+        assert!(misannounced(Some(Ipv4Addr::LOCALHOST), &local).is_none());
     }
 
     #[test]

@@ -2,14 +2,22 @@
 //!
 //! * [`ReloadableCert`] serves the certificate; [`ReloadableCert::reload`] swaps it (on
 //!   `SIGHUP`) without touching established sessions.
-//! * [`TlsSettings`] holds the server-wide TLS state; [`TlsSettings::session`] builds the
+//! * [`TlsSettings`] holds the server-wide TLS state (certificate, ticket key, session-ID
+//!   cache, the owners of issued sessions); [`TlsSettings::session`] builds the
 //!   per-control-connection [`SessionTls`].
-//! * [`SessionTls`] has one session cache per control connection, shared by the control
-//!   configuration (which sends TLS 1.3 tickets) and the data configuration (which sends
-//!   none unless the client asks for them with RFC 9149 `ticket_request`). A data connection
-//!   whose handshake [resumed](rustls::HandshakeKind::Resumed) a session can therefore only
-//!   have resumed *this* control connection's session, which is what `require_ssl_reuse`
-//!   checks: it stops another party from hijacking the data connection.
+//! * Every TLS session the server issues (a TLS 1.3 ticket, a TLS 1.2 session ID or a TLS 1.2
+//!   stateless ticket) is bound to the control connection it was issued on (a data
+//!   connection's new sessions are bound to its control connection). A handshake may resume
+//!   it only if its own control connection has the **same client IP address and the same
+//!   logged-in user** as the issuing one (at the time of the resumption; a closed issuer
+//!   counts with its last user, for [`CLOSED_OWNER_RETENTION`]; an issuer that has never
+//!   logged in yet is waited for, a few seconds at most). Anything else falls back
+//!   to a full handshake, which a data connection refuses while reuse is required
+//!   (vsftpd's `require_ssl_reuse`): a port thief cannot present its victim's session,
+//!   while clients with one session cache for several control connections (rclone and
+//!   other Go programs) resume a sibling's session.
+//! * Data connections send no TLS 1.3 tickets unless the client asks for them with RFC 9149
+//!   `ticket_request`.
 //!
 //! Only TLS 1.2 and 1.3 are offered.
 //!
@@ -19,32 +27,51 @@
 //! let (cert, fingerprint) = ReloadableCert::self_signed(&["localhost".into()]).unwrap();
 //! assert_eq!(fingerprint.len(), 32 * 3 - 1); // AA:BB:...
 //! let settings = TlsSettings::new(cert);
-//! let per_session = settings.session().unwrap();
+//! let per_session = settings.session("127.0.0.1".parse().unwrap()).unwrap();
+//! per_session.set_user(Some("alice")); // after login
 //! let _acceptor = per_session.control_acceptor();
 //! ```
 
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::io;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::task::{ready, Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use futures_lite::future;
 use futures_lite::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use futures_rustls::server::TlsStream;
 use futures_rustls::TlsAcceptor;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::server::{
-    ClientHello, ResolvesServerCert, ServerSessionMemoryCache, StoresServerSessions,
+    ClientHello, ProducesTickets, ResolvesServerCert, ServerSessionMemoryCache,
+    StoresServerSessions,
 };
 use rustls::sign::CertifiedKey;
 use rustls::{HandshakeKind, ServerConfig};
 use sha2::{Digest, Sha256};
 
-/// Sessions remembered per control connection (each data connection resumes one of them).
-const SESSIONS_PER_CONTROL: usize = 64;
+/// TLS 1.2 session IDs remembered server-wide (clients that resume with tickets, and every
+/// TLS 1.3 client, need no server memory: their tickets are stateless).
+const SESSION_IDS: usize = 1024;
+
+/// How long a closed control connection's sessions stay resumable by its siblings (a client
+/// with one session cache for several connections may offer them after the issuer closed).
+pub const CLOSED_OWNER_RETENTION: Duration = Duration::from_secs(3600);
+
+/// How long a data connection that resumed a session of a connection that has not logged in
+/// yet waits for that login (a client may hand a data connection the ticket of a sibling it
+/// is still logging in).
+const PENDING_LOGIN_WAIT: Duration = Duration::from_secs(10);
+
+/// Most closed control connections remembered for [`CLOSED_OWNER_RETENTION`]; the oldest
+/// are forgotten first.
+const MAX_CLOSED_OWNERS: usize = 4096;
 
 /// A TLS setup failure.
 #[derive(Debug, thiserror::Error)]
@@ -65,14 +92,14 @@ pub enum TlsError {
     #[error("{0}: no PEM private key found")]
     NoKey(PathBuf),
     /// The key is unusable or does not match the certificate.
-    #[error("certificate {cert} / key {key}: {source}")]
+    #[error("certificate {} / key {}: {}", cert.display(), key.display(), key_problem(error))]
     BadKey {
         /// The certificate file.
         cert: PathBuf,
         /// The key file.
         key: PathBuf,
-        /// What rustls said.
-        source: rustls::Error,
+        /// What rustls said (part of the message, so not a `source()`).
+        error: rustls::Error,
     },
     /// Generating a self-signed certificate failed.
     #[error("generating a self-signed certificate: {0}")]
@@ -89,7 +116,7 @@ pub enum DataTlsError {
     /// The handshake failed (or timed out, as the caller decides).
     #[error("TLS handshake on the data connection failed: {0}")]
     Handshake(io::Error),
-    /// The handshake did not resume the control connection's TLS session.
+    /// The handshake did not resume a TLS session of the same user and client address.
     #[error("TLS session of data connection not resumed")]
     NotResumed,
 }
@@ -124,26 +151,102 @@ pub fn load_pem(cert: &Path, key: &Path) -> Result<CertifiedKey, TlsError> {
     };
     let cert_pem = read(cert)?;
     let key_pem = read(key)?;
-    let chain = rustls_pemfile::certs(&mut &cert_pem[..])
+    use rustls::pki_types::pem::{self, PemObject};
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let bad_pem = |p: &Path, e: pem::Error| TlsError::Read {
+        path: p.to_path_buf(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+    };
+    let chain = CertificateDer::pem_slice_iter(&cert_pem)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|source| TlsError::Read {
-            path: cert.to_path_buf(),
-            source,
-        })?;
+        .map_err(|e| bad_pem(cert, e))?;
     if chain.is_empty() {
         return Err(TlsError::NoCertificate(cert.to_path_buf()));
     }
-    let private = rustls_pemfile::private_key(&mut &key_pem[..])
-        .map_err(|source| TlsError::Read {
-            path: key.to_path_buf(),
-            source,
-        })?
-        .ok_or_else(|| TlsError::NoKey(key.to_path_buf()))?;
-    CertifiedKey::from_der(chain, private, &provider()).map_err(|source| TlsError::BadKey {
+    let private = match PrivateKeyDer::from_pem_slice(&key_pem) {
+        Err(pem::Error::NoItemsFound) => return Err(TlsError::NoKey(key.to_path_buf())),
+        r => r.map_err(|e| bad_pem(key, e))?,
+    };
+    CertifiedKey::from_der(chain, private, &provider()).map_err(|error| TlsError::BadKey {
         cert: cert.to_path_buf(),
         key: key.to_path_buf(),
-        source,
+        error,
     })
+}
+
+/// What is wrong with a certificate's key, in words.
+fn key_problem(e: &rustls::Error) -> String {
+    use rustls::InconsistentKeys as K;
+    match e {
+        rustls::Error::InconsistentKeys(K::KeyMismatch) => {
+            "the private key does not match the certificate".to_string()
+        }
+        rustls::Error::InconsistentKeys(K::Unknown) => {
+            "cannot tell whether the private key matches the certificate".to_string()
+        }
+        e => e.to_string(),
+    }
+}
+
+/// How many days before its end a certificate's validity is warned about.
+const EXPIRY_WARNING_DAYS: u64 = 14;
+
+/// A warning when the certificate `ck` has expired, expires within 14 days or is not valid
+/// yet (clients refuse such a certificate); `None` when it is fine. Only the validity period
+/// is checked, not who issued the certificate.
+pub fn validity_warning(ck: &CertifiedKey) -> Option<String> {
+    use rustls::client::danger::ServerCertVerifier;
+    use rustls::pki_types::{ServerName, UnixTime};
+    use rustls::CertificateError as C;
+    let leaf = ck.cert.first()?;
+    // webpki checks the end entity's validity period before looking for its issuer, so a
+    // verifier trusting the certificate itself reports exactly the time problems.
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(leaf.clone()).ok()?;
+    let verifier =
+        rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
+            .build()
+            .ok()?;
+    let name = ServerName::try_from("certificate.check.invalid").ok()?;
+    let check =
+        |at: UnixTime| match verifier.verify_server_cert(leaf, &ck.cert[1..], &name, &[], at) {
+            Err(rustls::Error::InvalidCertificate(e)) => Some(e),
+            _ => None,
+        };
+    let now = UnixTime::now();
+    match check(now)? {
+        C::ExpiredContext { not_after, .. } => Some(format!(
+            "the TLS certificate expired on {}; clients will refuse it",
+            date(not_after)
+        )),
+        C::Expired => Some("the TLS certificate has expired; clients will refuse it".into()),
+        C::NotValidYetContext { not_before, .. } => Some(format!(
+            "the TLS certificate is not valid before {}; clients will refuse it",
+            date(not_before)
+        )),
+        C::NotValidYet => Some("the TLS certificate is not valid yet".into()),
+        _ => {
+            let soon = Duration::from_secs(EXPIRY_WARNING_DAYS * 24 * 3600);
+            let later = UnixTime::since_unix_epoch(Duration::from_secs(now.as_secs()) + soon);
+            match check(later)? {
+                C::ExpiredContext { not_after, .. } => Some(format!(
+                    "the TLS certificate expires on {}",
+                    date(not_after)
+                )),
+                _ => None,
+            }
+        }
+    }
+}
+
+/// A UNIX time as `2026-12-03 14:05 UTC`.
+fn date(t: rustls::pki_types::UnixTime) -> String {
+    let secs = i64::try_from(t.as_secs()).unwrap_or(i64::MAX);
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .and_then(|d| d.format(&format).ok())
+        .unwrap_or_else(|| format!("{secs} seconds after 1970"))
 }
 
 /// A freshly generated self-signed certificate and key, with PEM renderings (for tests and
@@ -251,10 +354,21 @@ impl ReloadableCert {
         *w = Arc::new(ck);
     }
 
+    /// A warning when the current certificate has expired, expires soon or is not valid yet
+    /// (see [`validity_warning`]).
+    pub fn validity_warning(&self) -> Option<String> {
+        validity_warning(&self.get())
+    }
+
     /// The current certificate's SHA-256 fingerprint.
     pub fn fingerprint(&self) -> String {
         let ck = self.get();
         ck.cert.first().map(fingerprint).unwrap_or_default()
+    }
+
+    /// The certificate and key in use now.
+    pub fn current(&self) -> Arc<CertifiedKey> {
+        self.get()
     }
 
     fn get(&self) -> Arc<CertifiedKey> {
@@ -271,30 +385,253 @@ impl ResolvesServerCert for ReloadableCert {
     }
 }
 
-/// A per-control-connection session store whose entries can be resumed more than once:
-/// clients such as curl reuse the control connection's session for every data connection.
+/// Who a control connection is, as far as resuming its TLS sessions goes.
 #[derive(Debug)]
-struct ReusableSessions(Arc<ServerSessionMemoryCache>);
+struct Owner {
+    ip: IpAddr,
+    user: Option<Arc<str>>,
+    /// Not logged in yet, ever.
+    fresh: bool,
+    closed: bool,
+}
 
-impl StoresServerSessions for ReusableSessions {
+/// The owners of the sessions this server issued, by token (one per control connection).
+/// Closed connections are kept for [`CLOSED_OWNER_RETENTION`], at most
+/// [`MAX_CLOSED_OWNERS`] of them.
+#[derive(Debug, Default)]
+struct Owners {
+    next: u64,
+    by_token: HashMap<u64, Owner>,
+    closed: VecDeque<(u64, Instant)>,
+}
+
+impl Owners {
+    fn register(&mut self, ip: IpAddr) -> u64 {
+        self.prune(Instant::now());
+        self.next += 1;
+        let owner = Owner {
+            ip: ip.to_canonical(),
+            user: None,
+            fresh: true,
+            closed: false,
+        };
+        self.by_token.insert(self.next, owner);
+        self.next
+    }
+
+    fn set_user(&mut self, token: u64, user: Option<&str>) {
+        if let Some(o) = self.by_token.get_mut(&token) {
+            if o.user.as_deref() != user {
+                o.user = user.map(Arc::from);
+            }
+            o.fresh &= user.is_none();
+        }
+    }
+
+    fn close(&mut self, token: u64) {
+        if let Some(o) = self.by_token.get_mut(&token) {
+            o.closed = true;
+            let now = Instant::now();
+            self.closed.push_back((token, now));
+            self.prune(now);
+        }
+    }
+
+    fn prune(&mut self, now: Instant) {
+        while let Some(&(token, at)) = self.closed.front() {
+            let expired = now.saturating_duration_since(at) >= CLOSED_OWNER_RETENTION;
+            if !expired && self.closed.len() <= MAX_CLOSED_OWNERS {
+                break;
+            }
+            self.closed.pop_front();
+            self.by_token.remove(&token);
+        }
+    }
+
+    /// Whether the connection `resumer` may resume a session issued to `issuer`: same
+    /// client address and same logged-in user (or both not logged in). [`Verdict::Pending`]
+    /// while the issuer is open, from the same address, and has never logged in yet.
+    fn verdict(&self, issuer: u64, resumer: u64) -> Verdict {
+        let (Some(i), Some(r)) = (self.by_token.get(&issuer), self.by_token.get(&resumer)) else {
+            return Verdict::No;
+        };
+        if i.ip != r.ip {
+            Verdict::No
+        } else if i.user == r.user {
+            Verdict::Yes
+        } else if i.fresh && !i.closed {
+            Verdict::Pending
+        } else {
+            Verdict::No
+        }
+    }
+}
+
+/// What [`Owners::verdict`] says about a resumption.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Yes,
+    No,
+    /// Not yet known: the issuer has not logged in.
+    Pending,
+}
+
+/// The server-wide resumption state shared by every control connection.
+#[derive(Debug, Default)]
+struct Resumption {
+    owners: Mutex<Owners>,
+    /// Notified whenever an owner logs in, out, or closes.
+    changed: event_listener::Event,
+    ticket_key: OnceLock<Arc<dyn ProducesTickets>>,
+    session_ids: OnceLock<Arc<ServerSessionMemoryCache>>,
+}
+
+impl Resumption {
+    fn owners(&self) -> std::sync::MutexGuard<'_, Owners> {
+        lock(&self.owners)
+    }
+
+    fn ticket_key(&self) -> Result<Arc<dyn ProducesTickets>, TlsError> {
+        if let Some(t) = self.ticket_key.get() {
+            return Ok(t.clone());
+        }
+        let fresh = rustls::crypto::ring::Ticketer::new()?;
+        Ok(self.ticket_key.get_or_init(|| fresh).clone())
+    }
+
+    fn session_ids(&self) -> Arc<ServerSessionMemoryCache> {
+        let ids = self
+            .session_ids
+            .get_or_init(|| ServerSessionMemoryCache::new(SESSION_IDS));
+        ids.clone()
+    }
+}
+
+/// One control connection's claim on the sessions issued to it and its data connections.
+/// Dropped when the connection and all its TLS streams are gone: the owner is then closed.
+#[derive(Debug)]
+struct Binding {
+    token: u64,
+    shared: Arc<Resumption>,
+    /// The issuer of the session last handed out to a data connection's handshake (data
+    /// connections of one control connection handshake one at a time; the control
+    /// connection's own handshakes do not record theirs).
+    resumed_from: Mutex<Option<u64>>,
+}
+
+impl Binding {
+    /// `plain` prefixed with this connection's token (what is encrypted or stored).
+    fn seal(&self, plain: &[u8]) -> Vec<u8> {
+        let mut v = Vec::with_capacity(8 + plain.len());
+        v.extend_from_slice(&self.token.to_be_bytes());
+        v.extend_from_slice(plain);
+        v
+    }
+
+    /// The session behind a sealed value, unless this connection may certainly not resume
+    /// it; a data connection (`data`) checks the final [`Verdict`] after the handshake.
+    fn open(&self, mut sealed: Vec<u8>, data: bool) -> Option<Vec<u8>> {
+        let issuer = u64::from_be_bytes(sealed.get(..8)?.try_into().ok()?);
+        if self.shared.owners().verdict(issuer, self.token) == Verdict::No {
+            log::debug!("TLS session of another user or address not resumed");
+            return None;
+        }
+        if data {
+            *lock(&self.resumed_from) = Some(issuer);
+        }
+        sealed.drain(..8);
+        Some(sealed)
+    }
+
+    /// Whether the session just resumed may be used, waiting (within
+    /// [`PENDING_LOGIN_WAIT`]) for its issuer to log in when it has not yet.
+    async fn resumption_allowed(&self) -> bool {
+        let Some(issuer) = lock(&self.resumed_from).take() else {
+            return false;
+        };
+        let settle = async {
+            loop {
+                let changed = self.shared.changed.listen();
+                match self.shared.owners().verdict(issuer, self.token) {
+                    Verdict::Yes => return true,
+                    Verdict::No => return false,
+                    Verdict::Pending => {}
+                }
+                changed.await;
+            }
+        };
+        future::or(settle, async {
+            async_io::Timer::after(PENDING_LOGIN_WAIT).await;
+            false
+        })
+        .await
+    }
+
+    fn update(&self, change: impl FnOnce(&mut Owners)) {
+        change(&mut self.shared.owners());
+        self.shared.changed.notify(usize::MAX);
+    }
+}
+
+impl Drop for Binding {
+    fn drop(&mut self) {
+        let token = self.token;
+        self.update(|o| o.close(token));
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// TLS 1.2 session IDs of the whole server, bound to their owners. Entries can be resumed
+/// more than once: clients such as curl reuse one session for every data connection. The
+/// `bool`: for data connections.
+#[derive(Debug)]
+struct BoundSessionIds(Arc<Binding>, Arc<ServerSessionMemoryCache>, bool);
+
+impl StoresServerSessions for BoundSessionIds {
     fn put(&self, key: Vec<u8>, value: Vec<u8>) -> bool {
-        self.0.put(key, value)
+        self.1.put(key, self.0.seal(&value))
     }
     fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
-        self.0.get(key)
+        self.0.open(self.1.get(key)?, self.2)
     }
     fn take(&self, key: &[u8]) -> Option<Vec<u8>> {
-        self.0.get(key)
+        self.get(key)
     }
     fn can_cache(&self) -> bool {
         true
     }
 }
 
-/// Server-wide TLS settings.
+/// Stateless tickets (TLS 1.3, and TLS 1.2 clients that support them) under the server's
+/// rotating ticket key, bound to their owners inside the encryption. The `bool`: for data
+/// connections.
+#[derive(Debug)]
+struct BoundTickets(Arc<Binding>, Arc<dyn ProducesTickets>, bool);
+
+impl ProducesTickets for BoundTickets {
+    fn enabled(&self) -> bool {
+        self.1.enabled()
+    }
+    fn lifetime(&self) -> u32 {
+        self.1.lifetime()
+    }
+    fn encrypt(&self, plain: &[u8]) -> Option<Vec<u8>> {
+        self.1.encrypt(&self.0.seal(plain))
+    }
+    fn decrypt(&self, cipher: &[u8]) -> Option<Vec<u8>> {
+        self.0.open(self.1.decrypt(cipher)?, self.2)
+    }
+}
+
+/// Server-wide TLS settings. Clones share the certificate and the resumption state (they
+/// belong to one server).
 #[derive(Debug, Clone)]
 pub struct TlsSettings {
     cert: Arc<ReloadableCert>,
+    resumption: Arc<Resumption>,
     /// TLS 1.3 tickets sent after the control connection's handshake.
     pub control_tickets: usize,
     /// Most tickets sent on a data connection to a client that asks for them (RFC 9149
@@ -309,6 +646,7 @@ impl TlsSettings {
     pub fn new(cert: Arc<ReloadableCert>) -> TlsSettings {
         TlsSettings {
             cert,
+            resumption: Arc::default(),
             control_tickets: 2,
             data_tickets_on_request: 1,
             alpn: Vec::new(),
@@ -320,17 +658,21 @@ impl TlsSettings {
         &self.cert
     }
 
-    fn config(
-        &self,
-        store: Arc<dyn StoresServerSessions>,
-        tickets: usize,
-        on_request: usize,
-    ) -> Result<Arc<ServerConfig>, TlsError> {
+    /// The configuration of the control connection or (`data`) of its data connections.
+    fn config(&self, binding: &Arc<Binding>, data: bool) -> Result<Arc<ServerConfig>, TlsError> {
+        let (tickets, on_request) = if data {
+            (0, self.data_tickets_on_request)
+        } else {
+            (self.control_tickets, 0)
+        };
         let mut cfg = ServerConfig::builder_with_provider(provider())
             .with_protocol_versions(&[&rustls::version::TLS12, &rustls::version::TLS13])?
             .with_no_client_auth()
             .with_cert_resolver(self.cert.clone());
-        cfg.session_storage = store;
+        let ids = self.resumption.session_ids();
+        cfg.session_storage = Arc::new(BoundSessionIds(binding.clone(), ids, data));
+        let key = self.resumption.ticket_key()?;
+        cfg.ticketer = Arc::new(BoundTickets(binding.clone(), key, data));
         cfg.send_tls13_tickets = tickets;
         cfg.max_tls13_tickets = on_request;
         cfg.alpn_protocols = self.alpn.clone();
@@ -338,14 +680,19 @@ impl TlsSettings {
         Ok(Arc::new(cfg))
     }
 
-    /// Builds the TLS state of one control connection.
-    pub fn session(&self) -> Result<SessionTls, TlsError> {
-        let store: Arc<dyn StoresServerSessions> = Arc::new(ReusableSessions(
-            ServerSessionMemoryCache::new(SESSIONS_PER_CONTROL),
-        ));
+    /// Builds the TLS state of one control connection from the client address `peer`; tell
+    /// it who logs in with [`SessionTls::set_user`].
+    pub fn session(&self, peer: IpAddr) -> Result<SessionTls, TlsError> {
+        let token = self.resumption.owners().register(peer);
+        let binding = Arc::new(Binding {
+            token,
+            shared: self.resumption.clone(),
+            resumed_from: Mutex::new(None),
+        });
         Ok(SessionTls {
-            control: self.config(store.clone(), self.control_tickets, 0)?,
-            data: self.config(store, 0, self.data_tickets_on_request)?,
+            control: self.config(&binding, false)?,
+            data: self.config(&binding, true)?,
+            binding,
         })
     }
 }
@@ -359,8 +706,9 @@ pub struct TlsConfig {
     pub require_tls_login: bool,
     /// Refuse transfers unless `PROT P` is in force (`521`).
     pub require_prot_p: bool,
-    /// Refuse protected data connections that do not resume the control connection's TLS
-    /// session (vsftpd's `require_ssl_reuse`; on by default).
+    /// Refuse protected data connections that do not resume a TLS session issued to a control
+    /// connection of the same user from the same address (vsftpd's `require_ssl_reuse`,
+    /// widened to sibling connections; on by default; see the [module](self) documentation).
     pub require_session_reuse: bool,
     /// Accept `CCC` (RFC 4217: end TLS on the control connection after login and go on in
     /// plain text; data protection stays as `PROT` set it). Off by default: `534`.
@@ -385,6 +733,7 @@ impl TlsConfig {
 pub struct SessionTls {
     control: Arc<ServerConfig>,
     data: Arc<ServerConfig>,
+    binding: Arc<Binding>,
 }
 
 impl fmt::Debug for SessionTls {
@@ -404,9 +753,17 @@ impl SessionTls {
         TlsAcceptor::from(self.data.clone())
     }
 
+    /// Records who is logged in on this control connection (`None` after `REIN` or a new
+    /// `USER`): sessions resume only between connections of the same user and address.
+    pub fn set_user(&self, user: Option<&str>) {
+        let token = self.binding.token;
+        self.binding.update(|o| o.set_user(token, user));
+    }
+
     /// Runs the server handshake on a data connection. With `require_reuse`, the handshake
-    /// must have resumed a session of this control connection, otherwise the connection is
-    /// refused ([`DataTlsError::NotResumed`]); the caller replies `425` or `522`.
+    /// must have resumed a session issued to a control connection of the same user from the
+    /// same address ([module documentation](self)), otherwise the connection is refused
+    /// ([`DataTlsError::NotResumed`]); the caller replies `425` or `522`.
     pub async fn accept_data<S>(
         &self,
         stream: S,
@@ -415,12 +772,13 @@ impl SessionTls {
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
+        lock(&self.binding.resumed_from).take();
         let tls = self
             .data_acceptor()
             .accept(stream)
             .await
             .map_err(DataTlsError::Handshake)?;
-        if require_reuse && !resumed(tls.get_ref().1) {
+        if require_reuse && !(resumed(tls.get_ref().1) && self.binding.resumption_allowed().await) {
             return Err(DataTlsError::NotResumed);
         }
         Ok(tls)
@@ -676,19 +1034,33 @@ mod tests {
     use rustls::pki_types::ServerName;
     use rustls::{ClientConfig, RootCertStore};
 
-    fn client(root: &CertificateDer<'static>, tls13: bool) -> Arc<ClientConfig> {
+    /// How a test client resumes.
+    #[derive(Debug, Clone, Copy)]
+    enum Mode {
+        Tls13,
+        Tls12Tickets,
+        Tls12SessionIds,
+    }
+
+    const MODES: [Mode; 3] = [Mode::Tls13, Mode::Tls12Tickets, Mode::Tls12SessionIds];
+
+    fn client(root: &CertificateDer<'static>, mode: Mode) -> Arc<ClientConfig> {
+        use rustls::client::{Resumption, Tls12Resumption};
         let mut roots = RootCertStore::empty();
         roots.add(root.clone()).unwrap();
-        let v: &[&rustls::SupportedProtocolVersion] = if tls13 {
-            &[&rustls::version::TLS13]
-        } else {
-            &[&rustls::version::TLS12]
+        let v: &[&rustls::SupportedProtocolVersion] = match mode {
+            Mode::Tls13 => &[&rustls::version::TLS13],
+            _ => &[&rustls::version::TLS12],
         };
         let mut c = ClientConfig::builder_with_provider(provider())
             .with_protocol_versions(v)
             .unwrap()
             .with_root_certificates(roots)
             .with_no_client_auth();
+        if let Mode::Tls12SessionIds = mode {
+            c.resumption =
+                Resumption::in_memory_sessions(16).tls12_resumption(Tls12Resumption::SessionIdOnly);
+        }
         // As the ftp-client does: one fresh ticket per resumed data connection.
         c.send_ticket_request = Some(rustls::client::TicketRequest {
             new_session_count: 2,
@@ -738,14 +1110,27 @@ mod tests {
         (s, settings)
     }
 
+    /// A control connection from `ip` that did its handshake (`cfg` now holds its sessions),
+    /// then logged in as `user`.
+    async fn control(
+        settings: &TlsSettings,
+        cfg: &Arc<ClientConfig>,
+        ip: &str,
+        user: &str,
+    ) -> SessionTls {
+        let tls = settings.session(ip.parse().unwrap()).unwrap();
+        pair(cfg, &tls, false, true).await.unwrap();
+        tls.set_user(Some(user));
+        tls
+    }
+
     #[test]
     fn data_connection_resuming_the_control_session_is_accepted_repeatedly() {
-        for tls13 in [true, false] {
+        for mode in MODES {
             let (s, settings) = setup();
-            let tls = settings.session().unwrap();
-            let cfg = client(&s.cert_der, tls13);
+            let cfg = client(&s.cert_der, mode);
             smol::block_on(async {
-                pair(&cfg, &tls, false, true).await.unwrap();
+                let tls = control(&settings, &cfg, "127.0.0.1", "alice").await;
                 // More data connections than tickets: the same session is resumed each time.
                 for _ in 0..4 {
                     pair(&cfg, &tls, true, true).await.unwrap();
@@ -757,13 +1142,11 @@ mod tests {
     #[test]
     fn data_connection_with_a_fresh_session_is_refused() {
         let (s, settings) = setup();
-        let tls = settings.session().unwrap();
         smol::block_on(async {
-            pair(&client(&s.cert_der, true), &tls, false, true)
-                .await
-                .unwrap();
+            let cfg = client(&s.cert_der, Mode::Tls13);
+            let tls = control(&settings, &cfg, "127.0.0.1", "alice").await;
             // A different client config has no session to resume.
-            let other = client(&s.cert_der, true);
+            let other = client(&s.cert_der, Mode::Tls13);
             let e = pair(&other, &tls, true, true).await.unwrap_err();
             assert!(matches!(e, DataTlsError::NotResumed), "{e}");
             // ...which is fine when reuse is not required.
@@ -772,16 +1155,91 @@ mod tests {
     }
 
     #[test]
-    fn session_of_another_control_connection_is_not_resumed() {
+    fn session_of_a_sibling_connection_of_the_same_user_and_address_is_resumed() {
+        for mode in MODES {
+            let (s, settings) = setup();
+            let cfg = client(&s.cert_der, mode);
+            smol::block_on(async {
+                let a = control(&settings, &cfg, "127.0.0.1", "alice").await;
+                let b = settings.session("127.0.0.1".parse().unwrap()).unwrap();
+                b.set_user(Some("alice"));
+                pair(&cfg, &b, true, true).await.unwrap();
+                // Still after the issuing connection closed.
+                drop(a);
+                pair(&cfg, &b, true, true).await.unwrap();
+            });
+        }
+    }
+
+    #[test]
+    fn session_of_another_user_or_from_another_address_is_refused() {
+        for (ip, user) in [("127.0.0.1", "bob"), ("127.0.0.2", "alice")] {
+            for mode in MODES {
+                let (s, settings) = setup();
+                let cfg = client(&s.cert_der, mode);
+                smol::block_on(async {
+                    let _alice = control(&settings, &cfg, "127.0.0.1", "alice").await;
+                    let other = settings.session(ip.parse().unwrap()).unwrap();
+                    other.set_user(Some(user));
+                    let e = pair(&cfg, &other, true, true).await.unwrap_err();
+                    assert!(matches!(e, DataTlsError::NotResumed), "{mode:?}: {e}");
+                });
+            }
+        }
+    }
+
+    #[test]
+    fn session_of_a_connection_that_logged_out_is_refused() {
         let (s, settings) = setup();
-        let a = settings.session().unwrap();
-        let b = settings.session().unwrap();
-        let cfg = client(&s.cert_der, true);
+        let cfg = client(&s.cert_der, Mode::Tls13);
         smol::block_on(async {
-            pair(&cfg, &a, false, true).await.unwrap();
+            let a = control(&settings, &cfg, "127.0.0.1", "alice").await;
+            a.set_user(None); // REIN
+            let b = settings.session("127.0.0.1".parse().unwrap()).unwrap();
+            b.set_user(Some("alice"));
             let e = pair(&cfg, &b, true, true).await.unwrap_err();
             assert!(matches!(e, DataTlsError::NotResumed), "{e}");
         });
+    }
+
+    /// A sibling's session offered before the sibling logged in: the data connection waits
+    /// for that login, and is accepted only if it is the same user.
+    #[test]
+    fn session_of_a_sibling_still_logging_in_waits_for_its_login() {
+        for (later, accepted) in [(Some("alice"), true), (Some("bob"), false), (None, false)] {
+            let (s, settings) = setup();
+            let cfg = client(&s.cert_der, Mode::Tls12Tickets);
+            smol::block_on(async {
+                let b = control(&settings, &cfg, "127.0.0.1", "alice").await;
+                let a = settings.session("127.0.0.1".parse().unwrap()).unwrap();
+                pair(&cfg, &a, false, true).await.unwrap(); // a's AUTH TLS, before its USER
+                let login = smol::spawn(async move {
+                    async_io::Timer::after(Duration::from_millis(50)).await;
+                    match later {
+                        Some(user) => a.set_user(Some(user)),
+                        None => drop(a), // it closes without logging in
+                    }
+                });
+                let got = pair(&cfg, &b, true, true).await;
+                login.await;
+                assert_eq!(got.is_ok(), accepted, "{later:?}: {got:?}");
+            });
+        }
+    }
+
+    #[test]
+    fn closed_owners_are_forgotten_beyond_the_bound() {
+        let mut owners = Owners::default();
+        let first = owners.register("127.0.0.1".parse().unwrap());
+        owners.close(first);
+        for _ in 0..MAX_CLOSED_OWNERS {
+            let t = owners.register("127.0.0.1".parse().unwrap());
+            owners.close(t);
+        }
+        assert!(!owners.by_token.contains_key(&first));
+        assert_eq!(owners.by_token.len(), MAX_CLOSED_OWNERS);
+        let live = owners.register("127.0.0.1".parse().unwrap());
+        assert_eq!(owners.verdict(live, live), Verdict::Yes);
     }
 
     #[test]
@@ -814,5 +1272,52 @@ mod tests {
     fn missing_pem_file_names_the_path() {
         let e = load_pem(Path::new("/nonexistent/c.pem"), Path::new("/x")).unwrap_err();
         assert!(e.to_string().contains("/nonexistent/c.pem"), "{e}");
+    }
+
+    /// A self-signed certificate valid from `days_from` to `days_to` days from now.
+    fn valid_between(days_from: i64, days_to: i64) -> CertifiedKey {
+        let now = time::OffsetDateTime::now_utc();
+        let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+        params.not_before = now + time::Duration::days(days_from);
+        params.not_after = now + time::Duration::days(days_to);
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+        CertifiedKey::from_der(vec![cert.der().clone()], der, &provider()).unwrap()
+    }
+
+    #[test]
+    fn warns_about_expired_expiring_and_not_yet_valid_certificates() {
+        let w = |from, to| validity_warning(&valid_between(from, to));
+        let expired = w(-30, -2).expect("a warning");
+        assert!(
+            expired.starts_with("the TLS certificate expired on 20"),
+            "{expired}"
+        );
+        let soon = w(-30, 3).expect("a warning");
+        assert!(
+            soon.starts_with("the TLS certificate expires on 20"),
+            "{soon}"
+        );
+        let future = w(10, 40).expect("a warning");
+        assert!(future.contains("not valid before 20"), "{future}");
+        assert_eq!(w(-1, 365), None);
+    }
+
+    #[test]
+    fn a_key_of_another_certificate_is_reported_in_words() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (
+            SelfSigned::generate(&["localhost".into()]).unwrap(),
+            SelfSigned::generate(&["localhost".into()]).unwrap(),
+        );
+        let (cert, key) = (dir.path().join("a.pem"), dir.path().join("b.key"));
+        std::fs::write(&cert, &a.cert_pem).unwrap();
+        std::fs::write(&key, &b.key_pem).unwrap();
+        let e = load_pem(&cert, &key).unwrap_err().to_string();
+        assert!(
+            e.ends_with(": the private key does not match the certificate"),
+            "{e}"
+        );
     }
 }

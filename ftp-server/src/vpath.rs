@@ -113,6 +113,104 @@ impl VPath {
     }
 }
 
+impl VPath {
+    /// This path seen from inside `base`: `/a/b/c` inside `/a` is `/b/c`, `/a` itself is
+    /// `/`; `None` when it is not inside (`/ab` is not inside `/a`).
+    ///
+    /// ```
+    /// use ftp_server::vpath::VPath;
+    /// let p = |s: &str| VPath::root().resolve(s.as_bytes()).unwrap();
+    /// assert_eq!(p("/a/b/c").inside(&p("/a")), Some(p("/b/c")));
+    /// assert_eq!(p("/a").inside(&p("/a")), Some(VPath::root()));
+    /// assert_eq!(p("/ab").inside(&p("/a")), None);
+    /// assert_eq!(p("/x").inside(&VPath::root()), Some(p("/x")));
+    /// ```
+    pub fn inside(&self, base: &VPath) -> Option<VPath> {
+        if base.is_root() {
+            return Some(self.clone());
+        }
+        let rest = self.0.strip_prefix(base.0.as_slice())?;
+        match rest.first() {
+            None => Some(VPath::root()),
+            Some(b'/') => Some(VPath(rest.to_vec())),
+            Some(_) => None,
+        }
+    }
+}
+
+/// Mount points: virtual directories that another storage serves (`[[user.mount]]`), each
+/// with a value (the storage, or the permissions there). A path belongs to the mount whose
+/// point is its longest prefix (by whole components), and is resolved there by
+/// [`VPath::inside`]: the mount's target is its `/`, so nothing above it can be named.
+///
+/// ```
+/// use ftp_server::vpath::{Mounts, VPath};
+/// let p = |s: &str| VPath::root().resolve(s.as_bytes()).unwrap();
+/// let m = Mounts::new(vec![(p("/a"), "outer"), (p("/a/b"), "inner")]);
+/// assert_eq!(m.route(&p("/a/b/../c")), Some((&"outer", p("/c"))));
+/// assert_eq!(m.route(&p("/a/b/x")), Some((&"inner", p("/x"))));
+/// assert_eq!(m.route(&p("/ab")), None);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Mounts<T> {
+    /// Longest mount point first, so the first match is the longest prefix.
+    points: Vec<(VPath, T)>,
+}
+
+impl<T> Default for Mounts<T> {
+    fn default() -> Self {
+        Mounts { points: Vec::new() }
+    }
+}
+
+impl<T> Mounts<T> {
+    /// The mount points and their values (a point given twice: the first counts).
+    pub fn new(mut points: Vec<(VPath, T)>) -> Mounts<T> {
+        points.sort_by_key(|(p, _)| std::cmp::Reverse(p.components().count()));
+        Mounts { points }
+    }
+
+    /// True without mount points.
+    pub fn is_empty(&self) -> bool {
+        self.points.is_empty()
+    }
+
+    /// The mount serving `p` and `p`'s path inside it, or `None` outside every mount.
+    pub fn route(&self, p: &VPath) -> Option<(&T, VPath)> {
+        self.route_index(p)
+            .map(|(i, inner)| (&self.points[i].1, inner))
+    }
+
+    /// [`Mounts::route`] with the mount's index (for [`Mounts::get`]).
+    pub fn route_index(&self, p: &VPath) -> Option<(usize, VPath)> {
+        self.points
+            .iter()
+            .enumerate()
+            .find_map(|(i, (point, _))| p.inside(point).map(|inner| (i, inner)))
+    }
+
+    /// The value of the mount at `index`.
+    pub fn get(&self, index: usize) -> &T {
+        &self.points[index].1
+    }
+
+    /// The mount points directly in `dir`, as their names there and indexes.
+    pub fn children<'a>(&'a self, dir: &'a VPath) -> impl Iterator<Item = (&'a [u8], usize)> + 'a {
+        self.points
+            .iter()
+            .enumerate()
+            .filter(move |(_, (point, _))| point.parent() == *dir)
+            .map(|(i, (point, _))| (point.file_name(), i))
+    }
+
+    /// True when `p` is a mount point, or a directory on the way to one.
+    pub fn leads_to_mount(&self, p: &VPath) -> bool {
+        self.points
+            .iter()
+            .any(|(point, _)| point.inside(p).is_some())
+    }
+}
+
 impl fmt::Display for VPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&String::from_utf8_lossy(&self.0))

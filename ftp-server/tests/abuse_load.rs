@@ -207,16 +207,6 @@ fn nul_and_invalid_utf8_in_paths_never_touch_other_names() {
     assert_eq!(srv.read("a"), b"original a");
 }
 
-/// A TCP connection to `to` from local address `from_ip` (bind before connect).
-fn bind_connect(from_ip: &str, to: SocketAddr) -> TcpStream {
-    use rustix::net::{bind, connect, socket, AddressFamily, SocketType};
-    let fd = socket(AddressFamily::INET, SocketType::STREAM, None).unwrap();
-    let from: std::net::SocketAddrV4 = format!("{from_ip}:0").parse().unwrap();
-    bind(&fd, &SocketAddr::V4(from)).unwrap();
-    connect(&fd, &to).unwrap();
-    data_stream(TcpStream::from(fd))
-}
-
 #[test]
 fn upload_data_injected_from_another_host_after_pasv_is_dropped() {
     let srv = Srv::start();

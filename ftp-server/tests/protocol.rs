@@ -99,7 +99,8 @@ fn unknown_and_malformed_commands_get_5xx_and_session_goes_on() {
     c.expect("EPRT |3|1.2.3.4|5000|", 522);
     c.expect("SMNT /x", 502);
     c.expect("SITE HELP", 214);
-    c.expect("SITE CHMOD 777 x", 500);
+    c.expect("SITE CHMOD 777 x", 550);
+    c.expect("SITE BOGUS", 500);
     c.expect("ALLO 100", 202);
     c.expect("ABOR", 225);
     c.expect("NOOP", 200);

@@ -571,3 +571,23 @@ fn shutdown_grace_period_ends_transfers_that_take_too_long() {
     c.expect_reply(421);
     assert!(c.closed());
 }
+
+#[test]
+fn stor_with_a_lone_0xff_in_the_name_keeps_the_byte_and_other_files() {
+    // Regression (issue 22, bug 8): Python's ftplib sends a 0xFF in a name without doubling
+    // it; `STOR bad\xffa` used to store `bada`, overwriting that file.
+    use std::os::unix::ffi::OsStrExt;
+    let srv = Srv::start();
+    srv.write("bada", b"keep me");
+    let mut c = srv.login();
+    c.expect("TYPE I", 200);
+    let mut d = c.epsv();
+    c.send_raw(b"STOR bad\xffa\r\n");
+    c.expect_reply(150);
+    d.write_all(b"new").unwrap();
+    drop(d);
+    c.expect_reply(226);
+    assert_eq!(srv.read("bada"), b"keep me");
+    let name = std::ffi::OsStr::from_bytes(b"bad\xffa");
+    assert_eq!(std::fs::read(srv.root.path().join(name)).unwrap(), b"new");
+}

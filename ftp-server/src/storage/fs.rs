@@ -23,36 +23,44 @@
 //! may take long (listing, creating, renaming, removing) run on the `blocking` thread pool;
 //! quick lookups (stat, open for reading) run inline unless one was slow (see
 //! `Root::quick`), and uploads are written from the data loop (see
-//! [`crate::data::receive_file`]).
+//! `data::receive_file`).
+//!
+//! Uploads are crash-safe: a replacing upload is an anonymous `O_TMPFILE` file until it is
+//! complete, then linked into place (see the `upload` submodule); where a filesystem refuses
+//! that, named temporaries are used and swept ([`Sweeper`], [`FsStorage::sweep_temporaries`]).
+//! The root directory is checked against its path once a second (see [`FsStorage::new`]).
 
 use std::ffi::{CStr, OsStr};
 use std::io::{Seek, SeekFrom};
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use blocking::{unblock, Unblock};
-use futures_lite::io::{AsyncWrite, AsyncWriteExt};
-use rustix::fs::{AtFlags, FileType, Mode, OFlags, RenameFlags, ResolveFlags};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 
 use super::{
-    BoxFuture, DirEntry, EntryFormatter, FileId, FileKind, Metadata, ReadStream, Storage,
+    BoxFuture, DirEntry, EntryFormatter, FileId, FileKind, Metadata, ReadStream, Sha256, Storage,
     StorageError, Upload, WriteMode,
 };
 use crate::vpath::VPath;
 
+mod digest;
+mod sweep;
+mod upload;
+
+pub use sweep::{SweepReport, Sweeper};
+use upload::{is_temp_name, open_staged, FsUpload};
+
 /// Buffer size between the blocking pool and a transfer.
 const IO_BUFFER: usize = 256 * 1024;
 
-/// Buffer size between an upload and the blocking pool (allocated when the first write
-/// arrives): large writes mean fewer system calls and thread hand-offs per GiB.
-const UPLOAD_BUFFER: usize = 1024 * 1024;
+/// How often the root directory is checked against its path (removed, replaced, back).
+const ROOT_CHECK: Duration = Duration::from_secs(1);
 
 /// A lookup run inline that takes longer than this sends lookups to the blocking pool.
 const SLOW_LOOKUP: Duration = Duration::from_millis(5);
@@ -78,11 +86,16 @@ const RESOLVE: ResolveFlags = ResolveFlags::BENEATH.union(ResolveFlags::NO_MAGIC
 #[derive(Debug, Clone)]
 pub struct FsStorage {
     root: Arc<Root>,
+    /// Modes for new files and directories (`None`: `666`/`777` less the process umask).
+    modes: Option<(u32, u32)>,
 }
 
 impl FsStorage {
-    /// Serves `root`, which must be an existing directory. The directory is opened once: if
-    /// it is later renamed, this storage keeps serving it.
+    /// Serves `root`, which must be an existing directory. The directory is opened once and
+    /// checked against its (canonical) path about once a second: if it is renamed, this
+    /// storage keeps serving it; if another directory takes its place, that one is served;
+    /// if it is removed, every operation fails with [`StorageError::Unavailable`] until a
+    /// directory is back at the path. A symlink put in its place is not followed.
     pub fn new(root: impl AsRef<Path>) -> std::io::Result<FsStorage> {
         let path = std::fs::canonicalize(root.as_ref())?;
         if !path.is_dir() {
@@ -111,12 +124,55 @@ impl FsStorage {
         Ok(FsStorage {
             root: Arc::new(Root {
                 path,
-                fd,
+                fd: RwLock::new(Arc::new(fd)),
+                checked: AtomicU64::new(0),
+                gone: AtomicBool::new(false),
                 openat2: AtomicBool::new(openat2),
+                tmpfile: AtomicBool::new(true),
+                fsync: AtomicBool::new(false),
+                named_temps: AtomicBool::new(false),
+                next_sweep: AtomicU64::new(u64::MAX),
                 born: Instant::now(),
                 pooled_until: AtomicU64::new(pooled_until),
             }),
+            modes: None,
         })
+    }
+
+    /// With `on`, every upload is flushed to disk (`fsync`) before its `226`: the file
+    /// before it is renamed into place, then its directory (the `fsync_uploads` setting).
+    /// Off by default, as in other FTP servers: it costs a disk flush per upload.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let fs = ftp_server::storage::FsStorage::new(dir.path()).unwrap().fsync_uploads(true);
+    /// # drop(fs);
+    /// ```
+    pub fn fsync_uploads(self, on: bool) -> FsStorage {
+        self.root.fsync.store(on, Ordering::Relaxed);
+        self
+    }
+
+    /// This storage (the same directory, shared with `self`) giving new files the mode
+    /// `modes.0` and new directories `modes.1`, whatever the process umask; `None` keeps
+    /// `666`/`777` less the process umask. An existing file that is appended to or resumed
+    /// keeps its mode; a replaced one is a new file.
+    ///
+    /// ```
+    /// use std::os::unix::fs::PermissionsExt;
+    /// use ftp_server::storage::{FsStorage, Storage};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let fs = FsStorage::new(dir.path()).unwrap().with_create_modes(Some((0o640, 0o750)));
+    /// let p = ftp_server::vpath::VPath::root().join(b"d").unwrap();
+    /// futures_lite::future::block_on(fs.mkdir(&p)).unwrap();
+    /// let mode = std::fs::metadata(dir.path().join("d")).unwrap().permissions().mode();
+    /// assert_eq!(mode & 0o777, 0o750);
+    /// ```
+    pub fn with_create_modes(&self, modes: Option<(u32, u32)>) -> FsStorage {
+        FsStorage {
+            root: self.root.clone(),
+            modes,
+        }
     }
 
     /// The canonical root directory.
@@ -128,6 +184,69 @@ impl FsStorage {
     /// false on the check-then-use fallback for kernels without it.
     pub fn uses_openat2(&self) -> bool {
         self.root.openat2.load(Ordering::Relaxed)
+    }
+
+    /// Opens a file for writing ([`Storage::open_write`]).
+    async fn open_upload(&self, path: &VPath, mode: WriteMode) -> Result<FsUpload, StorageError> {
+        let r = self.root.clone();
+        let path = path.clone();
+        let fsync = r.fsync.load(Ordering::Relaxed);
+        let file_mode = self.modes.map(|m| m.0);
+        let (file, pending) = unblock(move || {
+            match mode {
+                WriteMode::Replace | WriteMode::CreateNew => {
+                    let (dir, name) = r.creatable(&path)?;
+                    match r.visible_entry(&dir, name, &path) {
+                        Ok(_) if mode == WriteMode::CreateNew => {
+                            return Err(StorageError::AlreadyExists)
+                        }
+                        Ok(st) => {
+                            let is_dir = match FileType::from_raw_mode(st.st_mode) {
+                                FileType::Symlink => r
+                                    .open(&path, OFlags::PATH, Mode::empty())
+                                    .ok()
+                                    .and_then(|t| rustix::fs::fstat(&t).ok())
+                                    .is_some_and(|t| {
+                                        FileType::from_raw_mode(t.st_mode) == FileType::Directory
+                                    }),
+                                t => t == FileType::Directory,
+                            };
+                            if is_dir {
+                                return Err(StorageError::IsADirectory);
+                            }
+                        }
+                        // Missing, or a symlink leading outside (replaced by the upload).
+                        Err(StorageError::NotFound) => {}
+                        Err(e) => return Err(e),
+                    }
+                    let no_replace = mode == WriteMode::CreateNew;
+                    let tmpfile = r.tmpfile.load(Ordering::Relaxed);
+                    let (file, pending, named) =
+                        open_staged(dir, name.as_bytes(), no_replace, fsync, tmpfile)?;
+                    if named {
+                        r.uses_named_temporaries();
+                    }
+                    if let Some(m) = file_mode {
+                        rustix::fs::fchmod(&file, Mode::from_raw_mode(m)).map_err(errno)?;
+                    }
+                    Ok((file, Some(pending)))
+                }
+                WriteMode::Append => {
+                    let fd = r.open_or_create(&path, OFlags::WRONLY | OFlags::APPEND, file_mode)?;
+                    Ok((std::fs::File::from(fd), None))
+                }
+                WriteMode::At(offset) => {
+                    let fd = r.open_or_create(&path, OFlags::WRONLY, file_mode)?;
+                    let mut f = std::fs::File::from(fd);
+                    f.set_len(offset)?;
+                    f.seek(SeekFrom::Start(offset))?;
+                    Ok((f, None))
+                }
+            }
+        })
+        .await
+        .map_err(StorageError::creating)?;
+        Ok(FsUpload::new(file, pending, fsync))
     }
 
     /// Opens a regular file for reading, positioned at `offset`.
@@ -182,8 +301,22 @@ pub(crate) fn is_local_fs(fd: impl std::os::fd::AsFd) -> bool {
 #[derive(Debug)]
 struct Root {
     path: PathBuf,
-    fd: OwnedFd,
+    /// The directory served; replaced when another one takes its place at `path`.
+    fd: RwLock<Arc<OwnedFd>>,
+    /// When `fd` was last checked against `path` (nanoseconds after `born`).
+    checked: AtomicU64,
+    /// The directory was removed and nothing is at `path`: everything is unavailable.
+    gone: AtomicBool,
     openat2: AtomicBool,
+    /// Uploads try anonymous `O_TMPFILE` files first (tests turn it off).
+    tmpfile: AtomicBool,
+    /// `fsync` uploads before committing them.
+    fsync: AtomicBool,
+    /// Some upload had to use a named temporary: the root is swept periodically.
+    named_temps: AtomicBool,
+    /// When the sweeper should sweep this root next (nanoseconds after `born`; `u64::MAX`:
+    /// not again).
+    next_sweep: AtomicU64,
     /// When this storage was opened (the clock of `pooled_until`).
     born: Instant,
     /// Until when (nanoseconds after `born`) lookups run on the blocking pool, because one
@@ -255,13 +388,64 @@ impl Root {
         out
     }
 
+    /// The root directory's descriptor, checked against the root's path at most every
+    /// [`ROOT_CHECK`] (see [`FsStorage::new`]).
+    fn dir(&self) -> Result<Arc<OwnedFd>, Resolve> {
+        let now = u64::try_from(self.born.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let last = self.checked.load(Ordering::Relaxed);
+        let due = now.saturating_sub(last) >= ROOT_CHECK.as_nanos() as u64;
+        // One caller rechecks; the others go on with what is open.
+        let ours = || {
+            let relaxed = Ordering::Relaxed;
+            self.checked
+                .compare_exchange(last, now, relaxed, relaxed)
+                .is_ok()
+        };
+        if due && ours() {
+            self.recheck();
+        }
+        if self.gone.load(Ordering::Relaxed) {
+            return Err(Resolve::Failed(StorageError::Unavailable));
+        }
+        Ok(self.fd.read().unwrap_or_else(|e| e.into_inner()).clone())
+    }
+
+    /// Compares the open root directory with what is at its path now: serves a directory
+    /// that took its place, marks the root gone when it was removed and nothing is there,
+    /// and available again when a directory is back.
+    fn recheck(&self) {
+        let current = self.fd.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let alive = rustix::fs::fstat(&*current).is_ok_and(|st| st.st_nlink > 0);
+        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let at_path = rustix::fs::openat(rustix::fs::CWD, &self.path, flags, Mode::empty()).ok();
+        let inode = |fd: &OwnedFd| rustix::fs::fstat(fd).map(|st| (st.st_dev, st.st_ino)).ok();
+        match at_path {
+            Some(fd) if inode(&fd) != inode(&current) || !alive => {
+                *self.fd.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(fd);
+                self.gone.store(false, Ordering::Relaxed);
+                log::warn!(
+                    "{}: another directory is there now; serving it",
+                    self.path.display()
+                );
+            }
+            None if !alive && !self.gone.swap(true, Ordering::Relaxed) => {
+                log::error!(
+                    "{}: the served directory is gone; commands answer 451 until it is back",
+                    self.path.display()
+                );
+            }
+            _ => {}
+        }
+    }
+
     /// Opens `rel` beneath the root, following symlinks only while they stay inside it.
     fn open_inner(&self, rel: &Path, flags: OFlags, mode: Mode) -> Result<OwnedFd, Resolve> {
         let flags = flags | OFlags::CLOEXEC;
+        let root = self.dir()?;
         if self.openat2.load(Ordering::Relaxed) {
             // EAGAIN: a concurrent rename raced a `..` lookup; the kernel asks to retry.
             for _ in 0..8 {
-                match rustix::fs::openat2(&self.fd, rel, flags, mode, RESOLVE) {
+                match rustix::fs::openat2(&*root, rel, flags, mode, RESOLVE) {
                     Ok(fd) => return Ok(fd),
                     Err(Errno::AGAIN) => continue,
                     Err(Errno::NOSYS) => {
@@ -272,11 +456,12 @@ impl Root {
                         // An absolute symlink (or a `..` through one): follow it only if its
                         // canonical target is inside, and then still confined by the kernel.
                         let canon = self.canonical_inside(rel, flags)?;
-                        return rustix::fs::openat2(&self.fd, &canon, flags, mode, RESOLVE)
-                            .map_err(|e| match e {
+                        return rustix::fs::openat2(&*root, &canon, flags, mode, RESOLVE).map_err(
+                            |e| match e {
                                 Errno::XDEV | Errno::LOOP => Resolve::Escape,
                                 e => Resolve::Failed(errno(e)),
-                            });
+                            },
+                        );
                     }
                     Err(Errno::LOOP) => return Err(Resolve::Escape),
                     Err(e) => return Err(Resolve::Failed(errno(e))),
@@ -290,7 +475,8 @@ impl Root {
     /// Without openat2: check the canonical path, then open it (a separate system call).
     fn open_fallback(&self, rel: &Path, flags: OFlags, mode: Mode) -> Result<OwnedFd, Resolve> {
         let canon = self.canonical_inside(rel, flags)?;
-        rustix::fs::openat(&self.fd, &canon, flags, mode).map_err(|e| Resolve::Failed(errno(e)))
+        let root = self.dir()?;
+        rustix::fs::openat(&*root, &canon, flags, mode).map_err(|e| Resolve::Failed(errno(e)))
     }
 
     /// `rel`'s canonical path relative to the root, if it is inside. With `O_CREAT`, a missing
@@ -325,6 +511,26 @@ impl Root {
         Ok(self.open_inner(&rel(p), flags, mode)?)
     }
 
+    /// Opens `p` with `flags`, creating it when missing; a file it creates gets `mode`
+    /// exactly (`fchmod`, whatever the process umask), or `666` less the umask.
+    fn open_or_create(
+        &self,
+        p: &VPath,
+        flags: OFlags,
+        mode: Option<u32>,
+    ) -> Result<OwnedFd, StorageError> {
+        let Some(mode) = mode.map(Mode::from_raw_mode) else {
+            return self.open(p, flags | OFlags::CREATE, Mode::from_raw_mode(0o666));
+        };
+        match self.open(p, flags, Mode::empty()) {
+            Err(StorageError::NotFound) => {}
+            r => return r,
+        }
+        let fd = self.open(p, flags | OFlags::CREATE | OFlags::EXCL, mode)?;
+        rustix::fs::fchmod(&fd, mode).map_err(errno)?;
+        Ok(fd)
+    }
+
     /// The parent directory of `p` (opened beneath the root) and `p`'s last component.
     fn parent<'p>(&self, p: &'p VPath) -> Result<(OwnedFd, &'p OsStr), StorageError> {
         if p.is_root() {
@@ -332,6 +538,30 @@ impl Root {
         }
         let dir = self.open(&p.parent(), OFlags::PATH | OFlags::DIRECTORY, Mode::empty())?;
         Ok((dir, OsStr::from_bytes(p.file_name())))
+    }
+
+    /// [`Root::parent`] of a path a client creates: never a name of the shape of our upload
+    /// temporaries, which belong to the server (the sweeper removes them).
+    fn creatable<'p>(&self, p: &'p VPath) -> Result<(OwnedFd, &'p OsStr), StorageError> {
+        if is_temp_name(p.file_name()) {
+            return Err(StorageError::PermissionDenied);
+        }
+        self.parent(p)
+    }
+
+    /// An upload had to use a named temporary: sweep this root periodically from now on.
+    fn uses_named_temporaries(&self) {
+        if !self.named_temps.swap(true, Ordering::Relaxed) {
+            let next = self.born.elapsed() + sweep::SWEEP_EVERY;
+            let next = u64::try_from(next.as_nanos()).unwrap_or(u64::MAX);
+            self.next_sweep.fetch_min(next, Ordering::Relaxed);
+            log::info!(
+                "{}: the filesystem refuses O_TMPFILE; uploads use named temporaries, swept \
+                 every {} s",
+                self.path.display(),
+                sweep::SWEEP_EVERY.as_secs()
+            );
+        }
     }
 
     /// The entry `name` in `dir` without following it; `NotFound` for a symlink that leads
@@ -377,6 +607,15 @@ fn metadata_of(st: &rustix::fs::Stat) -> Metadata {
             dev: st.st_dev as u64,
             ino: st.st_ino as u64,
         }),
+    }
+}
+
+/// Sets its flag when dropped: tells work on the blocking pool that its future is gone.
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
     }
 }
 
@@ -647,154 +886,11 @@ fn read_listing(
     Ok(out)
 }
 
-fn temp_name(name: &[u8]) -> Vec<u8> {
-    let mut n = b".".to_vec();
-    n.extend_from_slice(name);
-    n.extend_from_slice(format!(".ftp-upload-{:016x}", rand::random::<u64>()).as_bytes());
-    n
-}
-
-/// A temporary file in `dir` to be renamed to `name` on commit.
-#[derive(Debug)]
-struct Pending {
-    dir: OwnedFd,
-    temp: Vec<u8>,
-    name: Vec<u8>,
-    /// `STOU`: never replace an existing file, even one created meanwhile.
-    no_replace: bool,
-}
-
-impl Pending {
-    fn discard(&self) {
-        let _ = rustix::fs::unlinkat(&self.dir, OsStr::from_bytes(&self.temp), AtFlags::empty());
-    }
-
-    fn finish(&self) -> Result<(), StorageError> {
-        let (t, n) = (OsStr::from_bytes(&self.temp), OsStr::from_bytes(&self.name));
-        let r = if self.no_replace {
-            rustix::fs::renameat_with(&self.dir, t, &self.dir, n, RenameFlags::NOREPLACE)
-        } else {
-            rustix::fs::renameat(&self.dir, t, &self.dir, n)
-        };
-        r.map_err(|e| {
-            self.discard();
-            std::io::Error::from(e).into()
-        })
-    }
-}
-
-/// Where an upload's bytes go: the file itself until the first [`AsyncWrite`] call (so the
-/// server can `splice(2)` into it, see [`Upload::local_file`]), then a buffered pipe to the
-/// blocking pool.
-#[derive(Debug)]
-enum Sink {
-    Local(std::fs::File),
-    Pooled(Unblock<std::fs::File>),
-}
-
-/// A file being written; see [`Upload`].
-#[derive(Debug)]
-struct FsUpload {
-    file: Option<Sink>,
-    /// Set when the data goes to a temporary file first.
-    rename: Option<Pending>,
-}
-
-impl FsUpload {
-    /// The pooled writer, switching to it on first use.
-    fn pooled(&mut self) -> Option<&mut Unblock<std::fs::File>> {
-        if let Some(Sink::Local(_)) = self.file {
-            if let Some(Sink::Local(f)) = self.file.take() {
-                self.file = Some(Sink::Pooled(Unblock::with_capacity(UPLOAD_BUFFER, f)));
-            }
-        }
-        match self.file.as_mut() {
-            Some(Sink::Pooled(u)) => Some(u),
-            _ => None,
-        }
-    }
-}
-
-impl AsyncWrite for FsUpload {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        match self.pooled() {
-            Some(f) => Pin::new(f).poll_write(cx, buf),
-            None => Poll::Ready(Err(std::io::ErrorKind::BrokenPipe.into())),
-        }
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.file.as_mut() {
-            Some(Sink::Pooled(f)) => Pin::new(f).poll_flush(cx),
-            _ => Poll::Ready(Ok(())),
-        }
-    }
-
-    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        let r = match self.file.as_mut() {
-            Some(Sink::Pooled(f)) => std::task::ready!(Pin::new(f).poll_close(cx)),
-            Some(Sink::Local(_)) => Ok(()),
-            None => return Poll::Ready(Ok(())),
-        };
-        // The file is closed (and dropped); nothing more to write.
-        self.file = None;
-        Poll::Ready(r)
-    }
-}
-
-impl Upload for FsUpload {
-    fn commit(mut self: Box<Self>) -> BoxFuture<'static, Result<(), StorageError>> {
-        let file = self.file.take();
-        let rename = self.rename.take();
-        Box::pin(async move {
-            let local = match file {
-                Some(Sink::Pooled(mut f)) => {
-                    if let Err(e) = f.close().await {
-                        if let Some(p) = &rename {
-                            p.discard();
-                        }
-                        return Err(e.into());
-                    }
-                    None
-                }
-                Some(Sink::Local(f)) => Some(f),
-                None => None,
-            };
-            if local.is_some() || rename.is_some() {
-                unblock(move || {
-                    drop(local);
-                    match rename {
-                        Some(p) => p.finish(),
-                        None => Ok(()),
-                    }
-                })
-                .await?;
-            }
-            Ok(())
-        })
-    }
-
-    fn local_file(&mut self) -> Option<&std::fs::File> {
-        match self.file.as_ref() {
-            Some(Sink::Local(f)) => Some(f),
-            _ => None,
-        }
-    }
-}
-
-impl Drop for FsUpload {
-    fn drop(&mut self) {
-        if let Some(p) = self.rename.take() {
-            p.discard();
-        }
-    }
-}
-
 impl Storage for FsStorage {
+    fn backend_name(&self) -> &'static str {
+        "fs"
+    }
+
     fn metadata<'a>(&'a self, path: &'a VPath) -> BoxFuture<'a, Result<Metadata, StorageError>> {
         let path = path.clone();
         Box::pin(self.root.quick(move |r| {
@@ -848,82 +944,27 @@ impl Storage for FsStorage {
         path: &'a VPath,
         mode: WriteMode,
     ) -> BoxFuture<'a, Result<Box<dyn Upload>, StorageError>> {
-        let r = self.root.clone();
-        let path = path.clone();
         Box::pin(async move {
-            let (file, rename) = unblock(move || {
-                let create = Mode::from_raw_mode(0o666);
-                match mode {
-                    WriteMode::Replace | WriteMode::CreateNew => {
-                        let (dir, name) = r.parent(&path)?;
-                        match r.visible_entry(&dir, name, &path) {
-                            Ok(_) if mode == WriteMode::CreateNew => {
-                                return Err(StorageError::AlreadyExists)
-                            }
-                            Ok(st) => {
-                                let is_dir = match FileType::from_raw_mode(st.st_mode) {
-                                    FileType::Symlink => r
-                                        .open(&path, OFlags::PATH, Mode::empty())
-                                        .ok()
-                                        .and_then(|t| rustix::fs::fstat(&t).ok())
-                                        .is_some_and(|t| {
-                                            FileType::from_raw_mode(t.st_mode)
-                                                == FileType::Directory
-                                        }),
-                                    t => t == FileType::Directory,
-                                };
-                                if is_dir {
-                                    return Err(StorageError::IsADirectory);
-                                }
-                            }
-                            // Missing, or a symlink leading outside (replaced by the upload).
-                            Err(StorageError::NotFound) => {}
-                            Err(e) => return Err(e),
-                        }
-                        let temp = temp_name(path.file_name());
-                        let fd = rustix::fs::openat(
-                            &dir,
-                            OsStr::from_bytes(&temp),
-                            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC,
-                            create,
-                        )
-                        .map_err(errno)?;
-                        let pending = Pending {
-                            dir,
-                            temp,
-                            name: name.as_bytes().to_vec(),
-                            no_replace: mode == WriteMode::CreateNew,
-                        };
-                        Ok((std::fs::File::from(fd), Some(pending)))
-                    }
-                    WriteMode::Append => {
-                        let flags = OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE;
-                        let fd = r.open(&path, flags, create)?;
-                        Ok((std::fs::File::from(fd), None))
-                    }
-                    WriteMode::At(offset) => {
-                        let fd = r.open(&path, OFlags::WRONLY | OFlags::CREATE, create)?;
-                        let mut f = std::fs::File::from(fd);
-                        f.set_len(offset)?;
-                        f.seek(SeekFrom::Start(offset))?;
-                        Ok((f, None))
-                    }
-                }
-            })
-            .await?;
-            Ok(Box::new(FsUpload {
-                file: Some(Sink::Local(file)),
-                rename,
-            }) as Box<dyn Upload>)
+            let up = self.open_upload(path, mode).await?;
+            Ok(Box::new(up) as Box<dyn Upload>)
         })
     }
 
     fn mkdir<'a>(&'a self, path: &'a VPath) -> BoxFuture<'a, Result<(), StorageError>> {
         let r = self.root.clone();
         let path = path.clone();
+        let dir_mode = self.modes.map(|m| m.1);
         Box::pin(unblock(move || {
-            let (dir, name) = r.parent(&path)?;
-            rustix::fs::mkdirat(&dir, name, Mode::from_raw_mode(0o777)).map_err(errno)
+            let (dir, name) = r.creatable(&path).map_err(StorageError::creating)?;
+            let mode = Mode::from_raw_mode(dir_mode.unwrap_or(0o777));
+            rustix::fs::mkdirat(&dir, name, mode).map_err(|e| errno(e).creating())?;
+            if dir_mode.is_some() {
+                // On the directory just made, not on what a symlink swapped in leads to.
+                let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+                let made = rustix::fs::openat(&dir, name, flags, Mode::empty()).map_err(errno)?;
+                rustix::fs::fchmod(&made, mode).map_err(errno)?;
+            }
+            Ok(())
         }))
     }
 
@@ -960,8 +1001,8 @@ impl Storage for FsStorage {
         Box::pin(unblock(move || {
             let (fdir, fname) = r.parent(&from)?;
             r.visible_entry(&fdir, fname, &from)?;
-            let (tdir, tname) = r.parent(&to)?;
-            rustix::fs::renameat(&fdir, fname, &tdir, tname).map_err(errno)
+            let (tdir, tname) = r.creatable(&to).map_err(StorageError::creating)?;
+            rustix::fs::renameat(&fdir, fname, &tdir, tname).map_err(|e| errno(e).creating())
         }))
     }
 
@@ -977,13 +1018,98 @@ impl Storage for FsStorage {
             Ok(std::fs::File::from(fd).set_modified(time)?)
         }))
     }
+
+    /// The free space of the filesystem holding the root, for unprivileged users.
+    fn available<'a>(
+        &'a self,
+        _path: &'a VPath,
+    ) -> BoxFuture<'a, Result<Option<u64>, StorageError>> {
+        let r = self.root.clone();
+        Box::pin(unblock(move || {
+            let st = rustix::fs::fstatvfs(&*r.dir()?).map_err(std::io::Error::from)?;
+            Ok(Some(st.f_bavail.saturating_mul(st.f_frsize)))
+        }))
+    }
+    fn set_mode<'a>(
+        &'a self,
+        path: &'a VPath,
+        mode: u32,
+    ) -> BoxFuture<'a, Result<(), StorageError>> {
+        let r = self.root.clone();
+        let path = path.clone();
+        Box::pin(unblock(move || {
+            // Confined like every lookup, then changed through the descriptor's /proc link
+            // (fchmod refuses O_PATH descriptors, and opening for reading needs read access).
+            let fd = r.open(&path, OFlags::PATH, Mode::empty())?;
+            let link = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fd));
+            rustix::fs::chmodat(
+                rustix::fs::CWD,
+                link.as_str(),
+                Mode::from_raw_mode(mode),
+                AtFlags::empty(),
+            )
+            .map_err(errno)
+        }))
+    }
+
+    fn stored_sha256<'a>(
+        &'a self,
+        path: &'a VPath,
+    ) -> BoxFuture<'a, Result<Option<Sha256>, StorageError>> {
+        Box::pin(async move {
+            let file = self.open_file(path, 0).await?;
+            Ok(digest::read(&file))
+        })
+    }
+
+    fn store_sha256<'a>(
+        &'a self,
+        path: &'a VPath,
+        sha256: Sha256,
+        seen: &'a Metadata,
+    ) -> BoxFuture<'a, Result<(), StorageError>> {
+        Box::pin(async move {
+            let file = self.open_file(path, 0).await?;
+            let (len, modified) = (seen.len, seen.modified);
+            unblock(move || {
+                digest::write(&file, &sha256, |st| {
+                    let now = metadata_of(st);
+                    now.len == len && now.modified == modified
+                });
+            })
+            .await;
+            Ok(())
+        })
+    }
+
+    fn copy<'a>(
+        &'a self,
+        from: &'a VPath,
+        to: &'a VPath,
+    ) -> BoxFuture<'a, Result<u64, StorageError>> {
+        Box::pin(async move {
+            let src = self.open_file(from, 0).await?;
+            let mut up = self.open_upload(to, WriteMode::Replace).await?;
+            // Set when this future is dropped (ABOR): the pool thread stops at its next chunk.
+            let stop = Arc::new(AtomicBool::new(false));
+            let _guard = StopOnDrop(stop.clone());
+            let (up, copied) = unblock(move || {
+                let r = up.fill_from(&src, &stop);
+                (up, r)
+            })
+            .await;
+            let n = copied?;
+            Box::new(up).commit().await?;
+            Ok(n)
+        })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use futures_lite::future::block_on;
-    use futures_lite::io::AsyncReadExt;
+    use futures_lite::io::{AsyncReadExt, AsyncWriteExt};
 
     /// The storage, with the kernel's `openat2` or forced onto the check-then-use fallback.
     fn both_modes(root: &Path) -> [FsStorage; 2] {
@@ -1050,7 +1176,7 @@ mod tests {
         let fs = FsStorage::new(dir.path()).unwrap();
         // Entries of odd size are left out, as a listing's filters leave entries out.
         let format: EntryFormatter = Arc::new(|e: &DirEntry, out: &mut Vec<u8>| {
-            if e.metadata.len % 2 == 0 {
+            if e.metadata.len.is_multiple_of(2) {
                 out.extend_from_slice(&e.name);
                 out.extend_from_slice(format!(" {}\n", e.metadata.len).as_bytes());
             }
@@ -1066,6 +1192,13 @@ mod tests {
         let text = block_on(fs.list_formatted(&VPath::root(), format.clone(), usize::MAX)).unwrap();
         assert!(text.starts_with(b"f00000 0\nf00002 2\nf00004 4\nf00006 6\nf00007 0\n"));
         assert!(!text.windows(6).any(|w| w == b"zz-out"));
+    }
+
+    #[test]
+    fn sweeping_skips_pseudo_filesystems() {
+        let fs = FsStorage::new("/proc/self").unwrap();
+        let r = fs.sweep_temporaries();
+        assert_eq!((r.directories, r.removed), (0, 0), "{r:?}");
     }
 
     #[test]
@@ -1269,6 +1402,154 @@ mod tests {
         assert!(!std::fs::symlink_metadata(root.path().join("out"))
             .unwrap()
             .is_symlink());
+    }
+
+    /// Writes `data` to `path` with `mode` and commits it.
+    fn upload(fs: &FsStorage, path: &str, mode: WriteMode, data: &[u8]) {
+        block_on(async {
+            let mut up = fs.open_write(&vp(path), mode).await.unwrap();
+            up.write_all(data).await.unwrap();
+            up.close().await.unwrap();
+            up.commit().await.unwrap();
+        })
+    }
+
+    #[test]
+    fn an_upload_has_no_name_on_disk_until_it_is_committed() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join("f"), b"old").unwrap();
+        let fs = FsStorage::new(root.path()).unwrap().fsync_uploads(true);
+        block_on(async {
+            let mut up = fs.open_write(&vp("/f"), WriteMode::Replace).await.unwrap();
+            up.write_all(b"new data").await.unwrap();
+            up.flush().await.unwrap();
+            assert_eq!(dir_count(root.path()), 1, "a temporary is visible");
+            up.commit().await.unwrap();
+        });
+        assert_eq!(std::fs::read(root.path().join("f")).unwrap(), b"new data");
+        assert_eq!(dir_count(root.path()), 1);
+        assert!(!fs.root.named_temps.load(Ordering::Relaxed));
+        upload(&fs, "/fresh", WriteMode::CreateNew, b"u");
+        assert_eq!(std::fs::read(root.path().join("fresh")).unwrap(), b"u");
+    }
+
+    #[test]
+    fn without_o_tmpfile_a_named_temporary_is_used_and_removed_on_failure() {
+        let root = tempfile::tempdir().unwrap();
+        let fs = FsStorage::new(root.path()).unwrap().fsync_uploads(true);
+        fs.root.tmpfile.store(false, Ordering::Relaxed);
+        block_on(async {
+            let mut up = fs.open_write(&vp("/f"), WriteMode::Replace).await.unwrap();
+            up.write_all(b"cut off").await.unwrap();
+            let names: Vec<_> = std::fs::read_dir(root.path()).unwrap().collect();
+            assert_eq!(names.len(), 1);
+            let name = names[0].as_ref().unwrap().file_name();
+            assert!(is_temp_name(name.as_bytes()), "{name:?}");
+        });
+        assert_eq!(dir_count(root.path()), 0);
+        assert!(fs.root.named_temps.load(Ordering::Relaxed));
+        assert!(fs.root.next_sweep.load(Ordering::Relaxed) < u64::MAX);
+        upload(&fs, "/f", WriteMode::Replace, b"whole");
+        assert_eq!(std::fs::read(root.path().join("f")).unwrap(), b"whole");
+        assert_eq!(dir_count(root.path()), 1);
+    }
+
+    #[test]
+    fn clients_cannot_create_names_of_upload_temporaries() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join("f"), b"x").unwrap();
+        let fs = FsStorage::new(root.path()).unwrap();
+        let temp = "/.f.ftp-upload-0123456789abcdef";
+        for mode in [WriteMode::Replace, WriteMode::CreateNew] {
+            let r = block_on(fs.open_write(&vp(temp), mode));
+            assert!(matches!(r, Err(StorageError::PermissionDenied)));
+        }
+        let denied = |r| matches!(r, Err(StorageError::PermissionDenied));
+        assert!(denied(block_on(fs.mkdir(&vp(temp)))));
+        assert!(denied(block_on(fs.rename(&vp("/f"), &vp(temp)))));
+        assert_eq!(dir_count(root.path()), 1);
+    }
+
+    /// Sets the modification time of `p` to `secs` seconds ago.
+    fn age(p: &Path, secs: u64) {
+        let f = std::fs::File::options().write(true).open(p).unwrap();
+        f.set_modified(SystemTime::now() - Duration::from_secs(secs))
+            .unwrap();
+    }
+
+    #[test]
+    fn sweeping_removes_only_old_unlocked_temporaries_anywhere_under_the_root() {
+        let root = tempfile::tempdir().unwrap();
+        let p = |n: &str| root.path().join(n);
+        std::fs::create_dir_all(p("a/b")).unwrap();
+        let stale = [
+            "a/b/.x.ftp-upload-0000000000000001",
+            ".y.ftp-upload-00000000000000aa",
+        ];
+        let young = ".z.ftp-upload-0000000000000002";
+        let locked = "a/.w.ftp-upload-0000000000000003";
+        let other = ["a/.x.ftp-upload-notours", "a/b/x"];
+        for n in stale.iter().chain(&[young, locked]).chain(&other) {
+            std::fs::write(p(n), b"debris").unwrap();
+        }
+        for n in stale.iter().chain(&[locked]).chain(&other) {
+            age(&p(n), 3600);
+        }
+        // A live upload (of any process) holds the lock; directories are never removed.
+        let held = std::fs::File::open(p(locked)).unwrap();
+        rustix::fs::flock(&held, rustix::fs::FlockOperation::LockExclusive).unwrap();
+        std::fs::create_dir(p(".d.ftp-upload-0000000000000004")).unwrap();
+        std::os::unix::fs::symlink(root.path(), p("a/loop")).unwrap();
+        let fs = FsStorage::new(root.path()).unwrap();
+        let r = fs.sweep_temporaries();
+        assert_eq!((r.removed, r.bytes, r.kept), (2, 12, 2), "{r:?}");
+        for n in stale {
+            assert!(!p(n).exists(), "{n}");
+        }
+        for n in other.iter().chain(&[young, locked]) {
+            assert!(p(n).exists(), "{n}");
+        }
+        // What was kept is looked at again soon.
+        assert!(fs.root.next_sweep.load(Ordering::Relaxed) < u64::MAX);
+        drop(held);
+    }
+
+    #[test]
+    fn a_removed_root_is_unavailable_until_a_directory_is_back_at_its_path() {
+        let parent = tempfile::tempdir().unwrap();
+        let dir = parent.path().join("root");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join("f"), b"one").unwrap();
+        let fs = FsStorage::new(&dir).unwrap();
+        let recheck = || fs.root.checked.store(0, Ordering::Relaxed);
+        std::fs::remove_dir_all(&dir).unwrap();
+        recheck();
+        std::thread::sleep(ROOT_CHECK);
+        for r in [
+            block_on(fs.metadata(&vp("/f"))).map(drop),
+            block_on(fs.open_write(&vp("/new"), WriteMode::Replace)).map(drop),
+            block_on(fs.mkdir(&vp("/d"))),
+        ] {
+            assert!(matches!(r, Err(StorageError::Unavailable)), "{r:?}");
+        }
+        assert_eq!(dir_count(parent.path()), 0, "nothing created outside");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join("g"), b"two").unwrap();
+        recheck();
+        std::thread::sleep(ROOT_CHECK);
+        assert_eq!(block_on(fs.metadata(&vp("/g"))).unwrap().len, 3);
+        // Replaced by another directory: that one is served; by a symlink: not followed.
+        std::fs::rename(&dir, parent.path().join("old")).unwrap();
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join("h"), b"three").unwrap();
+        recheck();
+        std::thread::sleep(ROOT_CHECK);
+        assert_eq!(block_on(fs.metadata(&vp("/h"))).unwrap().len, 5);
+        std::fs::rename(&dir, parent.path().join("older")).unwrap();
+        std::os::unix::fs::symlink(parent.path().join("old"), &dir).unwrap();
+        recheck();
+        std::thread::sleep(ROOT_CHECK);
+        assert_eq!(block_on(fs.metadata(&vp("/h"))).unwrap().len, 5);
     }
 
     /// STOU's commit never replaces a file created after the name was chosen.

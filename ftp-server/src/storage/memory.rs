@@ -257,6 +257,10 @@ fn ready<'a, T: Send + 'a>(v: T) -> BoxFuture<'a, T> {
 }
 
 impl Storage for MemStorage {
+    fn backend_name(&self) -> &'static str {
+        "memory"
+    }
+
     fn metadata<'a>(&'a self, path: &'a VPath) -> BoxFuture<'a, Result<Metadata, StorageError>> {
         ready(self.lock().get(path).map(Node::metadata))
     }
@@ -398,6 +402,14 @@ impl Storage for MemStorage {
         ready(t.get_mut(path).map(|n| match n {
             Node::File { mtime, .. } | Node::Dir { mtime, .. } => *mtime = time,
         }))
+    }
+
+    fn available<'a>(
+        &'a self,
+        _path: &'a VPath,
+    ) -> BoxFuture<'a, Result<Option<u64>, StorageError>> {
+        let t = self.lock();
+        ready(Ok(Some(t.limit.saturating_sub(t.used))))
     }
 }
 

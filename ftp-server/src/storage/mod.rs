@@ -4,12 +4,16 @@
 
 pub mod fs;
 pub mod memory;
+pub mod mount;
+pub mod s3;
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use ftp_proto::ReplyCode;
 use futures_lite::io::{AsyncRead, AsyncWrite};
 
 use crate::vpath::VPath;
@@ -43,7 +47,33 @@ pub trait Upload: AsyncWrite + Send + Unpin {
     fn local_file(&mut self) -> Option<&std::fs::File> {
         None
     }
+
+    /// `n` more bytes are about to be written into [`Upload::local_file`] (bypassing
+    /// [`AsyncWrite`]): an error refuses them, and the upload ends without a commit. The
+    /// default admits everything; a quota ([`crate::policy::quota::QuotaUpload`]) counts them.
+    fn admit(&mut self, n: u64) -> std::io::Result<()> {
+        let _ = n;
+        Ok(())
+    }
+
+    /// The SHA-256 of everything written, which the server computed while receiving it; called
+    /// (at most once) before [`Upload::commit`], for replacing uploads only. A backend that can
+    /// keep it with the file (an extended attribute, object metadata) does, so that
+    /// [`Storage::stored_sha256`] answers `HASH` without reading the file; the default forgets
+    /// it.
+    fn record_sha256(&mut self, digest: [u8; 32]) {
+        let _ = digest;
+    }
+
+    /// True when [`Upload::record_sha256`] keeps the digest, so the server computes it; the
+    /// default, `false`, spares the work.
+    fn keeps_sha256(&self) -> bool {
+        false
+    }
 }
+
+/// A SHA-256 digest's 32 bytes, as a backend keeps it with a file ([`Storage::stored_sha256`]).
+pub type Sha256 = [u8; 32];
 
 /// How [`Storage::open_write`] opens a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,9 +174,12 @@ pub enum StorageError {
     /// The directory is not empty.
     #[error("directory not empty")]
     DirectoryNotEmpty,
-    /// Out of space or quota.
+    /// Out of space.
     #[error("no space left on device")]
     NoSpace,
+    /// Over the user's disk quota (`EDQUOT`).
+    #[error("disk quota exceeded")]
+    QuotaExceeded,
     /// A directory too large to list: more than `limit` entries (see
     /// [`Storage::list_formatted`]).
     #[error("directory has more than {limit} entries")]
@@ -154,14 +187,103 @@ pub enum StorageError {
         /// The most entries a listing may have.
         limit: usize,
     },
+    /// A name in the path is longer than the backend allows (`ENAMETOOLONG`).
+    #[error("file name too long")]
+    NameTooLong {
+        /// The name was one the operation would create (`STOR`, `MKD`, `RNTO`), as opposed
+        /// to one it looks up; see [`StorageError::creating`].
+        creating: bool,
+    },
+    /// The storage itself is unreachable for now (the served directory was removed, an
+    /// object store is down); worth retrying later.
+    #[error("storage unavailable")]
+    Unavailable,
+    /// A rename from one mount (or the home) into another: refused rather than copied.
+    #[error("cannot rename across mounts")]
+    CrossMount,
     /// Any other failure.
     #[error("storage error: {0}")]
     Other(std::io::Error),
 }
 
+impl StorageError {
+    /// Marks the error as coming from an operation that creates the path's last name (an
+    /// upload, a new directory, a rename's target), which changes the FTP reply of
+    /// [`StorageError::NameTooLong`] from `550` to `553` (file name not allowed).
+    ///
+    /// ```
+    /// use ftp_server::storage::StorageError;
+    /// let e = StorageError::NameTooLong { creating: false }.creating();
+    /// assert!(matches!(e, StorageError::NameTooLong { creating: true }));
+    /// assert!(matches!(StorageError::NotFound.creating(), StorageError::NotFound));
+    /// ```
+    pub fn creating(self) -> StorageError {
+        match self {
+            StorageError::NameTooLong { .. } => StorageError::NameTooLong { creating: true },
+            e => e,
+        }
+    }
+
+    /// The FTP reply for this error: a permanent `5xx` for everything the client must change
+    /// (a missing file, a name too long, ...), `452` for a full disk, `451` for the rest.
+    ///
+    /// ```
+    /// use ftp_server::storage::StorageError;
+    /// let (code, text) = StorageError::NameTooLong { creating: true }.reply();
+    /// assert_eq!((code.as_u16(), &*text), (553, "File name too long."));
+    /// assert_eq!(StorageError::NameTooLong { creating: false }.reply().0.as_u16(), 550);
+    /// ```
+    pub fn reply(&self) -> (ReplyCode, Cow<'static, str>) {
+        let (code, text) = match self {
+            StorageError::NotFound => (ReplyCode::FILE_NOT_AVAILABLE, "No such file or directory."),
+            StorageError::PermissionDenied => (ReplyCode::FILE_NOT_AVAILABLE, "Permission denied."),
+            StorageError::AlreadyExists => (ReplyCode::FILE_NOT_AVAILABLE, "File exists."),
+            StorageError::NotADirectory => (ReplyCode::FILE_NOT_AVAILABLE, "Not a directory."),
+            StorageError::IsADirectory => (ReplyCode::FILE_NOT_AVAILABLE, "Is a directory."),
+            StorageError::DirectoryNotEmpty => {
+                (ReplyCode::FILE_NOT_AVAILABLE, "Directory not empty.")
+            }
+            StorageError::NoSpace => (
+                ReplyCode::INSUFFICIENT_STORAGE,
+                "Insufficient storage space.",
+            ),
+            StorageError::QuotaExceeded => (ReplyCode::EXCEEDED_STORAGE, "Disk quota exceeded."),
+            StorageError::Unavailable => (
+                ReplyCode::LOCAL_ERROR,
+                "Storage unavailable; try again later.",
+            ),
+            StorageError::NameTooLong { creating: true } => {
+                (ReplyCode::FILE_NAME_NOT_ALLOWED, "File name too long.")
+            }
+            StorageError::NameTooLong { creating: false } => {
+                (ReplyCode::FILE_NOT_AVAILABLE, "File name too long.")
+            }
+            StorageError::TooManyEntries { limit } => {
+                return (
+                    ReplyCode::FILE_NOT_AVAILABLE,
+                    format!("Directory too large to list (more than {limit} entries).").into(),
+                );
+            }
+            StorageError::CrossMount => (
+                ReplyCode::FILE_NAME_NOT_ALLOWED,
+                "Cannot rename across mounts.",
+            ),
+            StorageError::Other(_) => (ReplyCode::LOCAL_ERROR, "Local error in processing."),
+        };
+        (code, text.into())
+    }
+}
+
 impl From<std::io::Error> for StorageError {
     fn from(e: std::io::Error) -> Self {
         use std::io::ErrorKind as K;
+        // A backend's own error, carried through an `AsyncWrite` (see `s3::upload`).
+        if e.get_ref().is_some_and(|inner| inner.is::<StorageError>()) {
+            if let Some(Ok(inner)) = e.into_inner().map(|b| b.downcast::<StorageError>()) {
+                return *inner;
+            }
+            return StorageError::Unavailable;
+        }
         match e.kind() {
             K::NotFound => StorageError::NotFound,
             K::PermissionDenied => StorageError::PermissionDenied,
@@ -169,7 +291,11 @@ impl From<std::io::Error> for StorageError {
             K::NotADirectory => StorageError::NotADirectory,
             K::IsADirectory => StorageError::IsADirectory,
             K::DirectoryNotEmpty => StorageError::DirectoryNotEmpty,
-            K::StorageFull | K::QuotaExceeded => StorageError::NoSpace,
+            K::StorageFull => StorageError::NoSpace,
+            K::QuotaExceeded => StorageError::QuotaExceeded,
+            _ if e.raw_os_error() == Some(rustix::io::Errno::NAMETOOLONG.raw_os_error()) => {
+                StorageError::NameTooLong { creating: false }
+            }
             _ => StorageError::Other(e),
         }
     }
@@ -179,6 +305,12 @@ impl From<std::io::Error> for StorageError {
 /// [`VPath`]s; a backend must make sure nothing outside its root is reachable through them
 /// (e.g. via symlinks).
 pub trait Storage: Send + Sync + std::fmt::Debug {
+    /// A short name of the backend for metrics (`ftp_storage_operation_seconds{backend}`):
+    /// `fs`, `memory`, … A fixed word per backend type, never a path or a user.
+    fn backend_name(&self) -> &'static str {
+        "other"
+    }
+
     /// Metadata of a file or directory.
     fn metadata<'a>(&'a self, path: &'a VPath) -> BoxFuture<'a, Result<Metadata, StorageError>>;
 
@@ -218,18 +350,7 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
         format: EntryFormatter,
         max_entries: usize,
     ) -> BoxFuture<'a, Result<Vec<u8>, StorageError>> {
-        Box::pin(async move {
-            let mut entries = self.list(path).await?;
-            if entries.len() > max_entries {
-                return Err(StorageError::TooManyEntries { limit: max_entries });
-            }
-            entries.sort_by(|a, b| a.name.cmp(&b.name));
-            let mut out = Vec::new();
-            for e in &entries {
-                format(e, &mut out);
-            }
-            Ok(out)
-        })
+        Box::pin(async move { format_entries(self.list(path).await?, &format, max_entries) })
     }
 
     /// Opens a file for reading from byte `offset`.
@@ -281,4 +402,138 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
         path: &'a VPath,
         time: SystemTime,
     ) -> BoxFuture<'a, Result<(), StorageError>>;
+
+    /// The bytes that can still be stored under `path` (a directory), if the backend knows:
+    /// what `AVBL` answers for a user without a quota. The default, `Ok(None)`, is a backend
+    /// without such a figure (an object store).
+    ///
+    /// ```
+    /// use ftp_server::storage::{MemStorage, Storage};
+    /// use ftp_server::vpath::VPath;
+    /// let s = MemStorage::new(1000);
+    /// s.insert_file(&VPath::root().join(b"f").unwrap(), vec![0; 300]).unwrap();
+    /// let left = futures_lite::future::block_on(s.available(&VPath::root())).unwrap();
+    /// assert_eq!(left, Some(700));
+    /// ```
+    fn available<'a>(
+        &'a self,
+        path: &'a VPath,
+    ) -> BoxFuture<'a, Result<Option<u64>, StorageError>> {
+        let _ = path;
+        Box::pin(async { Ok(None) })
+    }
+    /// Sets a file's Unix permission bits (`SITE CHMOD`). The default refuses: a backend
+    /// without modes answers `550`.
+    fn set_mode<'a>(
+        &'a self,
+        path: &'a VPath,
+        mode: u32,
+    ) -> BoxFuture<'a, Result<(), StorageError>> {
+        let _ = (path, mode);
+        Box::pin(async { Err(StorageError::PermissionDenied) })
+    }
+
+    /// The SHA-256 of the whole file as the backend stored it with the file (see
+    /// [`Upload::record_sha256`] and [`Storage::store_sha256`]), if it is still valid for what
+    /// the file holds now. `Ok(None)`: compute it. The default stores nothing.
+    fn stored_sha256<'a>(
+        &'a self,
+        path: &'a VPath,
+    ) -> BoxFuture<'a, Result<Option<Sha256>, StorageError>> {
+        let _ = path;
+        Box::pin(async { Ok(None) })
+    }
+
+    /// Keeps `digest`, the SHA-256 of the whole file computed from its contents when it had the
+    /// metadata `seen`, with the file, unless the file changed since (best effort: a backend
+    /// that cannot keep it, or a file that changed, is no error). The default keeps nothing.
+    fn store_sha256<'a>(
+        &'a self,
+        path: &'a VPath,
+        digest: Sha256,
+        seen: &'a Metadata,
+    ) -> BoxFuture<'a, Result<(), StorageError>> {
+        let _ = (path, digest, seen);
+        Box::pin(async { Ok(()) })
+    }
+
+    /// Copies the file `from` to `to` on the storage itself (`SITE CPFR`/`CPTO`, `SITE COPY`),
+    /// atomically like an upload with [`WriteMode::Replace`]: an existing `to` stays as it was
+    /// until the copy is complete. Returns the bytes copied. The default streams the file
+    /// through [`Storage::open_read`] into [`Storage::open_write`] with a fixed buffer, so
+    /// every backend has it; a backend that copies better (`copy_file_range(2)`, an object
+    /// store's server-side copy) overrides it. Dropping the future abandons the copy.
+    ///
+    /// ```
+    /// use ftp_server::storage::{MemStorage, Storage, WriteMode};
+    /// use ftp_server::vpath::VPath;
+    /// use futures_lite::io::{AsyncReadExt, AsyncWriteExt};
+    ///
+    /// let s = MemStorage::new(1 << 20);
+    /// let (a, b) = (VPath::root().join(b"a").unwrap(), VPath::root().join(b"b").unwrap());
+    /// futures_lite::future::block_on(async {
+    ///     let mut up = s.open_write(&a, WriteMode::Replace).await.unwrap();
+    ///     up.write_all(b"hello").await.unwrap();
+    ///     up.close().await.unwrap();
+    ///     up.commit().await.unwrap();
+    ///     assert_eq!(s.copy(&a, &b).await.unwrap(), 5);
+    ///     let mut copied = Vec::new();
+    ///     s.open_read(&b, 0).await.unwrap().read_to_end(&mut copied).await.unwrap();
+    ///     assert_eq!(copied, b"hello");
+    /// });
+    /// ```
+    fn copy<'a>(
+        &'a self,
+        from: &'a VPath,
+        to: &'a VPath,
+    ) -> BoxFuture<'a, Result<u64, StorageError>> {
+        Box::pin(copy_between(self, from, self, to))
+    }
+}
+
+/// The buffer of [`Storage::copy`]'s default, streamed implementation.
+pub const COPY_BUFFER: usize = 256 * 1024;
+
+/// Copies the file `from` of `src` to `to` of `dst` through a fixed buffer, atomically like
+/// an upload with [`WriteMode::Replace`]: [`Storage::copy`]'s default, and a copy between two
+/// storages (mounts).
+pub(crate) async fn copy_between(
+    src: &(impl Storage + ?Sized),
+    from: &VPath,
+    dst: &(impl Storage + ?Sized),
+    to: &VPath,
+) -> Result<u64, StorageError> {
+    use futures_lite::io::{AsyncReadExt, AsyncWriteExt};
+    let mut reader = src.open_read(from, 0).await?;
+    let mut up = dst.open_write(to, WriteMode::Replace).await?;
+    let mut buf = vec![0u8; COPY_BUFFER];
+    let mut total = 0u64;
+    loop {
+        let n = reader.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        up.write_all(&buf[..n]).await?;
+        total += n as u64;
+    }
+    up.close().await?;
+    up.commit().await?;
+    Ok(total)
+}
+/// What the default [`Storage::list_formatted`] does with [`Storage::list`]'s entries: sorts
+/// them by name and formats each, refusing more than `max_entries`.
+pub(crate) fn format_entries(
+    mut entries: Vec<DirEntry>,
+    format: &EntryFormatter,
+    max_entries: usize,
+) -> Result<Vec<u8>, StorageError> {
+    if entries.len() > max_entries {
+        return Err(StorageError::TooManyEntries { limit: max_entries });
+    }
+    entries.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut out = Vec::new();
+    for e in &entries {
+        format(e, &mut out);
+    }
+    Ok(out)
 }

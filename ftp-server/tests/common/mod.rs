@@ -21,7 +21,11 @@ pub const PASS: &str = "secret";
 /// A server on a loopback port with user alice/secret (all permissions) at `root`.
 pub struct Srv {
     pub addr: SocketAddr,
+    /// The admin HTTP listener, when `admin_listen` was configured.
+    pub admin: Option<SocketAddr>,
     pub root: tempfile::TempDir,
+    /// The server's bans and per-user session counts.
+    pub access: std::sync::Arc<ftp_server::access::Access>,
     stop: ShutdownHandle,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -36,6 +40,14 @@ impl Srv {
     }
 
     pub fn start_with(configure: impl FnOnce(&mut Config)) -> Srv {
+        Srv::start_server(configure, |s| s)
+    }
+
+    /// [`Srv::start_with`], with `adjust` applied to the bound server before it runs.
+    pub fn start_server(
+        configure: impl FnOnce(&mut Config),
+        adjust: impl FnOnce(Server) -> Server,
+    ) -> Srv {
         let root = tempfile::tempdir().unwrap();
         let mut cfg = Config {
             listen: vec!["127.0.0.1:0".parse().unwrap()],
@@ -44,13 +56,17 @@ impl Srv {
             ..Config::default()
         };
         configure(&mut cfg);
-        let server = smol::block_on(Server::bind(cfg)).unwrap();
+        let server = adjust(smol::block_on(Server::bind(cfg)).unwrap());
         let addr = server.local_addrs()[0];
+        let admin = server.admin_addr();
         let stop = server.shutdown_handle();
+        let access = server.access();
         let thread = std::thread::spawn(move || smol::block_on(server.run()).unwrap());
         Srv {
             addr,
+            admin,
             root,
+            access,
             stop,
             thread: Some(thread),
         }
@@ -106,9 +122,17 @@ pub struct Ctl {
 
 impl Ctl {
     pub fn connect(addr: SocketAddr) -> Ctl {
-        let stream = TcpStream::connect(addr).unwrap();
-        stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-        stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+        Ctl::over(data_stream(TcpStream::connect(addr).unwrap()))
+    }
+
+    /// A control connection from local address `from_ip` (another host on loopback).
+    pub fn connect_from(from_ip: &str, addr: SocketAddr) -> Ctl {
+        Ctl::over(bind_connect(from_ip, addr))
+    }
+
+    /// A control connection over `stream` (already connected; bytes such as a PROXY header
+    /// may have gone out on it); reads the greeting.
+    pub fn over(stream: TcpStream) -> Ctl {
         let reader = BufReader::new(stream.try_clone().unwrap());
         let mut c = Ctl {
             stream,
@@ -236,6 +260,30 @@ impl Ctl {
     }
 }
 
+/// A TCP connection to `to` from local address `from_ip` (bind before connect), with the
+/// timeouts of [`data_stream`].
+pub fn bind_connect(from_ip: &str, to: SocketAddr) -> TcpStream {
+    use rustix::net::{bind, connect, socket, AddressFamily, SocketType};
+    let fd = socket(AddressFamily::INET, SocketType::STREAM, None).unwrap();
+    let from: std::net::SocketAddrV4 = format!("{from_ip}:0").parse().unwrap();
+    bind(&fd, &SocketAddr::V4(from)).unwrap();
+    connect(&fd, &to).unwrap();
+    data_stream(TcpStream::from(fd))
+}
+
+/// True when a connection from `from_ip` is closed by the server before any byte (refused
+/// at accept: `deny_ips`, `allow_ips`, a ban).
+pub fn closed_before_greeting(from_ip: &str, to: SocketAddr) -> bool {
+    let mut s = bind_connect(from_ip, to);
+    let mut buf = [0u8; 64];
+    match s.read(&mut buf) {
+        Ok(0) => true,
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => true,
+        Ok(_) => false,
+        Err(e) => panic!("no greeting and no close: {e}"),
+    }
+}
+
 pub fn data_stream(s: TcpStream) -> TcpStream {
     s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
     s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
@@ -292,4 +340,34 @@ pub fn dir_names(p: &Path) -> Vec<String> {
 pub fn sparse(p: &Path, len: u64) {
     let f = std::fs::File::create(p).unwrap();
     f.set_len(len).unwrap();
+}
+
+/// One HTTP/1.1 request (`Connection: close`) to the admin listener, with a bearer
+/// `token` if given; the status and the body.
+pub fn http(addr: SocketAddr, method: &str, path: &str, token: Option<&str>) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: x\r\n{auth}Content-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let status = resp
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {resp:?}"));
+    let body = resp.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    (status, body.to_string())
+}
+
+/// The value of the Prometheus sample `name` (with its labels) in the metrics text, 0 when absent.
+pub fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .map_or(0.0, |v| v.trim().parse().unwrap())
 }
