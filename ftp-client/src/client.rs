@@ -9,12 +9,12 @@ use async_io::Timer;
 use ftp_proto::command::TransferType;
 use ftp_proto::feat::Features;
 use ftp_proto::io::{write_command, ReadReplyError, ReplyReader};
-use ftp_proto::{Command, Reply, Secret, Timestamp};
+use ftp_proto::{Arg, Command, Reply, ReplyCode, Secret, Timestamp};
 use futures_lite::io::{AsyncRead, AsyncWrite, BufReader};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ProtocolError, Result, TlsError};
 use crate::listing::Entry;
-use crate::tls::{TlsContext, TlsMode, Verify};
+use crate::tls::{TlsContext, TlsMode, TlsVersion, Verify};
 
 /// A byte stream the client can run FTP over: a TCP stream today, a TLS stream later.
 pub trait Stream: AsyncRead + AsyncWrite + Send + Unpin {}
@@ -76,6 +76,8 @@ pub struct Options {
     pub tls: TlsMode,
     /// How the server certificate is verified when TLS is on.
     pub verify: Verify,
+    /// The newest TLS version offered.
+    pub tls_max: TlsVersion,
 }
 
 impl Default for Options {
@@ -93,6 +95,7 @@ impl Default for Options {
             max_listing: 64 << 20,
             tls: TlsMode::Off,
             verify: Verify::System,
+            tls_max: TlsVersion::Tls13,
         }
     }
 }
@@ -164,13 +167,62 @@ fn read_error(e: ReadReplyError) -> Error {
     match e {
         ReadReplyError::Io(e) => Error::io("control connection", e),
         ReadReplyError::Closed => Error::Disconnected("control connection".into()),
-        other => Error::Protocol(other.to_string()),
+        other => ProtocolError::Unreadable(other).into(),
     }
+}
+
+/// A path (or another argument) for a command: one holding CR or LF cannot be sent, which is
+/// the caller's error.
+pub(crate) fn arg(bytes: impl AsRef<[u8]>) -> Result<Arg> {
+    let bytes = bytes.as_ref();
+    Arg::new(bytes).map_err(|e| Error::Usage(format!("\"{}\": {e}", bytes.escape_ascii())))
+}
+
+/// The error for a `SIZE` or `MDTM` reply without a size or a time.
+fn bad_value(command: &'static str, reply: &Reply) -> Error {
+    ProtocolError::BadValue {
+        command,
+        reply: reply.clone(),
+    }
+    .into()
 }
 
 /// True for replies that mean "this command is not supported".
 pub(crate) fn unsupported(reply: &Reply) -> bool {
-    matches!(reply.code().as_u16(), 500 | 501 | 502 | 504 | 522)
+    matches!(
+        reply.code(),
+        ReplyCode::SYNTAX_ERROR
+            | ReplyCode::SYNTAX_ERROR_IN_ARGUMENTS
+            | ReplyCode::NOT_IMPLEMENTED
+            | ReplyCode::NOT_IMPLEMENTED_FOR_PARAMETER
+            | ReplyCode::UNSUPPORTED_NETWORK_PROTOCOL
+    )
+}
+
+/// A TCP connection to `host:port` within `limit` (`target` names it in errors), with its
+/// peer and local addresses.
+pub(crate) async fn connect_tcp(
+    host: &str,
+    port: u16,
+    target: &str,
+    limit: std::time::Duration,
+) -> Result<(async_net::TcpStream, SocketAddr, SocketAddr)> {
+    let stream = with_timeout(limit, || format!("connecting to {target}"), async {
+        async_net::TcpStream::connect((host, port))
+            .await
+            .map_err(|source| Error::Connect {
+                target: target.to_string(),
+                source,
+            })
+    })
+    .await?;
+    let peer = stream
+        .peer_addr()
+        .map_err(|e| Error::io("peer address", e))?;
+    let local = stream
+        .local_addr()
+        .map_err(|e| Error::io("local address", e))?;
+    Ok((stream, peer, local))
 }
 
 impl Client {
@@ -185,36 +237,21 @@ impl Client {
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_string();
-        let t2 = target.clone();
-        let stream = with_timeout(
-            opts.connect_timeout,
-            || format!("connecting to {t2}"),
-            async {
-                async_net::TcpStream::connect((host_owned.as_str(), port))
-                    .await
-                    .map_err(|source| Error::Connect {
-                        target: target.clone(),
-                        source,
-                    })
-            },
-        )
-        .await?;
-        let peer = stream
-            .peer_addr()
-            .map_err(|e| Error::io("peer address", e))?;
-        let local = stream
-            .local_addr()
-            .map_err(|e| Error::io("local address", e))?;
+        let (stream, peer, local) =
+            connect_tcp(&host_owned, port, &target, opts.connect_timeout).await?;
         let _ = stream.set_nodelay(true);
         let ctx = match opts.tls {
             TlsMode::Off => return Client::from_stream(Box::new(stream), peer, local, opts).await,
-            _ => TlsContext::new(&host_owned, &opts.verify)?,
+            _ => TlsContext::with_config(
+                &host_owned,
+                crate::tls::client_config_up_to(&opts.verify, opts.tls_max)?,
+            )?,
         };
         if opts.tls == TlsMode::Implicit {
             let tls = with_timeout(
                 opts.connect_timeout,
                 || "the TLS handshake".into(),
-                ctx.connect(stream, "control connection"),
+                ctx.connect_implicit(stream),
             )
             .await?;
             let mut c = Client::from_stream(Box::new(tls), peer, local, opts).await?;
@@ -232,8 +269,8 @@ impl Client {
     /// [`Options::tls`] asks for it; call it yourself after [`Client::from_stream`].
     pub async fn auth_tls(&mut self, ctx: TlsContext) -> Result<()> {
         let r = self.command(&Command::Auth("TLS".into())).await?;
-        if r.code().as_u16() != 234 {
-            return Err(Error::Tls(format!("the server refused AUTH TLS: {r}")));
+        if r.code() != ReplyCode::AUTH_OK {
+            return Err(TlsError::AuthRefused(r).into());
         }
         let placeholder: BoxStream = Box::new(futures_lite::io::Cursor::new(Vec::new()));
         let max_line = self.opts.max_line;
@@ -243,9 +280,7 @@ impl Client {
         );
         let buffered = old.into_inner();
         if !buffered.buffer().is_empty() {
-            return Err(Error::Protocol(
-                "the server sent more after 234 before the TLS handshake".into(),
-            ));
+            return Err(ProtocolError::DataAfterAuthTls.into());
         }
         let tls = with_timeout(
             self.opts.connect_timeout,
@@ -259,7 +294,7 @@ impl Client {
     }
 
     /// `PBSZ 0` and `PROT P`: data connections use TLS, resuming the control session.
-    async fn protect_data(&mut self, ctx: TlsContext) -> Result<()> {
+    pub(crate) async fn protect_data(&mut self, ctx: TlsContext) -> Result<()> {
         self.expect_ok(&Command::Pbsz(0)).await?;
         self.expect_ok(&Command::Prot(ftp_proto::command::ProtLevel::Private))
             .await?;
@@ -295,13 +330,13 @@ impl Client {
             needs_resync: false,
             needs_abort: false,
             tls: None,
-            welcome: Reply::new(ftp_proto::ReplyCode::SERVICE_READY, ""),
+            welcome: Reply::new(ReplyCode::SERVICE_READY, ""),
         };
         loop {
             let r = c.read_reply("the greeting").await?;
-            match r.code().as_u16() {
-                120 => continue,
-                220 => {
+            match r.code() {
+                ReplyCode::SERVICE_READY_SOON => continue,
+                ReplyCode::SERVICE_READY => {
                     c.welcome = r;
                     return Ok(c);
                 }
@@ -388,16 +423,14 @@ impl Client {
         self.owed_noops += 1;
         for _ in 0..64 {
             let r = self.read_reply("NOOP").await?;
-            if r.code().as_u16() == 200 {
+            if r.code() == ReplyCode::OK {
                 self.owed_noops -= 1;
                 if self.owed_noops == 0 {
                     return Ok(());
                 }
             }
         }
-        Err(Error::Protocol(
-            "could not resynchronise the control connection".into(),
-        ))
+        Err(ProtocolError::LostSync.into())
     }
 
     /// Reads stale NOOP replies.
@@ -422,9 +455,7 @@ impl Client {
                 return Ok(r);
             }
         }
-        Err(Error::Protocol(format!(
-            "too many preliminary replies to {what}"
-        )))
+        Err(ProtocolError::TooManyPreliminary(what.into()).into())
     }
 
     /// Sends a command and checks its reply is a completion (2xx), or 3xx if `allow_3xx`.
@@ -466,7 +497,8 @@ impl Client {
                         return Ok(r);
                     }
                 }
-                Err(Error::Protocol("too many preliminary replies".into()))
+                let verb = line.split_whitespace().next().unwrap_or_default();
+                Err(ProtocolError::TooManyPreliminary(verb.into()).into())
             }
         }
     }
@@ -474,16 +506,18 @@ impl Client {
     /// Logs in with `USER` and `PASS` (and fails on a request for `ACCT`).
     pub async fn login(&mut self, user: &str, password: &str) -> Result<()> {
         let r = self.command(&Command::User(user.to_string())).await?;
-        let r = match r.code().as_u16() {
-            230 | 232 => return Ok(()),
-            331 | 336 => {
-                self.command(&Command::Pass(Secret::new(password.as_bytes().to_vec())))
+        let r = match r.code() {
+            ReplyCode::LOGGED_IN | ReplyCode::LOGGED_IN_SECURE => return Ok(()),
+            ReplyCode::NEED_PASSWORD | ReplyCode::PASSWORD_CHALLENGE => {
+                let password = Arg::new(password)
+                    .map_err(|_| Error::Usage("a password cannot hold CR or LF".into()))?;
+                self.command(&Command::Pass(Secret::new(password.into_vec())))
                     .await?
             }
             _ => return Err(Error::Login { reply: r }),
         };
-        match r.code().as_u16() {
-            230 | 202 | 232 => Ok(()),
+        match r.code() {
+            ReplyCode::LOGGED_IN | ReplyCode::SUPERFLUOUS | ReplyCode::LOGGED_IN_SECURE => Ok(()),
             _ => Err(Error::Login { reply: r }),
         }
     }
@@ -506,14 +540,12 @@ impl Client {
     pub async fn pwd(&mut self) -> Result<Vec<u8>> {
         let r = self.expect_ok(&Command::Pwd).await?;
         r.quoted_path()
-            .ok_or_else(|| Error::Protocol(format!("no quoted path in PWD reply: {r}")))
+            .ok_or_else(|| ProtocolError::NoQuotedPath(r.clone()).into())
     }
 
     /// Changes directory (`CWD`; `200` is accepted where `250` is expected).
     pub async fn cwd(&mut self, path: impl AsRef<[u8]>) -> Result<()> {
-        self.expect_ok(&Command::Cwd(path.as_ref().to_vec()))
-            .await
-            .map(drop)
+        self.expect_ok(&Command::Cwd(arg(path)?)).await.map(drop)
     }
 
     /// Goes to the parent directory (`CDUP`).
@@ -523,38 +555,32 @@ impl Client {
 
     /// Creates a directory; returns the path the server reports (or the one asked for).
     pub async fn mkdir(&mut self, path: impl AsRef<[u8]>) -> Result<Vec<u8>> {
-        let path = path.as_ref().to_vec();
+        let path = arg(path)?;
         let r = self.expect_ok(&Command::Mkd(path.clone())).await?;
-        Ok(r.quoted_path().unwrap_or(path))
+        Ok(r.quoted_path().unwrap_or_else(|| path.into_vec()))
     }
 
     /// Removes a directory (`RMD`).
     pub async fn rmdir(&mut self, path: impl AsRef<[u8]>) -> Result<()> {
-        self.expect_ok(&Command::Rmd(path.as_ref().to_vec()))
-            .await
-            .map(drop)
+        self.expect_ok(&Command::Rmd(arg(path)?)).await.map(drop)
     }
 
     /// Deletes a file (`DELE`).
     pub async fn delete(&mut self, path: impl AsRef<[u8]>) -> Result<()> {
-        self.expect_ok(&Command::Dele(path.as_ref().to_vec()))
-            .await
-            .map(drop)
+        self.expect_ok(&Command::Dele(arg(path)?)).await.map(drop)
     }
 
     /// Renames `from` to `to` (`RNFR` + `RNTO`).
     pub async fn rename(&mut self, from: impl AsRef<[u8]>, to: impl AsRef<[u8]>) -> Result<()> {
-        let cmd = Command::Rnfr(from.as_ref().to_vec());
+        let cmd = Command::Rnfr(arg(from)?);
         let r = self.command(&cmd).await?;
-        if r.code().as_u16() != 350 {
+        if r.code() != ReplyCode::PENDING {
             return Err(Error::Reply {
                 command: cmd.to_string(),
                 reply: r,
             });
         }
-        self.expect_ok(&Command::Rnto(to.as_ref().to_vec()))
-            .await
-            .map(drop)
+        self.expect_ok(&Command::Rnto(arg(to)?)).await.map(drop)
     }
 
     async fn ensure_binary_for_size(&mut self) -> Result<()> {
@@ -568,29 +594,22 @@ impl Client {
     /// The size of a file in bytes (`SIZE`, asked in binary mode).
     pub async fn size(&mut self, path: impl AsRef<[u8]>) -> Result<u64> {
         self.ensure_binary_for_size().await?;
-        let r = self
-            .expect_ok(&Command::Size(path.as_ref().to_vec()))
-            .await?;
+        let r = self.expect_ok(&Command::Size(arg(path)?)).await?;
         let text = r.text();
-        text.trim()
-            .parse()
-            .map_err(|_| Error::Protocol(format!("bad SIZE reply: {r}")))
+        text.trim().parse().map_err(|_| bad_value("SIZE", &r))
     }
 
     /// The modification time of a file (`MDTM`).
     pub async fn mdtm(&mut self, path: impl AsRef<[u8]>) -> Result<Timestamp> {
-        let r = self
-            .expect_ok(&Command::Mdtm(path.as_ref().to_vec()))
-            .await?;
-        Timestamp::parse(r.lines()[0].trim_ascii())
-            .map_err(|_| Error::Protocol(format!("bad MDTM reply: {r}")))
+        let r = self.expect_ok(&Command::Mdtm(arg(path)?)).await?;
+        Timestamp::parse(r.lines()[0].trim_ascii()).map_err(|_| bad_value("MDTM", &r))
     }
 
     /// Sets the modification time of a file (`MFMT`).
     pub async fn set_mtime(&mut self, path: impl AsRef<[u8]>, time: Timestamp) -> Result<()> {
         self.expect_ok(&Command::Mfmt {
             time,
-            path: path.as_ref().to_vec(),
+            path: arg(path)?,
         })
         .await
         .map(drop)
@@ -602,7 +621,7 @@ impl Client {
             return Ok(None);
         }
         let p = path.as_ref();
-        let cmd = Command::Mlst((!p.is_empty()).then(|| p.to_vec()));
+        let cmd = Command::Mlst((!p.is_empty()).then(|| arg(p)).transpose()?);
         let r = self.expect_ok(&cmd).await?;
         for line in r.lines().iter().skip(1) {
             if line.first() == Some(&b' ') {
@@ -617,8 +636,22 @@ impl Client {
 
     /// `SITE` sub-command; returns the reply.
     pub async fn site(&mut self, args: &str) -> Result<Reply> {
-        self.expect_ok(&Command::Site(args.as_bytes().to_vec()))
-            .await
+        self.expect_ok(&Command::Site(arg(args)?)).await
+    }
+
+    /// Changes a file's permission bits with `SITE CHMOD` (not in any RFC, but what
+    /// vsftpd, ProFTPD, pure-ftpd and pyftpdlib understand); `mode` is sent in octal.
+    ///
+    /// ```no_run
+    /// # smol::block_on(async {
+    /// # let mut client = ftp_client::Client::connect("localhost", 21, Default::default()).await?;
+    /// client.chmod("public/index.html", 0o644).await?; // SITE CHMOD 644 public/index.html
+    /// # Ok::<(), ftp_client::Error>(()) });
+    /// ```
+    pub async fn chmod(&mut self, path: impl AsRef<[u8]>, mode: u32) -> Result<()> {
+        let mut line = format!("CHMOD {mode:03o} ").into_bytes();
+        line.extend_from_slice(path.as_ref());
+        self.expect_ok(&Command::Site(arg(line)?)).await.map(drop)
     }
 
     /// The server's system type (`SYST`).
@@ -644,5 +677,22 @@ impl Client {
             Err(Error::Reply { reply, .. }) if reply.code().is_negative() => Ok(false),
             Err(e) => Err(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod arg_tests {
+    use super::*;
+
+    #[test]
+    fn a_path_with_a_newline_is_a_usage_error_not_a_nul_on_the_wire() {
+        // Before `Arg`, `RETR a\nb` went out as `RETR a\0b`.
+        let err = arg("a\nb").unwrap_err();
+        assert_eq!(err.class(), crate::ErrorClass::Usage);
+        assert_eq!(
+            err.to_string(),
+            r#""a\nb": a command argument cannot hold LF (at byte 1)"#
+        );
+        assert_eq!(arg(b"a \xff b").unwrap(), b"a \xff b");
     }
 }

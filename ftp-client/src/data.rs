@@ -11,12 +11,12 @@ use std::time::Instant;
 use async_io::{Async, Timer};
 use ftp_proto::ascii::ToNetwork;
 use ftp_proto::command::{EpsvArg, TextFormat, TransferType};
-use ftp_proto::{addr, Command, Reply};
+use ftp_proto::{addr, Command, Reply, ReplyCode};
 use futures_lite::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use futures_lite::FutureExt;
 
-use crate::client::{unsupported, with_timeout, BoxStream, Client, DataMode, TransferKind};
-use crate::error::{Error, Result};
+use crate::client::{arg, unsupported, with_timeout, BoxStream, Client, DataMode, TransferKind};
+use crate::error::{Error, ProtocolError, Result};
 use crate::listing::{self, Entry};
 use crate::tls::EofTolerant;
 
@@ -81,6 +81,17 @@ pub enum CopyError {
     Write(#[source] io::Error),
 }
 
+impl From<CopyError> for Error {
+    /// A receive error as the library reports it (a stall is [`Error::Timeout`]); a write
+    /// error as an I/O error on the local file.
+    fn from(e: CopyError) -> Error {
+        match e {
+            CopyError::Receive(e) => dl_error("receiving data", e),
+            CopyError::Write(e) => Error::io("writing the local file", e),
+        }
+    }
+}
+
 /// Converts CR LF to LF in `buf[..n]` in place; returns the new length and whether a CR at
 /// the end was held back (it is re-emitted by the caller unless an LF follows).
 pub(crate) fn crlf_to_lf(buf: &mut [u8], n: usize, at_eof: bool) -> (usize, bool) {
@@ -136,9 +147,14 @@ impl Client {
             DataMode::Passive => {
                 if !self.epsv_broken && self.opts.extended_data_commands {
                     let r = self.command(&Command::Epsv(EpsvArg::Any)).await?;
-                    if r.code().as_u16() == 229 {
-                        let port = addr::parse_epsv_reply(&r.lines()[0])
-                            .map_err(|e| Error::Protocol(format!("bad EPSV reply ({e}): {r}")))?;
+                    if r.code() == ReplyCode::EXTENDED_PASSIVE_MODE {
+                        let port = addr::parse_epsv_reply(&r.lines()[0]).map_err(|source| {
+                            ProtocolError::BadAddress {
+                                command: "EPSV",
+                                reply: r.clone(),
+                                source,
+                            }
+                        })?;
                         let target = SocketAddr::new(self.peer.ip(), port);
                         return Ok(Prepared::Connected(self.connect_data(target).await?));
                     }
@@ -152,8 +168,13 @@ impl Client {
                     self.epsv_broken = true;
                 }
                 let r = self.expect_ok(&Command::Pasv).await?;
-                let a = addr::parse_pasv_reply(&r.lines()[0])
-                    .map_err(|e| Error::Protocol(format!("bad PASV reply ({e}): {r}")))?;
+                let a = addr::parse_pasv_reply(&r.lines()[0]).map_err(|source| {
+                    ProtocolError::BadAddress {
+                        command: "PASV",
+                        reply: r.clone(),
+                        source,
+                    }
+                })?;
                 let target = if self.opts.trust_pasv_address {
                     SocketAddr::V4(a)
                 } else {
@@ -184,9 +205,7 @@ impl Client {
                     self.eprt_broken = true;
                 }
                 let SocketAddr::V4(v4) = here else {
-                    return Err(Error::Protocol(
-                        "the server refuses EPRT and PORT cannot carry an IPv6 address".into(),
-                    ));
+                    return Err(ProtocolError::NoEprt.into());
                 };
                 self.expect_ok(&Command::Port(v4)).await?;
                 Ok(Prepared::Listening(listener))
@@ -213,7 +232,7 @@ impl Client {
         if offset > 0 {
             let rest = Command::Rest(offset);
             let r = self.command(&rest).await?;
-            if r.code().as_u16() != 350 {
+            if r.code() != ReplyCode::PENDING {
                 return Err(Error::Reply {
                     command: rest.to_string(),
                     reply: r,
@@ -254,7 +273,7 @@ impl Client {
                 let tls = with_timeout(
                     self.opts.connect_timeout,
                     || "the TLS handshake on the data connection".into(),
-                    ctx.connect(s, "data connection"),
+                    ctx.connect_data(s),
                 )
                 .await;
                 match tls {
@@ -291,7 +310,7 @@ impl Client {
                 if r.code().is_preliminary() {
                     continue;
                 }
-                if r.code().as_u16() == 200 && self.owed_noops > 0 {
+                if r.code() == ReplyCode::OK && self.owed_noops > 0 {
                     self.owed_noops -= 1;
                     continue;
                 }
@@ -318,12 +337,12 @@ impl Client {
     /// # let mut client = ftp_client::Client::connect("localhost", 21, Default::default()).await?;
     /// let mut dl = client.retr("file.txt", 0).await?;
     /// let mut bytes = Vec::new();
-    /// dl.read_to_end(&mut bytes).await.map_err(|e| ftp_client::Error::Protocol(e.to_string()))?;
+    /// dl.read_to_end(&mut bytes).await.map_err(|e| ftp_client::Error::io("reading the download", e))?;
     /// dl.finish().await?;
     /// # Ok::<(), ftp_client::Error>(()) });
     /// ```
     pub async fn retr(&mut self, path: impl AsRef<[u8]>, offset: u64) -> Result<Download<'_>> {
-        let cmd = Command::Retr(path.as_ref().to_vec());
+        let cmd = Command::Retr(arg(path)?);
         let what = cmd.to_string();
         let ascii = self.want_type == TransferKind::Ascii;
         let (data, early) = self.start_transfer(cmd, offset, true).await?;
@@ -338,8 +357,7 @@ impl Client {
         src: R,
         offset: u64,
     ) -> Result<u64> {
-        self.upload(Command::Stor(path.as_ref().to_vec()), src, offset)
-            .await
+        self.upload(Command::Stor(arg(path)?), src, offset).await
     }
 
     /// Appends `src` to `path` (`APPE`); returns the bytes sent.
@@ -348,8 +366,7 @@ impl Client {
         path: impl AsRef<[u8]>,
         src: R,
     ) -> Result<u64> {
-        self.upload(Command::Appe(path.as_ref().to_vec()), src, 0)
-            .await
+        self.upload(Command::Appe(arg(path)?), src, 0).await
     }
 
     /// Uploads `file` from its current position to `path` (`STOR`, after `REST offset` if
@@ -374,7 +391,7 @@ impl Client {
         offset: u64,
         mut progress: impl FnMut(u64),
     ) -> Result<u64> {
-        let cmd = Command::Stor(path.as_ref().to_vec());
+        let cmd = Command::Stor(arg(path)?);
         if self.tls.is_some() || self.want_type != TransferKind::Binary {
             let src = Reporting {
                 inner: blocking::Unblock::new(file),
@@ -389,9 +406,7 @@ impl Client {
         };
         let result = match tcp {
             Some(tcp) => self.send_file(&tcp, stream, &file, &mut progress).await,
-            None => Err(Error::Protocol(
-                "no TCP socket under the data connection".into(),
-            )),
+            None => Err(ProtocolError::NoTcpSocket.into()),
         };
         match result {
             Ok(sent) => {
@@ -567,7 +582,7 @@ impl Client {
         }
     }
 
-    async fn read_listing(&mut self, cmd: Command) -> Result<Vec<u8>> {
+    pub(crate) async fn read_listing(&mut self, cmd: Command) -> Result<Vec<u8>> {
         let what = cmd.to_string();
         let (data, early) = self.start_transfer(cmd, 0, false).await?;
         let mut dl = Download::new(self, data, early, what, false);
@@ -583,7 +598,7 @@ impl Client {
                 break;
             }
             if out.len() + n > max {
-                return Err(Error::Protocol(format!("listing larger than {max} bytes")));
+                return Err(ProtocolError::ListingTooLarge { max }.into());
             }
             out.extend_from_slice(&buf[..n]);
         }
@@ -595,7 +610,7 @@ impl Client {
     /// offers `MLST`, otherwise `LIST` parsed from Unix or DOS formats. `.` and `..` are left
     /// out; lines that cannot be parsed are skipped.
     pub async fn list(&mut self, path: Option<&[u8]>) -> Result<Vec<Entry>> {
-        let path = path.filter(|p| !p.is_empty()).map(<[u8]>::to_vec);
+        let path = path.filter(|p| !p.is_empty()).map(arg).transpose()?;
         if !self.mlsd_broken && self.feat().await?.has("MLST") {
             match self.read_listing(Command::Mlsd(path.clone())).await {
                 Ok(bytes) => return Ok(listing::parse_mlsd(&bytes)),
@@ -611,13 +626,13 @@ impl Client {
 
     /// The raw `LIST` output for a path.
     pub async fn list_raw(&mut self, path: Option<&[u8]>) -> Result<Vec<u8>> {
-        let path = path.filter(|p| !p.is_empty()).map(<[u8]>::to_vec);
+        let path = path.filter(|p| !p.is_empty()).map(arg).transpose()?;
         self.read_listing(Command::List(path)).await
     }
 
     /// Names in a directory (`NLST`).
     pub async fn nlst(&mut self, path: Option<&[u8]>) -> Result<Vec<Vec<u8>>> {
-        let path = path.filter(|p| !p.is_empty()).map(<[u8]>::to_vec);
+        let path = path.filter(|p| !p.is_empty()).map(arg).transpose()?;
         let bytes = self.read_listing(Command::Nlst(path)).await?;
         Ok(listing::split_lines(&bytes)
             .filter(|l| !l.is_empty())
@@ -654,10 +669,11 @@ async fn accept_from_server(
         log::warn!("data connection from {from}, not the server {server}; closed it");
         drop(s);
     }
-    Err(Error::Protocol(format!(
-        "{} data connections came from other hosts than the server {server}; gave up",
-        MAX_FOREIGN_DATA_CONNECTIONS + 1
-    )))
+    Err(ProtocolError::ForeignDataConnections {
+        count: MAX_FOREIGN_DATA_CONNECTIONS + 1,
+        server,
+    }
+    .into())
 }
 
 fn same_host(a: IpAddr, b: IpAddr) -> bool {
@@ -668,7 +684,8 @@ fn same_host(a: IpAddr, b: IpAddr) -> bool {
     canon(a) == canon(b)
 }
 
-fn dl_error(context: &str, e: io::Error) -> Error {
+/// A receive error on a data connection: a stall (`TimedOut`) is [`Error::Timeout`].
+pub(crate) fn dl_error(context: &str, e: io::Error) -> Error {
     if e.kind() == io::ErrorKind::TimedOut {
         Error::Timeout(format!("{context}: data connection stalled"))
     } else {
@@ -824,8 +841,7 @@ impl<'a> Download<'a> {
     /// let mut dl = client.retr("big.iso", 0).await?;
     /// let n = dl
     ///     .copy_to_file(&mut file, |_chunk| {})
-    ///     .await
-    ///     .map_err(|e| ftp_client::Error::Protocol(e.to_string()))?;
+    ///     .await?; // a CopyError converts into an Error
     /// dl.finish().await?;
     /// println!("{n} bytes");
     /// # Ok::<(), ftp_client::Error>(()) });

@@ -49,8 +49,10 @@ pub struct Entry {
     pub modified: Option<Timestamp>,
     /// The target of a symbolic link (`LIST` only).
     pub link_target: Option<Vec<u8>>,
-    /// Permissions as the server shows them (`rwxr-xr-x` or MLSx `perm` letters).
+    /// UNIX permissions as `rwxr-xr-x` (from `LIST`, or the MLSx `UNIX.mode` fact).
     pub permissions: Option<String>,
+    /// What the user may do, as RFC 3659 `perm` letters (`adfrw`, `elcmp`; MLSx only).
+    pub perm: Option<String>,
     /// True when `modified` is exact UTC to the second (MLSx facts, MDTM); false for `LIST`
     /// times, which are in the server's time zone and precise to the minute or the day.
     pub precise_time: bool,
@@ -70,7 +72,7 @@ impl Entry {
     /// Parses one `MLSD`/`MLST` line; `None` if it is malformed.
     pub fn from_mlsx(line: &[u8]) -> Option<Entry> {
         let (facts, name) = Facts::parse(line).ok()?;
-        Some(Entry::from_facts(facts, name))
+        Some(Entry::from_facts(facts, name.to_vec()))
     }
 
     /// Builds an entry from parsed facts.
@@ -84,10 +86,7 @@ impl Entry {
             None => EntryKind::File,
             _ => EntryKind::Other,
         };
-        let permissions = facts
-            .unix_mode
-            .map(mode_string)
-            .or_else(|| facts.perm.clone());
+        let permissions = facts.unix_mode.map(mode_string);
         Entry {
             name,
             kind,
@@ -95,6 +94,7 @@ impl Entry {
             modified: facts.modify,
             link_target: None,
             permissions,
+            perm: facts.perm,
             precise_time: true,
         }
     }
@@ -124,7 +124,7 @@ pub fn parse_mlsd(bytes: &[u8]) -> Vec<Entry> {
         .filter_map(|l| Facts::parse(l).ok())
         .filter(|(f, _)| !matches!(f.entry_type, Some(EntryType::Cdir) | Some(EntryType::Pdir)))
         .filter(|(_, n)| n != b"." && n != b"..")
-        .map(|(f, n)| Entry::from_facts(f, n))
+        .map(|(f, n)| Entry::from_facts(f, n.to_vec()))
         .collect()
 }
 
@@ -253,6 +253,7 @@ fn parse_unix(line: &[u8], now: Timestamp) -> Option<Entry> {
             modified,
             link_target,
             permissions: Some(permissions),
+            perm: None,
             precise_time: false,
         });
     }
@@ -316,6 +317,7 @@ fn parse_dos(line: &[u8]) -> Option<Entry> {
         modified: Timestamp::new(year as u16, mo as u8, d as u8, h, m, 0, 0).ok(),
         link_target: None,
         permissions: None,
+        perm: None,
         precise_time: false,
     })
 }

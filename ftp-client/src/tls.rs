@@ -24,7 +24,7 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -32,13 +32,16 @@ use futures_lite::io::{AsyncRead, AsyncWrite};
 use futures_rustls::client::TlsStream;
 use futures_rustls::TlsConnector;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::client::TicketRequest;
+use rustls::client::{TicketRequest, WebPkiServerVerifier};
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, DistinguishedName, InvalidMessage,
+    OtherError, RootCertStore, SignatureScheme,
+};
 use sha2::{Digest, Sha256};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, TlsError};
 
 /// Whether and how the client uses TLS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -46,11 +49,34 @@ pub enum TlsMode {
     /// Plain FTP.
     #[default]
     Off,
-    /// Explicit FTPS: `AUTH TLS` after the greeting (`ftps://` URLs, `--tls`); the
+    /// Explicit FTPS: `AUTH TLS` after the greeting (`ftpes://` URLs, `--tls`); the
     /// connection fails if the server refuses it.
     Explicit,
-    /// Implicit FTPS: TLS from the first byte (usually port 990).
+    /// Implicit FTPS: TLS from the first byte (`ftps://` URLs, `--implicit-tls`; usually
+    /// port 990).
     Implicit,
+}
+
+/// The newest TLS version the client offers (it always offers TLS 1.2 too).
+///
+/// TLS 1.3 by default. [`TlsVersion::Tls12`] is for servers that want a data connection to
+/// resume with a TLS 1.3 ticket already used once (ProFTPD 1.3.8's mod_tls issues two
+/// tickets per control connection and none on data connections): rustls uses each TLS 1.3
+/// ticket once, while a TLS 1.2 session resumes any number of times.
+///
+/// ```
+/// use ftp_client::tls::{client_config_up_to, TlsVersion, Verify};
+/// let v = Verify::DangerAcceptAnyCertificate;
+/// assert!(client_config_up_to(&v, TlsVersion::Tls12).is_ok());
+/// assert_eq!(TlsVersion::default(), TlsVersion::Tls13);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TlsVersion {
+    /// TLS 1.2 only.
+    Tls12,
+    /// TLS 1.3, or TLS 1.2 if the server has no TLS 1.3.
+    #[default]
+    Tls13,
 }
 
 /// How the server's certificate is verified.
@@ -70,10 +96,6 @@ pub enum Verify {
 
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
-}
-
-fn tls_err(what: impl fmt::Display) -> Error {
-    Error::Tls(what.to_string())
 }
 
 /// Parses a SHA-256 pin: 64 hex digits (colons allowed, as `openssl x509 -fingerprint`
@@ -194,24 +216,143 @@ impl ServerCertVerifier for PinOrAnyVerifier {
     }
 }
 
+/// The certificate of an unknown issuer, carried inside rustls's error so the message can
+/// name its SHA-256 (see [`handshake_error`]).
+#[derive(Debug, thiserror::Error)]
+#[error("the certificate's issuer is unknown")]
+struct UnknownIssuer {
+    sha256: [u8; 32],
+}
+
+/// webpki's verification against roots, remembering the leaf's SHA-256 when its issuer is
+/// unknown (so the user can pin it or find its CA).
+#[derive(Debug)]
+struct RootsVerifier {
+    inner: Arc<WebPkiServerVerifier>,
+}
+
+impl ServerCertVerifier for RootsVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+        self.inner
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+            .map_err(|e| match e {
+                rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer) => {
+                    let sha256 = cert_sha256(end_entity);
+                    let other = OtherError(Arc::new(UnknownIssuer { sha256 }));
+                    rustls::Error::InvalidCertificate(CertificateError::Other(other))
+                }
+                e => e,
+            })
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+
+    fn root_hint_subjects(&self) -> Option<&[DistinguishedName]> {
+        self.inner.root_hint_subjects()
+    }
+}
+
+/// `AB:CD:…`, as `openssl x509 -fingerprint -sha256` and `ftp-server` print a fingerprint
+/// (and as `--pin-sha256` takes it).
+fn colon_hex(digest: &[u8; 32]) -> String {
+    let hex: Vec<String> = digest.iter().map(|b| format!("{b:02X}")).collect();
+    hex.join(":")
+}
+
+/// A certificate time as `2026-01-02 12:00 UTC`.
+fn date(t: UnixTime) -> String {
+    let secs = i64::try_from(t.as_secs()).unwrap_or(i64::MAX);
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .and_then(|d| d.format(&format).ok())
+        .unwrap_or_else(|| format!("{secs} seconds after 1970"))
+}
+
+/// The typed [`TlsError`] for a failed handshake on `what`: the cases a user can act on
+/// (unknown issuer, expiry, a peer speaking plain text) get their own variants, the rest
+/// keep rustls's words.
+fn handshake_error(what: &str, source: io::Error) -> TlsError {
+    use CertificateError as C;
+    let what = what.to_string();
+    let rustls_error = source
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<rustls::Error>());
+    match rustls_error {
+        Some(rustls::Error::InvalidCertificate(C::Other(other))) => {
+            match other.0.downcast_ref::<UnknownIssuer>() {
+                Some(u) => TlsError::UnknownIssuer {
+                    what,
+                    sha256: colon_hex(&u.sha256),
+                },
+                None => TlsError::Handshake { what, source },
+            }
+        }
+        Some(rustls::Error::InvalidCertificate(C::ExpiredContext { not_after, .. })) => {
+            TlsError::Expired {
+                what,
+                not_after: date(*not_after),
+            }
+        }
+        Some(rustls::Error::InvalidCertificate(C::NotValidYetContext { not_before, .. })) => {
+            TlsError::NotYetValid {
+                what,
+                not_before: date(*not_before),
+            }
+        }
+        Some(rustls::Error::InvalidMessage(
+            InvalidMessage::InvalidContentType | InvalidMessage::UnknownProtocolVersion,
+        )) => TlsError::PlainText { what },
+        _ => TlsError::Handshake { what, source },
+    }
+}
+
 fn roots(verify: &Verify) -> Result<RootCertStore> {
     let mut roots = RootCertStore::empty();
     match verify {
         Verify::CaFile(path) => {
             let pem = std::fs::read(path)
                 .map_err(|e| Error::io(format!("reading CA file {}", path.display()), e))?;
-            for cert in rustls_pemfile::certs(&mut &pem[..]) {
-                let cert =
-                    cert.map_err(|e| Error::io(format!("parsing CA file {}", path.display()), e))?;
-                roots
-                    .add(cert)
-                    .map_err(|e| tls_err(format!("CA file {}: {e}", path.display())))?;
+            use rustls::pki_types::{pem::PemObject, CertificateDer};
+            for cert in CertificateDer::pem_slice_iter(&pem) {
+                let cert = cert.map_err(|e| {
+                    let e = std::io::Error::new(std::io::ErrorKind::InvalidData, e);
+                    Error::io(format!("parsing CA file {}", path.display()), e)
+                })?;
+                roots.add(cert).map_err(|source| TlsError::CaCertificate {
+                    path: path.clone(),
+                    source,
+                })?;
             }
             if roots.is_empty() {
-                return Err(tls_err(format!(
-                    "CA file {}: no PEM certificates",
-                    path.display()
-                )));
+                return Err(TlsError::NoCaCertificates { path: path.clone() }.into());
             }
         }
         _ => {
@@ -221,9 +362,7 @@ fn roots(verify: &Verify) -> Result<RootCertStore> {
             }
             let (added, _ignored) = roots.add_parsable_certificates(found.certs);
             if added == 0 {
-                return Err(tls_err(
-                    "no system root certificates found (use --ca-file or --pin-sha256)",
-                ));
+                return Err(TlsError::NoSystemRoots.into());
             }
         }
     }
@@ -233,14 +372,49 @@ fn roots(verify: &Verify) -> Result<RootCertStore> {
 /// Builds the rustls client configuration for `verify` (TLS 1.2 and 1.3, session
 /// resumption in memory, one fresh TLS 1.3 ticket requested per resumption).
 pub fn client_config(verify: &Verify) -> Result<Arc<ClientConfig>> {
+    client_config_up_to(verify, TlsVersion::Tls13)
+}
+
+/// [`client_config`] offering TLS versions up to `max`.
+pub fn client_config_up_to(verify: &Verify, max: TlsVersion) -> Result<Arc<ClientConfig>> {
+    let versions: &[&rustls::SupportedProtocolVersion] = match max {
+        TlsVersion::Tls12 => &[&rustls::version::TLS12],
+        TlsVersion::Tls13 => &[&rustls::version::TLS12, &rustls::version::TLS13],
+    };
+    client_config_versions(verify, versions)
+}
+
+/// [`client_config`] offering exactly `version` (`ftp-client doctor` probes each one).
+pub(crate) fn client_config_only(
+    verify: &Verify,
+    version: TlsVersion,
+) -> Result<Arc<ClientConfig>> {
+    let versions: &[&rustls::SupportedProtocolVersion] = match version {
+        TlsVersion::Tls12 => &[&rustls::version::TLS12],
+        TlsVersion::Tls13 => &[&rustls::version::TLS13],
+    };
+    client_config_versions(verify, versions)
+}
+
+fn client_config_versions(
+    verify: &Verify,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> Result<Arc<ClientConfig>> {
     let provider = provider();
     let builder = ClientConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(&[&rustls::version::TLS12, &rustls::version::TLS13])
-        .map_err(tls_err)?;
+        .with_protocol_versions(versions)
+        .map_err(TlsError::Config)?;
     let mut cfg = match verify {
-        Verify::System | Verify::CaFile(_) => builder
-            .with_root_certificates(roots(verify)?)
-            .with_no_client_auth(),
+        Verify::System | Verify::CaFile(_) => {
+            let inner =
+                WebPkiServerVerifier::builder_with_provider(Arc::new(roots(verify)?), provider)
+                    .build()
+                    .map_err(|e| TlsError::Config(rustls::Error::General(e.to_string())))?;
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(RootsVerifier { inner }))
+                .with_no_client_auth()
+        }
         Verify::PinSha256(pin) => builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(PinOrAnyVerifier {
@@ -269,6 +443,10 @@ pub struct TlsContext {
     config: Arc<ClientConfig>,
     name: ServerName<'static>,
     host: String,
+    /// Set once a TLS 1.3 data connection could not resume (see [`TlsContext::connect_data`]).
+    unresumed_warned: Arc<AtomicBool>,
+    /// Data-connection handshakes so far: full ones and resumed ones.
+    data_handshakes: Arc<[AtomicUsize; 2]>,
 }
 
 impl fmt::Debug for TlsContext {
@@ -294,12 +472,23 @@ impl TlsContext {
             config,
             name,
             host: host.to_string(),
+            unresumed_warned: Arc::new(AtomicBool::new(false)),
+            data_handshakes: Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]),
         })
     }
 
     /// The name the certificate is checked against.
     pub fn server_name(&self) -> &str {
         &self.host
+    }
+
+    /// The data connections' TLS handshakes so far: (full, resumed).
+    pub(crate) fn data_handshakes(&self) -> (usize, usize) {
+        let [full, resumed] = &*self.data_handshakes;
+        (
+            full.load(Ordering::Relaxed),
+            resumed.load(Ordering::Relaxed),
+        )
     }
 
     /// Runs the client handshake over `stream` (the control connection after `AUTH TLS`,
@@ -311,7 +500,47 @@ impl TlsContext {
         TlsConnector::from(self.config.clone())
             .connect(self.name.clone(), stream)
             .await
-            .map_err(|e| tls_err(format!("handshake on the {what}: {e}")))
+            .map_err(|source| handshake_error(what, source).into())
+    }
+
+    /// [`TlsContext::connect`] for a data connection. When a TLS 1.3 data connection could
+    /// not resume the control connection's session, this warns once: rustls uses each TLS 1.3
+    /// ticket once (the ticket cannot be kept for reuse), so a server that issues two tickets
+    /// on the control connection and none on data connections, yet requires session reuse
+    /// (ProFTPD 1.3.8's mod_tls), refuses the third data connection; the warning says why.
+    pub async fn connect_data<S>(&self, stream: S) -> Result<TlsStream<S>>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let tls = self.connect(stream, "data connection").await?;
+        let conn = tls.get_ref().1;
+        let resumed = conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed);
+        self.data_handshakes[usize::from(resumed)].fetch_add(1, Ordering::Relaxed);
+        if conn.handshake_kind() == Some(rustls::HandshakeKind::Full)
+            && conn.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3)
+            && !self.unresumed_warned.swap(true, Ordering::Relaxed)
+        {
+            log::warn!(
+                "a TLS 1.3 data connection could not resume the control connection's session \
+                 (no session ticket left: the server sent no new ones, and each is used once); \
+                 a server that requires session reuse refuses it (--tls-max-version 1.2 \
+                 avoids this; with ProFTPD, so do TLSProtocol TLSv1.2 or TLSOptions \
+                 NoSessionReuseRequired)"
+            );
+        }
+        Ok(tls)
+    }
+
+    /// [`TlsContext::connect`] for an implicit-FTPS control connection: a server that
+    /// answers in plain text is told apart as [`TlsError::NotImplicitFtps`].
+    pub async fn connect_implicit<S>(&self, stream: S) -> Result<TlsStream<S>>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        match self.connect(stream, "control connection").await {
+            Err(Error::Tls(TlsError::PlainText { .. })) => Err(TlsError::NotImplicitFtps.into()),
+            other => other,
+        }
     }
 }
 
@@ -518,6 +747,89 @@ mod tests {
         smol::block_on(async {
             let (got, _, unclean) = run(&ctx, server(&c), false).await.unwrap();
             assert_eq!((got.as_slice(), unclean), (&b"hello"[..], true));
+        });
+    }
+
+    /// A CA file holding `c` alone, and a context trusting it for `localhost`.
+    fn trusting(c: &Cert) -> (tempfile::TempDir, TlsContext) {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, &c.pem).unwrap();
+        let ctx = TlsContext::new("localhost", &Verify::CaFile(ca)).unwrap();
+        (dir, ctx)
+    }
+
+    #[test]
+    fn unknown_issuer_names_the_sha256_of_the_certificate() {
+        let served = cert("localhost");
+        let mut params = rcgen::CertificateParams::new(vec!["localhost".into()]).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "Another CA");
+        let other = params
+            .self_signed(&rcgen::KeyPair::generate().unwrap())
+            .unwrap();
+        let other = Cert {
+            der: other.der().clone(),
+            pem: other.pem(),
+            key: Vec::new(),
+        };
+        let (_dir, ctx) = trusting(&other);
+        let e = smol::block_on(run(&ctx, server(&served), true)).unwrap_err();
+        match e {
+            Error::Tls(TlsError::UnknownIssuer { sha256, .. }) => {
+                assert_eq!(parse_pin(&sha256).unwrap(), cert_sha256(&served.der));
+            }
+            e => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn an_expired_certificate_is_reported_with_its_date() {
+        let mut params = rcgen::CertificateParams::new(vec!["localhost".into()]).unwrap();
+        params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2021, 1, 2) + std::time::Duration::from_secs(43200);
+        let key = rcgen::KeyPair::generate().unwrap();
+        let c = params.self_signed(&key).unwrap();
+        let c = Cert {
+            der: c.der().clone(),
+            pem: c.pem(),
+            key: key.serialize_der(),
+        };
+        let (_dir, ctx) = trusting(&c);
+        let e = smol::block_on(run(&ctx, server(&c), true)).unwrap_err();
+        assert!(
+            matches!(&e, Error::Tls(TlsError::Expired { not_after, .. }) if not_after == "2021-01-02 12:00 UTC"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_plain_text_answer_is_told_apart_and_named_for_implicit_ftps() {
+        let ctx = TlsContext::new("localhost", &Verify::DangerAcceptAnyCertificate).unwrap();
+        smol::block_on(async {
+            for implicit in [false, true] {
+                let l = async_net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let addr = l.local_addr().unwrap();
+                let server = smol::spawn(async move {
+                    let (mut s, _) = l.accept().await.unwrap();
+                    let _ = s.write_all(b"220 plain FTP here\r\n").await;
+                    let mut sink = [0u8; 512];
+                    let _ = s.read(&mut sink).await;
+                });
+                let s = async_net::TcpStream::connect(addr).await.unwrap();
+                let e = if implicit {
+                    ctx.connect_implicit(s).await.unwrap_err()
+                } else {
+                    ctx.connect(s, "data connection").await.unwrap_err()
+                };
+                match (implicit, &e) {
+                    (false, Error::Tls(TlsError::PlainText { .. })) => {}
+                    (true, Error::Tls(TlsError::NotImplicitFtps)) => {}
+                    _ => panic!("{e}"),
+                }
+                server.await;
+            }
         });
     }
 

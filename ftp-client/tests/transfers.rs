@@ -93,116 +93,144 @@ fn serve_with(then: Then, intruder: Option<Intruder>) -> (u16, JoinHandle<Vec<St
     let port = ctrl.local_addr().expect("addr").port();
     let h = std::thread::spawn(move || {
         let (s, _) = ctrl.accept().expect("accept");
-        s.set_read_timeout(Some(Duration::from_secs(10))).ok();
-        let mut w = s.try_clone().expect("clone");
-        let mut r = BufReader::new(s);
-        let mut seen = Vec::new();
-        let mut data = None;
-        let send = |w: &mut TcpStream, line: &str| {
-            let _ = w.write_all(format!("{line}\r\n").as_bytes());
-        };
-        send(&mut w, "220 ready");
-        for _ in 0..32 {
-            let mut line = String::new();
-            if r.read_line(&mut line).unwrap_or(0) == 0 {
-                break;
-            }
-            let line = line.trim_end().to_string();
-            seen.push(line.clone());
-            let verb = line.split(' ').next().unwrap_or("").to_ascii_uppercase();
-            match verb.as_str() {
-                "USER" => send(&mut w, "331 password"),
-                "PASS" => send(&mut w, "230 in"),
-                "TYPE" => send(&mut w, "200 type set"),
-                "REST" => send(&mut w, "350 restarting"),
-                "NOOP" => send(&mut w, "200 noop"),
-                "MDTM" => send(&mut w, "213 20200102030405"),
-                "EPSV" => {
-                    let l = TcpListener::bind("127.0.0.1:0").expect("bind data");
-                    let p = l.local_addr().expect("addr").port();
-                    data = Some(DataPort::Passive(l));
-                    send(
-                        &mut w,
-                        &format!("229 Entering Extended Passive Mode (|||{p}|)"),
-                    );
-                }
-                "EPRT" | "PORT" => {
-                    let arg = line.split_once(' ').map_or("", |(_, a)| a).as_bytes();
-                    let to = if verb == "EPRT" {
-                        ftp_proto::addr::parse_eprt(arg).ok()
-                    } else {
-                        ftp_proto::addr::parse_port(arg).ok().map(SocketAddr::V4)
-                    };
-                    match to {
-                        Some(to) => {
-                            data = Some(DataPort::Active(to));
-                            send(&mut w, "200 ok");
-                        }
-                        None => send(&mut w, "501 bad address"),
-                    }
-                }
-                "STOR" => {
-                    let (Some(port), Then::Receive(into)) = (data.take(), &then) else {
-                        send(&mut w, "425 no data connection");
-                        continue;
-                    };
-                    send(&mut w, "150 send it");
-                    let Some(mut d) = port.open(intruder.as_ref()) else {
-                        send(&mut w, "425 no data connection");
-                        continue;
-                    };
-                    let mut got = Vec::new();
-                    let _ = d.read_to_end(&mut got);
-                    if let Ok(mut into) = into.lock() {
-                        *into = got;
-                    }
-                    send(&mut w, "226 stored");
-                }
-                "RETR" => {
-                    let Some(port) = data.take() else {
-                        send(&mut w, "425 no data connection");
-                        continue;
-                    };
-                    send(&mut w, "150 here it comes");
-                    let Some(mut d) = port.open(intruder.as_ref()) else {
-                        send(&mut w, "425 no data connection");
-                        continue;
-                    };
-                    match &then {
-                        Then::Send(bytes) => {
-                            let _ = d.write_all(bytes);
-                            drop(d);
-                            send(&mut w, "226 done");
-                        }
-                        Then::Trickle(chunk, count, gap) => {
-                            for _ in 0..*count {
-                                let _ = d.write_all(chunk);
-                                std::thread::sleep(*gap);
-                            }
-                            drop(d);
-                            send(&mut w, "226 done");
-                        }
-                        Then::Receive(_) => send(&mut w, "550 upload-only server"),
-                        Then::Stall(bytes) => {
-                            let _ = d.write_all(bytes);
-                            // Keep `d` open until the client gives up and closes its side.
-                            let mut sink = [0u8; 64];
-                            let _ = d.read(&mut sink);
-                            send(&mut w, "426 aborted");
-                        }
-                    }
-                }
-                "ABOR" => send(&mut w, "226 abort ok"),
-                "QUIT" => {
-                    send(&mut w, "221 bye");
-                    break;
-                }
-                _ => send(&mut w, "502 not here"),
-            }
-        }
-        seen
+        serve_session(s, &then, intruder.as_ref())
     });
     (port, h)
+}
+
+/// The scripted session on the control connection `s` (32 commands at most); returns the
+/// command lines seen.
+fn serve_session(s: TcpStream, then: &Then, intruder: Option<&Intruder>) -> Vec<String> {
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    let mut w = s.try_clone().expect("clone");
+    let mut r = BufReader::new(s);
+    let mut seen = Vec::new();
+    let mut data = None;
+    send(&mut w, "220 ready");
+    for _ in 0..32 {
+        let mut line = String::new();
+        if r.read_line(&mut line).unwrap_or(0) == 0 {
+            break;
+        }
+        let line = line.trim_end().to_string();
+        seen.push(line.clone());
+        let verb = line.split(' ').next().unwrap_or("").to_ascii_uppercase();
+        match verb.as_str() {
+            "USER" => send(&mut w, "331 password"),
+            "PASS" => send(&mut w, "230 in"),
+            "TYPE" => send(&mut w, "200 type set"),
+            "REST" => send(&mut w, "350 restarting"),
+            "NOOP" => send(&mut w, "200 noop"),
+            "MDTM" => send(&mut w, "213 20200102030405"),
+            "EPSV" => {
+                let l = TcpListener::bind("127.0.0.1:0").expect("bind data");
+                let p = l.local_addr().expect("addr").port();
+                data = Some(DataPort::Passive(l));
+                send(
+                    &mut w,
+                    &format!("229 Entering Extended Passive Mode (|||{p}|)"),
+                );
+            }
+            "EPRT" | "PORT" => match active_target(&verb, &line) {
+                Some(to) => {
+                    data = Some(DataPort::Active(to));
+                    send(&mut w, "200 ok");
+                }
+                None => send(&mut w, "501 bad address"),
+            },
+            "STOR" => serve_stor(&mut w, data.take(), then, intruder),
+            "RETR" => serve_retr(&mut w, data.take(), then, intruder),
+            "ABOR" => send(&mut w, "226 abort ok"),
+            "QUIT" => {
+                send(&mut w, "221 bye");
+                break;
+            }
+            _ => send(&mut w, "502 not here"),
+        }
+    }
+    seen
+}
+
+/// Sends one reply line.
+fn send(w: &mut TcpStream, line: &str) {
+    let _ = w.write_all(format!("{line}\r\n").as_bytes());
+}
+
+/// The address an `EPRT` or `PORT` command `line` names, if it is valid.
+fn active_target(verb: &str, line: &str) -> Option<SocketAddr> {
+    let arg = line.split_once(' ').map_or("", |(_, a)| a).as_bytes();
+    if verb == "EPRT" {
+        ftp_proto::addr::parse_eprt(arg).ok()
+    } else {
+        ftp_proto::addr::parse_port(arg).ok().map(SocketAddr::V4)
+    }
+}
+
+/// Sends `opening` and opens the data connection set up by `data`; answers `425` when
+/// there is none.
+fn open_data(
+    w: &mut TcpStream,
+    data: Option<DataPort>,
+    opening: &str,
+    intruder: Option<&Intruder>,
+) -> Option<TcpStream> {
+    let Some(port) = data else {
+        send(w, "425 no data connection");
+        return None;
+    };
+    send(w, opening);
+    let d = port.open(intruder);
+    if d.is_none() {
+        send(w, "425 no data connection");
+    }
+    d
+}
+
+/// `STOR`: reads the data connection `data` to its end into the buffer of `Then::Receive`.
+fn serve_stor(w: &mut TcpStream, data: Option<DataPort>, then: &Then, intruder: Option<&Intruder>) {
+    let Then::Receive(into) = then else {
+        send(w, "425 no data connection");
+        return;
+    };
+    let Some(mut d) = open_data(w, data, "150 send it", intruder) else {
+        return;
+    };
+    let mut got = Vec::new();
+    let _ = d.read_to_end(&mut got);
+    if let Ok(mut into) = into.lock() {
+        *into = got;
+    }
+    send(w, "226 stored");
+}
+
+/// `RETR`: does what `then` says with the data connection `data`.
+fn serve_retr(w: &mut TcpStream, data: Option<DataPort>, then: &Then, intruder: Option<&Intruder>) {
+    let Some(mut d) = open_data(w, data, "150 here it comes", intruder) else {
+        return;
+    };
+    match then {
+        Then::Send(bytes) => {
+            let _ = d.write_all(bytes);
+            drop(d);
+            send(w, "226 done");
+        }
+        Then::Trickle(chunk, count, gap) => {
+            for _ in 0..*count {
+                let _ = d.write_all(chunk);
+                std::thread::sleep(*gap);
+            }
+            drop(d);
+            send(w, "226 done");
+        }
+        Then::Receive(_) => send(w, "550 upload-only server"),
+        Then::Stall(bytes) => {
+            let _ = d.write_all(bytes);
+            // Keep `d` open until the client gives up and closes its side.
+            let mut sink = [0u8; 64];
+            let _ = d.read(&mut sink);
+            send(w, "426 aborted");
+        }
+    }
 }
 
 /// Bytes that are not a repetition of a power-of-two block, so misplaced chunks show.
@@ -382,6 +410,7 @@ fn a_stalled_download_times_out_while_splicing() {
 }
 
 #[test]
+#[cfg(feature = "cli")]
 fn get_into_a_fifo_writes_through_it_and_leaves_no_part_file() {
     let body = pattern((2 << 20) + 99);
     let (port, server) = serve(Then::Send(body.clone()));
@@ -447,6 +476,7 @@ fn a_slow_but_steady_download_does_not_time_out() {
 }
 
 #[test]
+#[cfg(feature = "cli")]
 fn get_writes_the_file_and_sets_its_mtime_from_mdtm() {
     let body = pattern((1 << 20) + 4097);
     let (port, server) = serve(Then::Send(body.clone()));

@@ -1,13 +1,23 @@
-//! `ftp://[user[:pass]@]host[:port]/path` URLs.
+//! `ftp://[user[:pass]@]host[:port]/path` URLs, and `ftps://` (implicit FTPS) and
+//! `ftpes://` (explicit FTPS) as curl, lftp, FileZilla and WinSCP spell them.
 
 use crate::error::Error;
+use crate::tls::TlsMode;
+
+/// The URL schemes understood: name, FTPS mode, default port. `ftp://` leaves TLS to the
+/// command line (`--tls`, `--implicit-tls`).
+const SCHEMES: [(&str, TlsMode, u16); 3] = [
+    ("ftp", TlsMode::Off, 21),
+    ("ftps", TlsMode::Implicit, 990),
+    ("ftpes", TlsMode::Explicit, 21),
+];
 
 /// A parsed FTP URL.
 #[derive(Clone, PartialEq, Eq)]
 pub struct FtpUrl {
     /// Host name or address (IPv6 without brackets).
     pub host: String,
-    /// Port (21 by default).
+    /// Port (990 by default for `ftps://`, else 21).
     pub port: u16,
     /// User name from the URL, percent-decoded.
     pub user: Option<String>,
@@ -18,8 +28,9 @@ pub struct FtpUrl {
     pub path: Vec<u8>,
     /// True if the URL's path ends with `/`.
     pub dir_hint: bool,
-    /// `ftps://`: explicit FTPS (`AUTH TLS`) is required.
-    pub tls: bool,
+    /// The FTPS the scheme asks for: `ftps://` implicit, `ftpes://` explicit (`AUTH TLS`),
+    /// `ftp://` [`TlsMode::Off`] (the command line may still ask for TLS).
+    pub tls: TlsMode,
 }
 
 impl std::fmt::Debug for FtpUrl {
@@ -53,14 +64,90 @@ fn percent_decode(s: &str) -> Vec<u8> {
     out
 }
 
-/// True if `s` looks like an FTP URL (`ftp://` or `ftps://`).
+/// `s` without the password, if it is a URL with one (for the shell's history and for
+/// messages); otherwise `s` unchanged.
+///
+/// ```
+/// use ftp_client::cli::url::without_password;
+/// assert_eq!(without_password("ftp://u:p@h/dir/"), "ftp://u@h/dir/");
+/// assert_eq!(without_password("ftp://h/"), "ftp://h/");
+/// ```
+pub fn without_password(s: &str) -> String {
+    match url::Url::parse(s) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        _ => s.to_string(),
+    }
+}
+
+/// A suggestion for a string that is not a valid URL: a host without `ftp://`, or an IPv6
+/// address without brackets.
+fn hint(s: &str) -> String {
+    let Some((scheme, rest)) = s.split_once("://") else {
+        return format!(" (did you mean ftp://{s}/ ?)");
+    };
+    let authority = rest.split('/').next().unwrap_or("");
+    let (userinfo, host) = match authority.rsplit_once('@') {
+        Some((u, h)) => (format!("{u}@"), h),
+        None => (String::new(), authority),
+    };
+    if host.starts_with('[') || host.matches(':').count() < 2 {
+        return String::new();
+    }
+    let path = &rest[authority.len()..];
+    let bracketed = match host.rsplit_once(':') {
+        Some((addr, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => {
+            format!("[{addr}]:{port}")
+        }
+        _ => format!("[{host}]"),
+    };
+    format!(" (IPv6 addresses go in brackets: {scheme}://{userinfo}{bracketed}{path})")
+}
+
+/// True if `s` looks like an FTP URL (`ftp://`, `ftps://` or `ftpes://`).
+///
+/// ```
+/// use ftp_client::cli::url::is_url;
+/// assert!(is_url("FTPES://host/") && is_url("ftps://h") && !is_url("host:21"));
+/// ```
 pub fn is_url(s: &str) -> bool {
     let l = s.to_ascii_lowercase();
-    l.starts_with("ftp://") || l.starts_with("ftps://")
+    SCHEMES
+        .iter()
+        .any(|(name, ..)| l.strip_prefix(name).is_some_and(|r| r.starts_with("://")))
+}
+
+/// Parses `s` and reads its scheme: the URL as an `ftp://` URL (so that hosts and paths of
+/// every scheme are read alike: the `url` crate treats only `ftp` as a special scheme), the
+/// FTPS mode, and the port (given, or the scheme's default).
+fn parse_scheme(s: &str) -> Result<(url::Url, TlsMode, u16), Error> {
+    let parse = |u: &str| {
+        url::Url::parse(u).map_err(|e| Error::Usage(format!("invalid URL {s:?}: {e}{}", hint(s))))
+    };
+    let real = parse(s)?;
+    let Some(&(name, tls, default_port)) = SCHEMES.iter().find(|(n, ..)| *n == real.scheme())
+    else {
+        return Err(Error::Usage(format!(
+            "unsupported URL scheme {:?} (ftp://, ftps:// for implicit FTPS or ftpes:// for \
+             explicit FTPS){}",
+            real.scheme(),
+            hint(s)
+        )));
+    };
+    // `ftp` URLs drop a port of 21; the others keep any port given.
+    let port = real.port().unwrap_or(default_port);
+    if name == "ftp" {
+        return Ok((real, tls, port));
+    }
+    let rest = s.trim_start().get(name.len()..).unwrap_or_default();
+    Ok((parse(&format!("ftp{rest}"))?, tls, port))
 }
 
 impl FtpUrl {
-    /// Parses an `ftp://` URL.
+    /// Parses an `ftp://`, `ftps://` (implicit FTPS, port 990 by default) or `ftpes://`
+    /// (explicit FTPS) URL.
     ///
     /// ```
     /// use ftp_client::cli::url::FtpUrl;
@@ -71,12 +158,7 @@ impl FtpUrl {
     /// assert_eq!(u.path, b"dir/a b.txt");
     /// ```
     pub fn parse(s: &str) -> Result<FtpUrl, Error> {
-        let u = url::Url::parse(s).map_err(|e| Error::Usage(format!("invalid URL {s:?}: {e}")))?;
-        let tls = match u.scheme() {
-            "ftp" => false,
-            "ftps" => true,
-            other => return Err(Error::Usage(format!("unsupported URL scheme {other:?}"))),
-        };
+        let (u, tls, port) = parse_scheme(s)?;
         let host = match u.host() {
             Some(url::Host::Ipv6(a)) => a.to_string(),
             Some(url::Host::Ipv4(a)) => a.to_string(),
@@ -97,7 +179,7 @@ impl FtpUrl {
         }
         Ok(FtpUrl {
             host,
-            port: u.port().unwrap_or(21),
+            port,
             user,
             password,
             path,
@@ -149,10 +231,52 @@ mod tests {
     }
 
     #[test]
+    fn invalid_urls_get_a_suggestion() {
+        let msg = |s: &str| FtpUrl::parse(s).unwrap_err().to_string();
+        assert!(msg("127.0.0.1").contains("did you mean ftp://127.0.0.1/ ?"));
+        assert!(msg("host:2121").contains("did you mean ftp://host:2121/ ?"));
+        let m = msg("ftp://::1:2556/x");
+        assert!(m.contains("brackets: ftp://[::1]:2556/x"), "{m}");
+    }
+
+    #[test]
     fn rejects_other_schemes() {
         assert!(matches!(FtpUrl::parse("http://h/"), Err(Error::Usage(_))));
-        assert!(FtpUrl::parse("ftps://h/").unwrap().tls);
-        assert!(!FtpUrl::parse("ftp://h/").unwrap().tls);
+        assert!(FtpUrl::parse("sftp://h/").is_err());
         assert!(FtpUrl::parse("not a url").is_err());
+    }
+
+    #[test]
+    fn ftps_is_implicit_on_990_and_ftpes_explicit_on_21() {
+        let tls_port = |s: &str| FtpUrl::parse(s).map(|u| (u.tls, u.port)).unwrap();
+        assert_eq!(tls_port("ftp://h/"), (TlsMode::Off, 21));
+        assert_eq!(tls_port("ftps://h/"), (TlsMode::Implicit, 990));
+        assert_eq!(tls_port("FTPS://h"), (TlsMode::Implicit, 990));
+        assert_eq!(tls_port("ftpes://h/"), (TlsMode::Explicit, 21));
+        assert_eq!(tls_port("ftps://h:2990/"), (TlsMode::Implicit, 2990));
+        assert_eq!(tls_port("ftps://h:21/"), (TlsMode::Implicit, 21));
+        assert_eq!(tls_port("ftpes://h:990/"), (TlsMode::Explicit, 990));
+    }
+
+    #[test]
+    fn ftps_and_ftpes_urls_parse_like_ftp_urls() {
+        for scheme in ["ftps", "ftpes"] {
+            let u =
+                FtpUrl::parse(&format!("{scheme}://bob:p%40ss@[::1]:2121//etc/a%20b/")).unwrap();
+            assert_eq!((u.host.as_str(), u.port), ("::1", 2121));
+            assert_eq!(u.user.as_deref(), Some("bob"));
+            assert_eq!(u.password.as_deref(), Some("p@ss"));
+            assert_eq!((u.path.as_slice(), u.dir_hint), (&b"/etc/a b"[..], true));
+            let u = FtpUrl::parse(&format!("{scheme}://Example.ORG")).unwrap();
+            assert_eq!(
+                (u.host.as_str(), u.path.as_slice()),
+                ("example.org", &b""[..])
+            );
+            let u = FtpUrl::parse(&format!("{scheme}://127.0.0.1/x")).unwrap();
+            assert_eq!(
+                (u.host.as_str(), u.path.as_slice()),
+                ("127.0.0.1", &b"x"[..])
+            );
+        }
     }
 }
