@@ -70,7 +70,7 @@ fn target_layout() -> (PathBuf, String) {
 }
 
 /// The workspace root (the parent of this crate).
-fn workspace_root() -> &'static Path {
+pub(crate) fn workspace_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("integration-tests has a parent directory")

@@ -6,6 +6,8 @@
 //! - [`peers`] starts real third-party servers (vsftpd, pure-ftpd, ProFTPD, pyftpdlib);
 //! - [`tool`] and [`or_skip`] find third-party clients (curl, lftp, python3) and decide whether
 //!   a missing one skips the test (locally) or fails it (`FTP_INTEROP_REQUIRED=1`, as in CI);
+//! - [`s3`] reads the bucket of the S3 tests directly over S3 and disrupts the Ceph cluster;
+//! - [`hostile`] is a fake server whose listings hold whatever names a client test chooses;
 //! - [`with_timeout`] and [`free_port`] are small helpers every test needs.
 //!
 //! Everything listens on loopback only.
@@ -13,15 +15,21 @@
 #![warn(missing_docs)]
 
 mod bin;
+pub mod hostile;
 pub mod peers;
 mod process;
+pub mod s3;
 mod server;
 mod tls;
+pub mod tree;
 
 pub use bin::bin_path;
-pub use process::{assert_file, output_within, run_ok, start_server_binary, ChildGuard};
+pub use process::{
+    assert_file, banner_fingerprint, output_fed, output_within, run_ok, start_server_binary,
+    start_server_command, ChildGuard,
+};
 pub use server::TestServer;
-pub use tls::TlsServer;
+pub use tls::{ftp_client_tls, CertFiles, TlsServer};
 
 use std::future::Future;
 use std::net::{SocketAddr, TcpListener};
@@ -174,6 +182,50 @@ pub fn test_bytes(len: usize, seed: u64) -> Vec<u8> {
             (state >> 24) as u8
         })
         .collect()
+}
+
+/// Runs an lftp script against the server on `addr` as [`TestServer::USER`], with
+/// `settings` (lftp `set` commands, e.g. `set ftp:ssl-allow no`), a private HOME (no user rc
+/// files), short network timeouts and two minutes in all, in `cwd`; asserts that it succeeded.
+/// `None` (the test is skipped) when lftp is missing and peers are not required.
+pub fn lftp_with(
+    test: &str,
+    addr: std::net::SocketAddr,
+    settings: &str,
+    script: &str,
+    cwd: &std::path::Path,
+) -> Option<std::process::Output> {
+    let lftp = or_skip(tool("lftp"), test)?;
+    let home = tempfile::tempdir().unwrap();
+    let host = match addr.ip() {
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        std::net::IpAddr::V4(ip) => ip.to_string(),
+    };
+    let full = format!(
+        "set cmd:fail-exit yes; {settings}; set net:max-retries 2; \
+         set net:timeout 20; set net:reconnect-interval-base 1; set xfer:clobber on; \
+         open -u {user},{pass} -p {port} ftp://{host}; {script}; quit",
+        user = TestServer::USER,
+        pass = TestServer::PASS,
+        port = addr.port(),
+    );
+    let out = output_within(
+        std::process::Command::new(lftp)
+            .arg("-c")
+            .arg(&full)
+            .env("HOME", home.path())
+            .env_remove("LFTP_HOME")
+            .current_dir(cwd),
+        Duration::from_secs(120),
+    );
+    assert!(
+        out.status.success(),
+        "lftp -c {full:?} failed ({}):\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(out)
 }
 
 /// curl logged in as [`TestServer::USER`], silent but showing errors, limited to 60 seconds;

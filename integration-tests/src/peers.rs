@@ -135,16 +135,14 @@ impl Vsftpd {
     /// (`ssl_enable=YES`, `require_ssl_reuse=YES`, TLS 1.2+) using the PEM certificate and key
     /// files given (readable by root).
     pub fn start_tls(root: &Path, cert: &Path, key: &Path) -> Result<Peer, Skip> {
-        Self::start_with(
-            root,
-            format!(
-                "ssl_enable=YES\nrequire_ssl_reuse=YES\nforce_local_logins_ssl=YES\n\
-                 force_local_data_ssl=YES\nssl_sslv2=NO\nssl_sslv3=NO\nssl_tlsv1=NO\n\
-                 ssl_ciphers=HIGH\nrsa_cert_file={}\nrsa_private_key_file={}\n",
-                cert.display(),
-                key.display()
-            ),
-        )
+        Self::start_with(root, vsftpd_tls_conf(cert, key))
+    }
+
+    /// Like [`Vsftpd::start_tls`], but implicit FTPS (`implicit_ssl=YES`: TLS from the first
+    /// byte on the control connection).
+    pub fn start_implicit_tls(root: &Path, cert: &Path, key: &Path) -> Result<Peer, Skip> {
+        let tls = vsftpd_tls_conf(cert, key);
+        Self::start_with(root, format!("{tls}implicit_ssl=YES\n"))
     }
 
     fn start_with(root: &Path, extra_conf: String) -> Result<Peer, Skip> {
@@ -163,10 +161,13 @@ impl Vsftpd {
             )));
         }
         let root = prepare_root(root);
+        // An implicit-FTPS vsftpd says nothing before the TLS handshake.
+        let greets = !extra_conf.contains("implicit_ssl=YES");
         Ok(start_fixed_port(
             "vsftpd",
             VSFTPD_USER,
             &root,
+            greets,
             |state, port| {
                 let empty = state.join("empty");
                 std::fs::create_dir_all(&empty).expect("create secure_chroot_dir");
@@ -193,6 +194,17 @@ impl Vsftpd {
     }
 }
 
+/// vsftpd's FTPS settings: TLS required for login and data, session reuse required, TLS 1.2+.
+fn vsftpd_tls_conf(cert: &Path, key: &Path) -> String {
+    format!(
+        "ssl_enable=YES\nrequire_ssl_reuse=YES\nforce_local_logins_ssl=YES\n\
+         force_local_data_ssl=YES\nssl_sslv2=NO\nssl_sslv3=NO\nssl_tlsv1=NO\n\
+         ssl_ciphers=HIGH\nrsa_cert_file={}\nrsa_private_key_file={}\n",
+        cert.display(),
+        key.display()
+    )
+}
+
 impl PureFtpd {
     /// Starts pure-ftpd serving `root` read-write to [`PEER_USER`] / [`PEER_PASS`].
     pub fn start(root: &Path) -> Result<Peer, Skip> {
@@ -204,6 +216,7 @@ impl PureFtpd {
             "pure-ftpd",
             PEER_USER,
             &root,
+            true,
             |state, port| {
                 let passwd = state.join("pureftpd.passwd");
                 let pdb = state.join("pureftpd.pdb");
@@ -240,6 +253,59 @@ impl PureFtpd {
 impl ProFtpd {
     /// Starts ProFTPD serving `root` read-write to [`PEER_USER`] / [`PEER_PASS`].
     pub fn start(root: &Path) -> Result<Peer, Skip> {
+        Self::start_with(root, |_| String::new())
+    }
+
+    /// Like [`ProFtpd::start`], with loadable modules of the Debian package loaded, by their
+    /// `LoadModule` names (`mod_copy.c` for `SITE CPFR`/`CPTO`/`COPY`, `mod_digest.c` for
+    /// `HASH` and `XSHA256` …).
+    pub fn start_with_modules(root: &Path, modules: &[&str]) -> Result<Peer, Skip> {
+        let dir = unpacked("proftpd", "usr/lib/proftpd/mod_copy.so")?;
+        let dir = dir.parent().expect("the module directory");
+        let mut conf = format!("ModulePath {}\n", dir.display());
+        for m in modules {
+            conf.push_str(&format!("LoadModule {m}\n"));
+        }
+        Self::start_with(root, move |_| conf.clone())
+    }
+
+    /// Like [`ProFtpd::start`], with mod_tls (from `proftpd-mod-crypto`) requiring explicit
+    /// FTPS for login and data, with its default of data connections resuming the control
+    /// connection's TLS session, using the PEM files given (an ECDSA key, as
+    /// [`crate::CertFiles`] makes). TLS 1.2 only: under TLS 1.3 mod_tls sends no new
+    /// tickets on upload data connections and expects the control connection's ticket to be
+    /// used again, which rustls clients never do (TLS 1.3 tickets are single-use there), so
+    /// a client runs out of tickets after two uploads.
+    pub fn start_tls(root: &Path, cert: &Path, key: &Path) -> Result<Peer, Skip> {
+        Self::start_tls_protocol(root, cert, key, "TLSv1.2")
+    }
+
+    /// [`ProFtpd::start_tls`] with mod_tls's `TLSProtocol` set to `protocol` (`TLSv1.3`:
+    /// each control connection then gives a client two tickets, enough for two data
+    /// connections).
+    pub fn start_tls_protocol(
+        root: &Path,
+        cert: &Path,
+        key: &Path,
+        protocol: &str,
+    ) -> Result<Peer, Skip> {
+        let modules = unpacked("proftpd", "usr/lib/proftpd/mod_tls.so")?;
+        let modules = modules.parent().expect("the module directory");
+        let conf = |state: &Path| {
+            format!(
+                "ModulePath {modules}\nLoadModule mod_tls.c\nTLSEngine on\nTLSRequired on\n\
+                 TLSProtocol {protocol}\nTLSECCertificateFile {cert}\n\
+                 TLSECCertificateKeyFile {key}\nTLSVerifyClient off\nTLSLog {log}\n",
+                modules = modules.display(),
+                cert = cert.display(),
+                key = key.display(),
+                log = state.join("tls.log").display(),
+            )
+        };
+        Self::start_with(root, conf)
+    }
+
+    fn start_with(root: &Path, extra_conf: impl Fn(&Path) -> String) -> Result<Peer, Skip> {
         let binary = unpacked("proftpd", "usr/sbin/proftpd")?;
         must_be_root("proftpd")?;
         let root = prepare_root(root);
@@ -247,6 +313,7 @@ impl ProFtpd {
             "proftpd",
             PEER_USER,
             &root,
+            true,
             |state, port| {
                 let passwd = state.join("ftpd.passwd");
                 let line = format!(
@@ -269,7 +336,7 @@ impl ProFtpd {
                  AllowRetrieveRestart on\nShowSymlinks on\n",
                     state = state.display(),
                     passwd = passwd.display(),
-                );
+                ) + &extra_conf(state);
                 std::fs::write(&conf, text).expect("write proftpd.conf");
                 let mut cmd = Command::new(&binary);
                 cmd.arg("-n").arg("-q").arg("-c").arg(&conf);
@@ -290,15 +357,39 @@ impl Pyftpdlib {
     /// Starts pyftpdlib on 127.0.0.1 (port chosen by the OS) serving `root` read-write to
     /// [`PEER_USER`] / [`PEER_PASS`].
     pub fn start(root: &Path) -> Result<Peer, Skip> {
+        Self::spawn(&pyftpdlib_script(), root, &[], true)
+    }
+
+    /// Like [`Pyftpdlib::start`], with `TLS_FTPHandler` requiring TLS on the control and data
+    /// connections (pyOpenSSL needed), using the PEM files given. `implicit`: TLS from the
+    /// first byte (the launcher secures the connection before the greeting), else `AUTH TLS`.
+    pub fn start_tls(root: &Path, cert: &Path, key: &Path, implicit: bool) -> Result<Peer, Skip> {
+        crate::python_module("OpenSSL")?;
+        let script = pyftpdlib_script().with_file_name("pyftpdlib_tls_server.py");
+        let mut args = vec![cert.as_os_str(), key.as_os_str()];
+        if implicit {
+            args.push(std::ffi::OsStr::new("implicit"));
+        }
+        Self::spawn(&script, root, &args, !implicit)
+    }
+
+    /// Runs a launcher `script ROOT USER PASS ARGS...` that prints its port, then serves.
+    fn spawn(
+        script: &Path,
+        root: &Path,
+        args: &[&std::ffi::OsStr],
+        greets: bool,
+    ) -> Result<Peer, Skip> {
         let python = crate::python_module("pyftpdlib")?;
         let root = prepare_root(root);
         let state = tempfile::tempdir().expect("create peer state dir");
         let log = std::fs::File::create(state.path().join("output.log")).expect("create log");
         let mut cmd = Command::new(python);
-        cmd.arg(pyftpdlib_script())
+        cmd.arg(script)
             .arg(&root)
             .arg(PEER_USER)
             .arg(PEER_PASS)
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log);
@@ -326,7 +417,7 @@ impl Pyftpdlib {
             ),
         };
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        if let Err(why) = wait_ready(&mut process, addr) {
+        if let Err(why) = wait_ready(&mut process, addr, greets) {
             panic!(
                 "pyftpdlib did not start: {why}; log:\n{}",
                 read_log(state.path())
@@ -373,11 +464,13 @@ fn make_world_writable(path: &Path, depth: usize) {
 }
 
 /// Starts a server that needs its port up front, retrying with a new port when the chosen
-/// one was taken in the meantime (the server then exits early).
+/// one was taken in the meantime (the server then exits early). `greets`: it sends a plain
+/// 220 greeting (not implicit FTPS).
 fn start_fixed_port(
     name: &'static str,
     user: &str,
     root: &Path,
+    greets: bool,
     mut command: impl FnMut(&Path, u16) -> Command,
 ) -> Peer {
     let mut failures = Vec::new();
@@ -391,7 +484,7 @@ fn start_fixed_port(
         let mut process =
             ChildGuard::spawn(&mut cmd).unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        match wait_ready(&mut process, addr) {
+        match wait_ready(&mut process, addr, greets) {
             Ok(()) => {
                 return Peer {
                     name,
@@ -412,14 +505,18 @@ fn start_fixed_port(
     );
 }
 
-/// Waits (bounded) until the server at `addr` sends a 220 greeting.
-fn wait_ready(process: &mut ChildGuard, addr: SocketAddr) -> Result<(), String> {
+/// Waits (bounded) until the server at `addr` sends a 220 greeting (or, unless `greets`,
+/// accepts a connection).
+fn wait_ready(process: &mut ChildGuard, addr: SocketAddr, greets: bool) -> Result<(), String> {
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
         if let Ok(Some(status)) = process.try_wait() {
             return Err(format!("exited early with {status}"));
         }
         if let Ok(stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) {
+            if !greets {
+                return Ok(());
+            }
             let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
             let mut greeting = [0u8; 4];
             let got = (&stream).take(4).read_exact(&mut greeting);

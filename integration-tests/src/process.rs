@@ -103,10 +103,29 @@ impl Drop for ChildGuard {
 /// assert_eq!(out.stdout, b"hi\n");
 /// ```
 pub fn output_within(cmd: &mut Command, timeout: Duration) -> std::process::Output {
+    output_fed(cmd, std::process::Stdio::null(), timeout)
+}
+
+/// Like [`output_within`], reading `stdin` (say, a file holding a script) as its input.
+///
+/// ```
+/// use std::process::Command;
+/// use std::time::Duration;
+/// let script = tempfile::NamedTempFile::new().unwrap();
+/// std::fs::write(script.path(), "fed\n").unwrap();
+/// let input = std::fs::File::open(script.path()).unwrap();
+/// let out = integration_tests::output_fed(&mut Command::new("cat"), input, Duration::from_secs(10));
+/// assert_eq!(out.stdout, b"fed\n");
+/// ```
+pub fn output_fed(
+    cmd: &mut Command,
+    stdin: impl Into<std::process::Stdio>,
+    timeout: Duration,
+) -> std::process::Output {
     use std::io::Read;
     use std::process::Stdio;
     let shown = format!("{cmd:?}");
-    cmd.stdin(Stdio::null())
+    cmd.stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut guard = ChildGuard::spawn(cmd).unwrap_or_else(|e| panic!("cannot start {shown}: {e}"));
@@ -160,17 +179,28 @@ pub fn start_server_binary(
     args: &[&str],
     cwd: Option<&std::path::Path>,
 ) -> (ChildGuard, std::net::SocketAddr, Vec<String>) {
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
     let mut cmd = Command::new(crate::bin_path("ftp-server"));
-    cmd.args(args)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+    cmd.args(args);
     if let Some(dir) = cwd {
         cmd.current_dir(dir);
     }
+    start_server_command(cmd)
+}
+
+/// [`start_server_binary`] for a prepared `ftp-server` command (its own environment, say):
+/// starts it with `RUST_LOG=warn` unless set, stdout read for the banner, stderr dropped.
+///
+/// # Panics
+/// When the server prints no address within 30 seconds.
+pub fn start_server_command(mut cmd: Command) -> (ChildGuard, std::net::SocketAddr, Vec<String>) {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    if !cmd.get_envs().any(|(k, _)| k == "RUST_LOG") {
+        cmd.env("RUST_LOG", "warn");
+    }
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
     let mut child = ChildGuard::spawn(&mut cmd).expect("start ftp-server");
     let stdout = child.child_mut().stdout.take().expect("piped stdout");
     let (tx, rx) = std::sync::mpsc::channel();
@@ -201,6 +231,19 @@ pub fn start_server_binary(
         banner.push(line);
     }
     (child, addr, banner)
+}
+
+/// The SHA-256 fingerprint `ftp-server --tls-self-signed` printed in its start-up `banner`.
+///
+/// # Panics
+/// When the banner names none.
+pub fn banner_fingerprint(banner: &[String]) -> String {
+    banner
+        .iter()
+        .find_map(|l| l.split("SHA-256 fingerprint ").nth(1))
+        .unwrap_or_else(|| panic!("no fingerprint in {banner:?}"))
+        .trim()
+        .to_string()
 }
 
 /// Runs `cmd` with a 90-second limit and asserts that it succeeded; returns its output.

@@ -26,6 +26,10 @@ pub struct TestServer {
     pub addr: SocketAddr,
     /// The user's home directory, served as `/`.
     pub root: tempfile::TempDir,
+    /// The bound implicit-FTPS addresses (`Config::implicit_tls_listen`, ports resolved).
+    pub implicit_tls: Vec<SocketAddr>,
+    /// The admin HTTP listener's address, when `admin_listen` was configured.
+    pub admin: Option<SocketAddr>,
     shutdown: ShutdownHandle,
     grace: Duration,
     thread: Option<JoinHandle<Result<(), ServerError>>>,
@@ -42,7 +46,7 @@ impl TestServer {
         Self::start_with(|_| {})
     }
 
-    /// Starts a server on [::1]:0 with the same user.
+    /// Starts a server on `[::1]:0` with the same user.
     pub fn start_v6() -> TestServer {
         Self::start_with(|cfg| {
             cfg.listen = vec![SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, 0))]
@@ -74,6 +78,8 @@ impl TestServer {
             .local_addrs()
             .first()
             .expect("the server listens on at least one address");
+        let implicit_tls = server.implicit_tls_addrs();
+        let admin = server.admin_addr();
         let shutdown = server.shutdown_handle();
         let thread = std::thread::Builder::new()
             .name(format!("ftp-server {addr}"))
@@ -82,6 +88,8 @@ impl TestServer {
         TestServer {
             addr,
             root,
+            implicit_tls,
+            admin,
             shutdown,
             grace,
             thread: Some(thread),

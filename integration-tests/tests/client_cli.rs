@@ -2,10 +2,12 @@
 //! credentials and the shell driven through piped stdin.
 
 use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use integration_tests::hostile::{HostileServer, Name};
 use integration_tests::{bin_path, ChildGuard, TestServer};
 
 struct Out {
@@ -329,8 +331,8 @@ fn exit_codes_follow_the_failure_class() {
     assert_eq!(e.run(&["ls", &refused]).code, 3);
     assert_eq!(e.run(&["ls"]).code, 2);
     assert_eq!(e.run(&["ls", "http://example.invalid/"]).code, 2);
-    // ftps:// to a server without TLS: AUTH TLS is refused, a TLS failure.
-    let no_tls = format!("ftps://alice:secret@{}/", e.server.addr);
+    // ftpes:// to a server without TLS: AUTH TLS is refused, a TLS failure.
+    let no_tls = format!("ftpes://alice:secret@{}/", e.server.addr);
     assert_eq!(e.run(&["ls", &no_tls]).code, 5);
     assert_eq!(e.run(&["rm", &e.url("exists"), &e.url("missing")]).code, 9);
     assert_eq!(e.run(&["mirror", "a", "b"]).code, 2);
@@ -386,8 +388,22 @@ fn password_sources_netrc_env_and_no_prompt_without_tty() {
     )
     .unwrap();
     let anon = format!("ftp://{}/", e.server.addr);
+    let netrc = e.home.path().join(".netrc");
+    std::fs::set_permissions(&netrc, std::fs::Permissions::from_mode(0o600)).unwrap();
     let o = e.ok(&["ls", &anon]);
-    assert_eq!(o.text().trim(), "f");
+    assert_eq!((o.text().trim(), o.stderr.as_str()), ("f", ""));
+    // Readable by others: it still works, with a warning.
+    std::fs::set_permissions(&netrc, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let o = e.ok(&["ls", &anon]);
+    assert!(o.stderr.contains("other users can read it"), "{}", o.stderr);
+    // A --netrc file that does not exist is an error, not "no password".
+    let o = e.run(&["--netrc", "/nonexistent/netrc", "ls", &anon]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("--netrc /nonexistent/netrc"),
+        "{}",
+        o.stderr
+    );
 }
 
 #[test]
@@ -553,11 +569,24 @@ fn ipv6_urls_and_active_mode_work() {
 /// Drives `ftp-client shell URL` on a pseudo-terminal (through util-linux `script`): each
 /// step is typed once the next prompt has appeared. Returns everything printed.
 fn pty_session(e: &Env, history: &Path, steps: &[&str]) -> Option<String> {
+    let steps: Vec<Step<'_>> = steps.iter().map(|s| Step::Prompt(s)).collect();
+    pty_session_with(e, &e.url(""), history, &steps)
+}
+
+/// When [`pty_session_with`] types a step.
+enum Step<'a> {
+    /// At the next prompt.
+    Prompt(&'a str),
+    /// As soon as the condition holds (within 20 s).
+    When(&'a dyn Fn() -> bool, &'a str),
+}
+
+/// [`pty_session`] on `url`, with steps typed at prompts or when a condition holds.
+fn pty_session_with(e: &Env, url: &str, history: &Path, steps: &[Step<'_>]) -> Option<String> {
     let script = integration_tests::or_skip(integration_tests::tool("script"), "pty shell")?;
     let cmdline = format!(
-        "{} --timeout 10 shell {}",
+        "{} --timeout 10 shell {url}",
         bin_path("ftp-client").display(),
-        e.url("")
     );
     let mut cmd = Command::new(script);
     cmd.args(["-qfec", &cmdline, "/dev/null"])
@@ -585,18 +614,31 @@ fn pty_session(e: &Env, history: &Path, steps: &[&str]) -> Option<String> {
     // rustyline switches bracketed paste on once per prompt (redraws after a completion
     // repeat "ftp> " but not this).
     let prompts = |out: &[u8]| out.windows(8).filter(|w| w == b"\x1b[?2004h").count();
-    for (i, step) in steps.iter().enumerate() {
-        while prompts(&out) < i + 1 {
-            match rx.recv_timeout(Duration::from_secs(20)) {
-                Ok(chunk) => out.extend_from_slice(&chunk),
-                Err(_) => panic!(
-                    "no prompt #{} within 20 s; output so far: {}",
-                    i + 1,
-                    String::from_utf8_lossy(&out)
-                ),
+    let mut prompted = 0;
+    for step in steps {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let text = match step {
+            Step::Prompt(text) => {
+                prompted += 1;
+                text
+            }
+            Step::When(_, text) => text,
+        };
+        let ready = |out: &[u8]| match step {
+            Step::Prompt(_) => prompts(out) >= prompted,
+            Step::When(cond, _) => cond(),
+        };
+        while !ready(&out) {
+            assert!(
+                Instant::now() < deadline,
+                "step {text:?} not ready within 20 s; output so far: {}",
+                String::from_utf8_lossy(&out)
+            );
+            if let Ok(chunk) = rx.recv_timeout(Duration::from_millis(100)) {
+                out.extend_from_slice(&chunk);
             }
         }
-        stdin.write_all(step.as_bytes()).unwrap();
+        stdin.write_all(text.as_bytes()).unwrap();
         stdin.flush().unwrap();
     }
     let status = child
@@ -669,5 +711,561 @@ fn shell_open_user_and_reget() {
         std::fs::read(e.local("r.bin")).unwrap(),
         partial,
         "reget resumed"
+    );
+}
+
+/// The names a hostile server lists to make a client write outside its directory, with one
+/// harmless name; `root` stands for the absolute path the server names.
+fn escaping_names(root: &Path) -> Vec<Name> {
+    let abs = root.join("abs/abs_escape.txt");
+    vec![
+        Name::file("../escape1.txt"),
+        Name::file(abs.to_str().unwrap()),
+        Name::file("sub/../../escape2.txt"),
+        Name::file("nul\0name"),
+        Name::file("ok.txt"),
+    ]
+}
+
+/// Every file under `root`, as paths relative to it.
+fn files_under(root: &Path) -> Vec<String> {
+    tree(root)
+        .into_iter()
+        .filter(|(p, _)| !p.ends_with('/'))
+        .map(|(p, _)| p)
+        .collect()
+}
+
+/// A hostile server listing [`escaping_names`], a scratch tree `root` to catch escapes, the
+/// client's directory `root/a/b` (with a `sub` to walk through) and a HOME.
+fn escape_attempt() -> (
+    tempfile::TempDir,
+    std::path::PathBuf,
+    HostileServer,
+    tempfile::TempDir,
+) {
+    let root = tempfile::tempdir().unwrap();
+    let cwd = root.path().join("a/b");
+    std::fs::create_dir_all(cwd.join("sub")).unwrap();
+    std::fs::create_dir_all(root.path().join("abs")).unwrap();
+    let fake = HostileServer::start(escaping_names(root.path()));
+    (root, cwd, fake, tempfile::tempdir().unwrap())
+}
+
+#[test]
+fn mget_never_writes_outside_the_local_directory() {
+    let (root, cwd, fake, home) = escape_attempt();
+    let o = run_in(
+        &cwd,
+        home.path(),
+        &["shell", &fake.url()],
+        Some(b"mget *\nbye\n"),
+        &[],
+    );
+    assert_eq!(files_under(root.path()), ["a/b/ok.txt"], "{}", o.stderr);
+    assert_eq!(
+        std::fs::read(cwd.join("ok.txt")).unwrap(),
+        b"hostile:ok.txt"
+    );
+    assert_eq!(
+        o.code, 9,
+        "skipped names make the batch partial: {}",
+        o.stderr
+    );
+    assert_eq!(
+        o.stderr.matches("warning: skipped").count(),
+        4,
+        "{}",
+        o.stderr
+    );
+}
+
+#[test]
+fn recursive_get_and_mirror_skip_escaping_names_loudly() {
+    let (root, cwd, fake, home) = escape_attempt();
+    let o = run_in(
+        &cwd,
+        home.path(),
+        &["get", "-r", &fake.url(), "-o", "t"],
+        None,
+        &[],
+    );
+    assert_eq!(o.code, 9, "{}", o.stderr);
+    assert_eq!(
+        o.stderr.matches("warning: skipped").count(),
+        4,
+        "{}",
+        o.stderr
+    );
+    let o = run_in(&cwd, home.path(), &["mirror", &fake.url(), "m"], None, &[]);
+    assert_eq!(o.code, 9, "{}", o.stderr);
+    assert_eq!(files_under(root.path()), ["a/b/m/ok.txt", "a/b/t/ok.txt"]);
+}
+
+/// Runs the shell command line `cmdline` on a pseudo-terminal (util-linux `script`) in `dir`
+/// (also its HOME), within 60 s; `None` (a skip) without `script`.
+fn on_a_pty(cmdline: &str, dir: &Path) -> Option<std::process::Output> {
+    let script = integration_tests::or_skip(integration_tests::tool("script"), "pty run")?;
+    let mut cmd = Command::new(script);
+    cmd.args(["-qfec", cmdline, "/dev/null"])
+        .current_dir(dir)
+        .env("HOME", dir)
+        .env("NO_COLOR", "1")
+        .env("TERM", "xterm");
+    Some(integration_tests::output_within(
+        &mut cmd,
+        Duration::from_secs(60),
+    ))
+}
+
+#[test]
+fn remote_names_reach_a_terminal_escaped_and_a_pipe_raw() {
+    let fake = HostileServer::start(vec![
+        Name::file("esc\x1b[31mred"),
+        Name::file("evil\x1b]0;PWNED\x07title"),
+    ]);
+    let (work, home) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let run = |args: &[&str]| run_in(work.path(), home.path(), args, None, &[]);
+    // On a pipe the names are data: byte for byte.
+    let o = run(&["ls", &fake.url()]);
+    assert_eq!(o.stdout, b"esc\x1b[31mred\nevil\x1b]0;PWNED\x07title\n");
+    let o = run(&["ls", "--json", &fake.url()]);
+    assert!(!o.stdout.contains(&0x1b), "{}", o.text());
+    assert!(o.text().contains(r#""esc\u001b[31mred""#), "{}", o.text());
+    // Messages on stderr are for people: escaped.
+    let url = format!("{}evil%1B%5D0;PWNED%07title", fake.url());
+    let o = run(&["get", "-o", "out", &url]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(!o.stderr.contains('\x1b'), "{:?}", o.stderr);
+    assert!(
+        o.stderr.contains(r"evil\e]0;PWNED\atitle"),
+        "{:?}",
+        o.stderr
+    );
+    // On a terminal (a pty from util-linux `script`), ls and ls -l escape them.
+    for flag in ["", "-l"] {
+        let cmdline = format!(
+            "{} ls {flag} {}",
+            bin_path("ftp-client").display(),
+            fake.url()
+        );
+        let Some(o) = on_a_pty(&cmdline, home.path()) else {
+            return;
+        };
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(!o.stdout.contains(&0x1b), "{text:?}");
+        assert!(text.contains(r"esc\e[31mred"), "{text:?}");
+        assert!(text.contains(r"evil\e]0;PWNED\atitle"), "{text:?}");
+    }
+    // The shell's banner and quote output: the server's words, escaped too.
+    let cmdline = format!(
+        "printf 'quote HELP\\nbye\\n' | {} shell {}",
+        bin_path("ftp-client").display(),
+        fake.url()
+    );
+    let o = on_a_pty(&cmdline, home.path()).unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(!o.stdout.contains(&0x1b), "{text:?}");
+    assert!(text.contains(r"214 help\e[2Jme"), "{text:?}");
+    assert!(text.contains(r"hostile \e]0;PWNED\aserver"), "{text:?}");
+}
+
+#[test]
+fn shell_history_never_stores_a_password() {
+    let e = Env::new();
+    let history = e.home.path().join("history");
+    let open = format!("open {}\n", e.url(""));
+    let steps = ["user alice secret\n", &open, "quote PASS secret\n", "bye\n"];
+    let Some(out) = pty_session(&e, &history, &steps) else {
+        return;
+    };
+    let saved = std::fs::read_to_string(&history).unwrap();
+    assert!(!saved.contains(TestServer::PASS), "{saved}\n{out}");
+    assert!(saved.contains("user alice\n"), "{saved}");
+    assert!(
+        saved.contains(&format!("open ftp://alice@{}/", e.server.addr)),
+        "{saved}"
+    );
+}
+
+/// Waits (up to 30 s) for `child` to exit; returns its status and what it wrote to its
+/// piped stderr.
+fn exit_and_stderr(child: &mut ChildGuard) -> (std::process::ExitStatus, String) {
+    let status = child
+        .wait_timeout(Duration::from_secs(30))
+        .unwrap()
+        .expect("ftp-client exits within 30 s");
+    let mut stderr = String::new();
+    let mut pipe = child.child_mut().stderr.take().unwrap();
+    pipe.read_to_string(&mut stderr).unwrap();
+    (status, stderr)
+}
+
+/// True once `fake` has received a command starting with `verb`.
+fn received(fake: &HostileServer, verb: &str) -> bool {
+    fake.commands().iter().any(|c| c.starts_with(verb))
+}
+
+#[test]
+fn ctrl_c_in_the_shell_aborts_the_get_and_returns_to_the_prompt() {
+    let e = Env::new();
+    let fake = HostileServer::start_with(vec![Name::file("slow.bin")], true);
+    let history = e.home.path().join("history");
+    let retr_running = || received(&fake, "RETR") && e.local(".slow.bin.part").exists();
+    let steps = [
+        Step::Prompt("get slow.bin\n"),
+        Step::When(&retr_running, "\x03"),
+        Step::Prompt("pwd\n"),
+        Step::Prompt("bye\n"),
+    ];
+    let Some(out) = pty_session_with(&e, &fake.url(), &history, &steps) else {
+        return;
+    };
+    assert!(received(&fake, "ABOR"), "{:?}", fake.commands());
+    assert!(out.contains("interrupted"), "{out}");
+    assert!(
+        out.contains(".slow.bin.part") || out.contains("nothing was kept"),
+        "{out}"
+    );
+    let after_abor: Vec<_> = fake
+        .commands()
+        .into_iter()
+        .skip_while(|c| c != "ABOR")
+        .collect();
+    assert!(after_abor.contains(&"PWD".to_string()), "{after_abor:?}");
+}
+
+#[test]
+fn ctrl_c_in_a_one_shot_get_says_where_the_partial_file_is() {
+    let fake = HostileServer::start_with(vec![Name::file("slow.bin")], true);
+    let (work, home) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let url = format!("{}slow.bin", fake.url());
+    let mut cmd = Command::new(bin_path("ftp-client"));
+    cmd.args(["get", &url])
+        .current_dir(work.path())
+        .env("HOME", home.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = ChildGuard::spawn(&mut cmd).unwrap();
+    let part = work.path().join(".slow.bin.part");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !(received(&fake, "RETR") && part.metadata().is_ok_and(|m| m.len() > 0)) {
+        assert!(Instant::now() < deadline, "the download never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::Int).unwrap();
+    let (status, stderr) = exit_and_stderr(&mut child);
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(received(&fake, "ABOR"), "{:?}", fake.commands());
+    assert!(stderr.contains(".slow.bin.part"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("ftp-client get -c ftp://u@{}/slow.bin", fake.addr)),
+        "{stderr}"
+    );
+    assert!(part.metadata().unwrap().len() > 0);
+}
+
+#[test]
+fn mv_refuses_a_target_on_another_server_port_or_user() {
+    let e = Env::new();
+    std::fs::write(e.server.path("f"), b"x").unwrap();
+    let port = e.server.addr.port();
+    for other in [
+        format!("ftp://alice@127.0.0.2:{port}/g"),
+        format!("ftp://alice@127.0.0.1:{}/g", port.wrapping_add(1)),
+        format!("ftp://bob@127.0.0.1:{port}/g"),
+    ] {
+        let o = e.run(&["mv", &e.url("f"), &other]);
+        assert_eq!(o.code, 2, "{other}: {}", o.stderr);
+        assert!(o.stderr.contains("same server and user"), "{}", o.stderr);
+        assert!(e.server.path("f").exists() && !e.server.path("g").exists());
+    }
+    e.ok(&[
+        "mv",
+        &e.url("f"),
+        &format!("ftp://alice@{}/g", e.server.addr),
+    ]);
+    assert!(e.server.path("g").exists() && !e.server.path("f").exists());
+}
+
+#[test]
+fn shell_completion_escapes_spaces_and_completes_inside_escaped_words() {
+    let e = Env::new();
+    std::fs::create_dir_all(e.server.path("dir with spaces/inner dir")).unwrap();
+    let history = e.home.path().join("history");
+    let steps = ["cd di\t\n", "pwd\n", "cd inner\\ \t\n", "pwd\n", "bye\n"];
+    let Some(out) = pty_session(&e, &history, &steps) else {
+        return;
+    };
+    assert!(out.contains("cd dir\\ with\\ spaces/"), "{out}");
+    assert!(out.contains("/dir with spaces/inner dir"), "{out}");
+    assert!(!out.contains("550"), "{out}");
+}
+
+#[test]
+fn shell_open_takes_host_colon_port_and_urls_get_suggestions() {
+    let e = Env::new();
+    let script = format!("open {}\nuser alice secret\npwd\nbye\n", e.server.addr);
+    let o = run_in(
+        e.work.path(),
+        e.home.path(),
+        &["shell"],
+        Some(script.as_bytes()),
+        &[],
+    );
+    assert_eq!((o.code, o.text().trim()), (0, "/"), "{}", o.stderr);
+    let o = e.run(&["ls", "127.0.0.1"]);
+    assert_eq!(o.code, 2);
+    assert!(
+        o.stderr.contains("did you mean ftp://127.0.0.1/"),
+        "{}",
+        o.stderr
+    );
+    let o = e.run(&["ls", "ftp://::1:2556/"]);
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("ftp://[::1]:2556/"), "{}", o.stderr);
+}
+
+#[test]
+fn a_failed_open_in_the_shell_keeps_the_working_connection() {
+    let e = Env::new();
+    let refused = format!("open 127.0.0.1:{}\n", integration_tests::free_port());
+    let missing_dir = format!("open {}\n", e.url("no/such/dir"));
+    let script = format!("cd /\n{refused}{missing_dir}pwd\nstatus\n");
+    let o = e.shell(script.as_bytes());
+    assert_eq!(o.code, 6, "the last failure: {}", o.stderr);
+    let out = o.text();
+    assert!(out.starts_with("/\n"), "pwd still works: {out}");
+    assert!(out.contains("as alice."), "{out}");
+}
+
+#[test]
+fn put_keeps_the_mtime_and_puts_into_an_existing_directory() {
+    let e = Env::new();
+    std::fs::create_dir(e.server.path("existingdir")).unwrap();
+    let f = std::fs::File::create(e.local("old.txt")).unwrap();
+    std::io::Write::write_all(&mut &f, b"old").unwrap();
+    let then = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_500_000_000);
+    f.set_modified(then).unwrap();
+    e.ok(&["put", "old.txt", &e.url("existingdir")]);
+    let stored = e.server.path("existingdir/old.txt");
+    assert_eq!(std::fs::read(&stored).unwrap(), b"old");
+    assert_eq!(stored.metadata().unwrap().modified().unwrap(), then);
+    // A name that is no directory stays the target's name.
+    e.ok(&["put", "old.txt", &e.url("new.txt")]);
+    assert_eq!(std::fs::read(e.server.path("new.txt")).unwrap(), b"old");
+}
+
+#[test]
+fn ls_and_cat_into_a_closed_pipe_exit_quietly() {
+    let e = Env::new();
+    for i in 0..3000 {
+        std::fs::write(e.server.path(&format!("file-with-a-long-name-{i:05}")), b"").unwrap();
+    }
+    std::fs::write(e.server.path("big.bin"), pattern(8 << 20)).unwrap();
+    for args in [["ls", &e.url("")], ["cat", &e.url("big.bin")]] {
+        let mut cmd = Command::new(bin_path("ftp-client"));
+        cmd.args(args)
+            .env("HOME", e.home.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = ChildGuard::spawn(&mut cmd).unwrap();
+        let mut first = [0u8; 10];
+        let mut out = child.child_mut().stdout.take().unwrap();
+        out.read_exact(&mut first).unwrap();
+        drop(out);
+        let (status, stderr) = exit_and_stderr(&mut child);
+        assert_eq!((status.code(), stderr.as_str()), (Some(0), ""), "{args:?}");
+    }
+}
+
+#[test]
+fn get_no_clobber_keeps_local_files_and_continue_refuses_a_larger_one() {
+    let e = Env::new();
+    std::fs::write(e.server.path("f.txt"), b"remote").unwrap();
+    std::fs::write(e.local("f.txt"), b"local").unwrap();
+    let o = e.ok(&["get", "--no-clobber", &e.url("f.txt")]);
+    assert!(o.stderr.contains("not overwritten"), "{}", o.stderr);
+    assert_eq!(std::fs::read(e.local("f.txt")).unwrap(), b"local");
+    let o = e.shell(b"clobber off\nget f.txt\nclobber on\nget f.txt g.txt\n");
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(std::fs::read(e.local("f.txt")).unwrap(), b"local");
+    assert_eq!(std::fs::read(e.local("g.txt")).unwrap(), b"remote");
+    // -c with a local file longer than the remote one: said, and the file is left alone.
+    std::fs::write(e.local("f.txt"), b"much longer local").unwrap();
+    let o = e.run(&["get", "-c", &e.url("f.txt")]);
+    assert_eq!(o.code, 7, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("larger than the remote one"),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(
+        std::fs::read(e.local("f.txt")).unwrap(),
+        b"much longer local"
+    );
+    // -c on a complete file says so.
+    std::fs::write(e.local("f.txt"), b"remote").unwrap();
+    let o = e.ok(&["get", "-c", &e.url("f.txt")]);
+    assert!(o.stderr.contains("already complete"), "{}", o.stderr);
+}
+
+#[test]
+fn shell_ls_and_dir_match_globs_on_the_client() {
+    let e = Env::new();
+    std::fs::create_dir(e.server.path("docs")).unwrap();
+    for f in ["a.txt", "b.txt", "c.bin"] {
+        std::fs::write(e.server.path(&format!("docs/{f}")), b"x").unwrap();
+    }
+    let o = e.shell(b"cd docs\nls *.txt\ndir ?.bin\ncd /\nls docs/[ab]*\n");
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let lines: Vec<&str> = o
+        .stdout
+        .split(|b| *b == b'\n')
+        .map(|l| std::str::from_utf8(l).unwrap())
+        .collect();
+    assert_eq!(&lines[..2], ["a.txt", "b.txt"], "{lines:?}");
+    assert!(
+        lines[2].starts_with('-') && lines[2].ends_with(" c.bin"),
+        "{lines:?}"
+    );
+    assert_eq!(&lines[3..5], ["docs/a.txt", "docs/b.txt"], "{lines:?}");
+    let o = e.shell(b"ls *.none\n");
+    assert_eq!(o.code, 6, "{}", o.stderr);
+}
+
+/// `s` without ANSI CSI sequences (`ESC [ … letter`).
+fn strip_csi(s: &str) -> String {
+    let mut out = String::new();
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            for n in chars.by_ref() {
+                if n.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[test]
+fn progress_bar_fits_a_60_column_terminal_and_shows_a_percentage() {
+    let name = "a-very-long-file-name-that-would-never-fit-in-sixty-columns.bin";
+    let fake = HostileServer::start_with(vec![Name::file(name)], true);
+    let work = tempfile::tempdir().unwrap();
+    let cmdline = format!(
+        "stty cols 60 rows 24; timeout -s INT 3 {} get {}{name}",
+        bin_path("ftp-client").display(),
+        fake.url()
+    );
+    let Some(o) = on_a_pty(&cmdline, work.path()) else {
+        return;
+    };
+    let text = strip_csi(&String::from_utf8_lossy(&o.stdout));
+    let bars: Vec<&str> = text
+        .split(['\r', '\n'])
+        .filter(|l| l.contains("% ["))
+        .collect();
+    assert!(!bars.is_empty(), "no progress bar drawn: {text:?}");
+    for bar in bars {
+        assert!(bar.chars().count() <= 60, "{bar:?}");
+        assert!(bar.starts_with("a-very-long"), "{bar:?}");
+    }
+}
+
+#[test]
+fn json_for_stat_put_rm_and_mirror_with_mode_and_perm_apart() {
+    let e = Env::new();
+    std::fs::write(e.server.path("f"), b"abc").unwrap();
+    std::fs::write(e.local("up.txt"), b"12345").unwrap();
+    let o = e.ok(&["stat", "--json", &e.url("f")]);
+    let t = o.text();
+    assert!(
+        t.contains(r#""name":"f""#) && t.contains(r#""size":3"#),
+        "{t}"
+    );
+    assert!(t.contains(r#""mode":"rw-"#), "UNIX mode: {t}");
+    assert!(t.contains(r#""perm":""#), "RFC 3659 perm: {t}");
+    assert!(t.contains(r#"Z""#), "MLST times are UTC: {t}");
+    let o = e.ok(&["stat", &e.url("f")]);
+    assert!(
+        o.text().contains(" UTC\n") && o.text().contains("mode: rw-"),
+        "{}",
+        o.text()
+    );
+    let o = e.ok(&["ls", "-l", &e.url("")]);
+    assert!(o.text().contains(" UTC "), "{}", o.text());
+    let o = e.ok(&["put", "--json", "up.txt", &e.url("")]);
+    assert_eq!(o.text().trim(), r#"{"path":"up.txt","size":5}"#);
+    let o = e.run(&["rm", "--json", &e.url("up.txt"), &e.url("missing")]);
+    assert_eq!(o.code, 9);
+    let t = o.text();
+    assert!(t.contains(r#"{"deleted":true,"path":"up.txt"}"#), "{t}");
+    assert!(
+        t.contains(r#""deleted":false"#) && t.contains(r#""path":"missing""#),
+        "{t}"
+    );
+    let o = e.ok(&["mirror", "--json", "--dry-run", &e.url(""), "copy"]);
+    assert!(
+        o.text().contains(r#""actions":2"#) && o.text().contains("planned"),
+        "{}",
+        o.text()
+    );
+    let o = e.ok(&["mirror", "--json", &e.url(""), "copy"]);
+    assert!(o.text().contains(r#""failed":0"#), "{}", o.text());
+    assert_eq!(std::fs::read(e.local("copy/f")).unwrap(), b"abc");
+}
+
+#[test]
+fn json_gives_names_that_are_not_utf8_losslessly() {
+    let fake = HostileServer::start(vec![Name::file(&b"caf\xe9 1"[..])]);
+    let (work, home) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let o = run_in(
+        work.path(),
+        home.path(),
+        &["ls", "--json", &fake.url()],
+        None,
+        &[],
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.text().contains(r#""name_url":"caf%E9%201""#),
+        "{}",
+        o.text()
+    );
+}
+
+#[test]
+fn shell_completes_local_paths_where_a_command_takes_one() {
+    let e = Env::new();
+    std::fs::write(e.server.path("remote-only.txt"), b"from the server").unwrap();
+    std::fs::write(e.local("copy-of-remote.txt"), b"old").unwrap();
+    std::fs::create_dir(e.local("up-local")).unwrap();
+    std::fs::write(e.local("up-local/f.txt"), b"uploaded").unwrap();
+    let history = e.home.path().join("history");
+    // get's second word and mirror -R's first are local paths; Tab completes them here.
+    let steps = [
+        "get remote-only.txt copy-of-\t\n",
+        "mirror -R up-lo\t remote-dest\n",
+        "bye\n",
+    ];
+    let Some(out) = pty_session(&e, &history, &steps) else {
+        return;
+    };
+    assert_eq!(
+        std::fs::read(e.local("copy-of-remote.txt")).unwrap(),
+        b"from the server",
+        "{out}"
+    );
+    assert_eq!(
+        std::fs::read(e.server.path("remote-dest/f.txt")).unwrap(),
+        b"uploaded",
+        "{out}"
     );
 }

@@ -99,105 +99,148 @@ fn world_writable(p: &Path) {
 fn works_with(name: &str, start: fn(&Path) -> Result<Peer, Skip>) {
     let test = format!("client_works_with_{name}");
     let root = tempfile::tempdir().unwrap();
-    let big = pattern(2_500_000, 0x5a);
-    std::fs::write(root.path().join("big.bin"), &big).unwrap();
-    std::fs::create_dir_all(root.path().join("tree/sub dir/deeper")).unwrap();
-    std::fs::write(root.path().join("tree/one.txt"), b"one\n").unwrap();
-    std::fs::write(root.path().join("tree/sub dir/two words.txt"), b"two\n").unwrap();
-    std::fs::write(
-        root.path().join("tree/sub dir/deeper/3.bin"),
-        pattern(70_000, 3),
-    )
-    .unwrap();
+    let big = fill_root(root.path());
     let Some(peer) = or_skip(start(root.path()), &test) else {
         return;
     };
     let work = tempfile::tempdir().unwrap();
-    let w = work.path();
-    let url = |p: &str| format!("ftp://{}@{}/{p}", peer.user, peer.addr);
-
-    // Listing: names and kinds, whatever the server's listing format.
-    let o = ok(&peer, w, &["ls", "--json", &url("")]);
-    let text = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert!(text.contains(r#""name":"big.bin""#), "{name}: {text}");
-    assert!(text.contains(r#""size":2500000"#), "{name}: {text}");
-    assert!(
-        text.contains(r#""name":"tree""#) && text.contains(r#""type":"dir""#),
-        "{name}: {text}"
-    );
-    let o = ok(&peer, w, &["ls", &url("tree/sub dir")]);
-    let mut names: Vec<String> = String::from_utf8_lossy(&o.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect();
-    names.sort();
-    assert_eq!(names, ["deeper", "two words.txt"], "{name}");
-
-    // get, byte for byte; then a resumed get keeps the partial file's (altered) prefix.
-    ok(&peer, w, &["get", &url("big.bin")]);
-    assert_eq!(
-        std::fs::read(w.join("big.bin")).unwrap(),
-        big,
-        "{name}: get"
-    );
-    let mut partial = vec![0xEEu8; 1_000_000];
-    std::fs::write(w.join(".big.bin.part"), &partial).unwrap();
-    ok(&peer, w, &["get", "-c", "-o", "big.bin", &url("big.bin")]);
-    partial.extend_from_slice(&big[1_000_000..]);
-    assert_eq!(
-        std::fs::read(w.join("big.bin")).unwrap(),
-        partial,
-        "{name}: get -c"
-    );
-
-    // put, byte for byte; then a resumed put appends to the server's (altered) prefix.
-    let up = pattern(1_200_000, 0x77);
-    std::fs::write(w.join("up.bin"), &up).unwrap();
-    ok(&peer, w, &["put", "up.bin", &url("")]);
-    assert_eq!(
-        std::fs::read(root.path().join("up.bin")).unwrap(),
-        up,
-        "{name}: put"
-    );
-    let mut prefix = vec![0x11u8; 400_000];
-    let target = root.path().join("resume.bin");
-    std::fs::write(&target, &prefix).unwrap();
-    world_writable(&target);
-    ok(&peer, w, &["put", "-c", "up.bin", &url("resume.bin")]);
-    prefix.extend_from_slice(&up[400_000..]);
-    assert_eq!(std::fs::read(&target).unwrap(), prefix, "{name}: put -c");
-
-    // Recursive mirror down, then up into a new directory.
-    ok(&peer, w, &["mirror", "-P", "2", &url("tree"), "tree-copy"]);
-    assert_eq!(
-        tree(&w.join("tree-copy")),
-        tree(&root.path().join("tree")),
-        "{name}: mirror down"
-    );
-    ok(&peer, w, &["mirror", "tree-copy", &url("tree-up")]);
-    assert_eq!(
-        tree(&root.path().join("tree-up")),
-        tree(&w.join("tree-copy")),
-        "{name}: mirror up"
-    );
-    // A second mirror up has nothing to do.
-    let o = ok(
-        &peer,
-        w,
-        &["mirror", "--dry-run", "tree-copy", &url("tree-up")],
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&o.stdout),
-        "",
-        "{name}: second mirror is a no-op"
-    );
-
+    let t = Peered {
+        peer: &peer,
+        name,
+        root: root.path(),
+        w: work.path(),
+    };
+    t.lists();
+    t.gets(&big);
+    t.puts();
+    t.mirrors();
     // A missing file is exit code 6.
     assert_eq!(
-        run(&peer, w, &["get", &url("no-such-file")]).code,
+        run(&peer, t.w, &["get", &t.url("no-such-file")]).code,
         6,
         "{name}"
     );
+}
+
+/// Writes the files the peer serves into `root`: `big.bin` (returned) and the tree `tree/`.
+fn fill_root(root: &Path) -> Vec<u8> {
+    let big = pattern(2_500_000, 0x5a);
+    std::fs::write(root.join("big.bin"), &big).unwrap();
+    std::fs::create_dir_all(root.join("tree/sub dir/deeper")).unwrap();
+    std::fs::write(root.join("tree/one.txt"), b"one\n").unwrap();
+    std::fs::write(root.join("tree/sub dir/two words.txt"), b"two\n").unwrap();
+    std::fs::write(root.join("tree/sub dir/deeper/3.bin"), pattern(70_000, 3)).unwrap();
+    big
+}
+
+/// The client working in `w` against `peer`, which serves `root`.
+struct Peered<'a> {
+    peer: &'a Peer,
+    name: &'a str,
+    root: &'a Path,
+    w: &'a Path,
+}
+
+impl Peered<'_> {
+    fn url(&self, p: &str) -> String {
+        format!("ftp://{}@{}/{p}", self.peer.user, self.peer.addr)
+    }
+
+    /// Listing: names and kinds, whatever the server's listing format.
+    fn lists(&self) {
+        let (peer, w, name) = (self.peer, self.w, self.name);
+        let o = ok(peer, w, &["ls", "--json", &self.url("")]);
+        let text = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert!(text.contains(r#""name":"big.bin""#), "{name}: {text}");
+        assert!(text.contains(r#""size":2500000"#), "{name}: {text}");
+        assert!(
+            text.contains(r#""name":"tree""#) && text.contains(r#""type":"dir""#),
+            "{name}: {text}"
+        );
+        let o = ok(peer, w, &["ls", &self.url("tree/sub dir")]);
+        let mut names: Vec<String> = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect();
+        names.sort();
+        assert_eq!(names, ["deeper", "two words.txt"], "{name}");
+    }
+
+    /// get, byte for byte; then a resumed get keeps the partial file's (altered) prefix.
+    fn gets(&self, big: &[u8]) {
+        let (peer, w, name) = (self.peer, self.w, self.name);
+        ok(peer, w, &["get", &self.url("big.bin")]);
+        assert_eq!(
+            std::fs::read(w.join("big.bin")).unwrap(),
+            big,
+            "{name}: get"
+        );
+        let mut partial = vec![0xEEu8; 1_000_000];
+        std::fs::write(w.join(".big.bin.part"), &partial).unwrap();
+        ok(
+            peer,
+            w,
+            &["get", "-c", "-o", "big.bin", &self.url("big.bin")],
+        );
+        partial.extend_from_slice(&big[1_000_000..]);
+        assert_eq!(
+            std::fs::read(w.join("big.bin")).unwrap(),
+            partial,
+            "{name}: get -c"
+        );
+    }
+
+    /// put, byte for byte; then a resumed put appends to the server's (altered) prefix.
+    fn puts(&self) {
+        let (peer, w, name) = (self.peer, self.w, self.name);
+        let up = pattern(1_200_000, 0x77);
+        std::fs::write(w.join("up.bin"), &up).unwrap();
+        ok(peer, w, &["put", "up.bin", &self.url("")]);
+        assert_eq!(
+            std::fs::read(self.root.join("up.bin")).unwrap(),
+            up,
+            "{name}: put"
+        );
+        let mut prefix = vec![0x11u8; 400_000];
+        let target = self.root.join("resume.bin");
+        std::fs::write(&target, &prefix).unwrap();
+        world_writable(&target);
+        ok(peer, w, &["put", "-c", "up.bin", &self.url("resume.bin")]);
+        prefix.extend_from_slice(&up[400_000..]);
+        assert_eq!(std::fs::read(&target).unwrap(), prefix, "{name}: put -c");
+    }
+
+    /// Recursive mirror down, then up into a new directory; a second mirror up has nothing
+    /// to do.
+    fn mirrors(&self) {
+        let (peer, w, name) = (self.peer, self.w, self.name);
+        ok(
+            peer,
+            w,
+            &["mirror", "-P", "2", &self.url("tree"), "tree-copy"],
+        );
+        assert_eq!(
+            tree(&w.join("tree-copy")),
+            tree(&self.root.join("tree")),
+            "{name}: mirror down"
+        );
+        ok(peer, w, &["mirror", "tree-copy", &self.url("tree-up")]);
+        assert_eq!(
+            tree(&self.root.join("tree-up")),
+            tree(&w.join("tree-copy")),
+            "{name}: mirror up"
+        );
+        let o = ok(
+            peer,
+            w,
+            &["mirror", "--dry-run", "tree-copy", &self.url("tree-up")],
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout),
+            "",
+            "{name}: second mirror is a no-op"
+        );
+    }
 }
 
 #[test]

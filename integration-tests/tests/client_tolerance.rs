@@ -73,14 +73,17 @@ fn session(
     cut_done: &Mutex<bool>,
 ) -> std::io::Result<()> {
     ctrl.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut w = ctrl.try_clone()?;
+    let mut s = FakeSession {
+        w: ctrl.try_clone()?,
+        sc,
+        data: None,
+        active: None,
+        offset: 0,
+        held: None,
+    };
     let mut r = BufReader::new(ctrl);
-    w.write_all(b"220-Welcome to the fake server\r\n220-It has a long banner\r\n220 Ready\r\n")?;
-    let mut data: Option<TcpListener> = None;
-    let mut active: Option<TcpStream> = None;
+    s.w.write_all(b"220-Welcome to the fake server\r\n220-It has a long banner\r\n220 Ready\r\n")?;
     let mut pending_425 = false;
-    let mut offset = 0usize;
-    let mut held: Option<TcpStream> = None;
     for _ in 0..200 {
         let mut line = String::new();
         if r.read_line(&mut line)? == 0 {
@@ -91,131 +94,174 @@ fn session(
         let (verb, arg) = line.split_once(' ').unwrap_or((&line, ""));
         if std::mem::take(&mut pending_425) {
             // The failed transfer's reply, sent late: before the next command's.
-            w.write_all(b"425 Can't open data connection.\r\n")?;
+            s.w.write_all(b"425 Can't open data connection.\r\n")?;
         }
-        let prelim: &[u8] = if sc.prelim_125 {
+        match verb.to_ascii_uppercase().as_str() {
+            "RETR" if sc.port_never_connects => {
+                // 150, then the failure only once the client speaks again.
+                s.w.write_all(s.prelim())?;
+                pending_425 = true;
+            }
+            "QUIT" => {
+                s.w.write_all(b"221 Bye.\r\n")?;
+                return Ok(());
+            }
+            verb => s.command(verb, arg, cut_done)?,
+        }
+    }
+    Ok(())
+}
+
+/// A fake session's state from one command to the next.
+struct FakeSession<'a> {
+    /// The control connection's sending side.
+    w: TcpStream,
+    sc: &'a Script,
+    /// The listener of the last EPSV/PASV.
+    data: Option<TcpListener>,
+    /// The data connection the last PORT made.
+    active: Option<TcpStream>,
+    /// The REST offset for the next RETR.
+    offset: usize,
+    /// A stalled RETR's data connection, kept open until ABOR (`stall_data`).
+    held: Option<TcpStream>,
+}
+
+impl FakeSession<'_> {
+    /// The preliminary reply of a transfer: 125 or 150.
+    fn prelim(&self) -> &'static [u8] {
+        if self.sc.prelim_125 {
             b"125 Data connection already open; transfer starting.\r\n"
         } else {
             b"150 Opening data connection.\r\n"
-        };
-        match verb.to_ascii_uppercase().as_str() {
-            "USER" => w.write_all(b"331 Password please.\r\n")?,
-            "PASS" => w.write_all(b"230-Hello\r\n230 Logged in.\r\n")?,
-            "FEAT" => w.write_all(b"211-Features:\r\n SIZE\r\n REST STREAM\r\n211 End\r\n")?,
-            "TYPE" | "NOOP" => w.write_all(b"200 OK\r\n")?,
-            "PWD" => w.write_all(b"257 \"/\" is the current directory\r\n")?,
-            "CWD" if sc.cwd_200 => w.write_all(b"200 directory changed\r\n")?,
-            "CWD" => w.write_all(b"250 directory changed\r\n")?,
-            "SIZE" => w.write_all(format!("213 {}\r\n", sc.file.len()).as_bytes())?,
-            "EPSV" if sc.epsv_refused => w.write_all(b"500 EPSV not understood\r\n")?,
-            "EPSV" => {
-                let l = TcpListener::bind("127.0.0.1:0")?;
-                let p = l.local_addr()?.port();
-                data = Some(l);
-                w.write_all(
-                    format!("229 Entering Extended Passive Mode (|||{p}|)\r\n").as_bytes(),
-                )?;
-            }
-            "PASV" => {
-                let l = TcpListener::bind("127.0.0.1:0")?;
-                let p = l.local_addr()?.port();
-                data = Some(l);
-                let host = if sc.pasv_lies {
-                    "10,255,255,1"
-                } else {
-                    "127,0,0,1"
-                };
-                w.write_all(
-                    format!(
-                        "227 Entering Passive Mode ({host},{},{}).\r\n",
-                        p >> 8,
-                        p & 255
-                    )
-                    .as_bytes(),
-                )?;
-            }
-            "EPRT" if sc.eprt_refused => w.write_all(b"522 Use PORT\r\n")?,
-            "PORT" => {
-                let n: Vec<u16> = arg
-                    .split(',')
-                    .filter_map(|x| x.trim().parse().ok())
-                    .collect();
-                if n.len() != 6 {
-                    w.write_all(b"501 Bad PORT\r\n")?;
-                    continue;
-                }
-                let addr = format!("{}.{}.{}.{}:{}", n[0], n[1], n[2], n[3], (n[4] << 8) | n[5]);
-                if !sc.port_never_connects {
-                    active = Some(TcpStream::connect(addr)?);
-                }
-                w.write_all(b"200 PORT ok\r\n")?;
-            }
-            "REST" => {
-                offset = arg.parse().unwrap_or(0);
-                w.write_all(b"350 Restarting.\r\n")?;
-            }
-            "LIST" => {
-                let l = data.take().expect("LIST without EPSV/PASV");
-                let mut d = accept_data(&l)?;
-                if sc.list_without_prelim {
-                    drop(d);
-                    w.write_all(b"226 No files here.\r\n")?;
-                } else {
-                    w.write_all(prelim)?;
-                    d.write_all(b"-rw-r--r-- 1 ftp ftp 3 Jan 01 2020 one two\r\n")?;
-                    drop(d);
-                    w.write_all(b"226 Done.\r\n")?;
-                }
-            }
-            "RETR" if sc.port_never_connects => {
-                // 150, then the failure only once the client speaks again.
-                w.write_all(prelim)?;
-                pending_425 = true;
-            }
-            "RETR" => {
-                let mut d = match active.take() {
-                    Some(d) => d,
-                    None => accept_data(&data.take().expect("RETR without a data connection"))?,
-                };
-                w.write_all(prelim)?;
-                let body = &sc.file[offset.min(sc.file.len())..];
-                offset = 0;
-                if sc.stall_data {
-                    held = Some(d);
-                    continue;
-                }
-                let mut cut = cut_done.lock().unwrap();
-                if let (Some(at), false) = (sc.cut_first_retr_at, *cut) {
-                    *cut = true;
-                    let _ = d.write_all(&body[..at]);
-                    drop(d);
-                    w.write_all(b"426 Connection closed; transfer aborted.\r\n")?;
-                    continue;
-                }
-                drop(cut);
-                let _ = d.write_all(body);
-                drop(d);
-                if !sc.hold_final_reply {
-                    w.write_all(b"226 Transfer complete.\r\n")?;
-                }
-            }
-            "ABOR" => {
-                held = None;
-                if sc.abor_226_only {
-                    w.write_all(b"226 Abort successful.\r\n")?;
-                } else {
-                    w.write_all(b"426 Transfer aborted.\r\n226 Abort successful.\r\n")?;
-                }
-            }
-            "QUIT" => {
-                w.write_all(b"221 Bye.\r\n")?;
-                return Ok(());
-            }
-            _ => w.write_all(b"502 Not implemented.\r\n")?,
         }
     }
-    drop(held);
-    Ok(())
+
+    /// Answers the command `verb` (in upper case) with argument `arg`.
+    fn command(&mut self, verb: &str, arg: &str, cut_done: &Mutex<bool>) -> std::io::Result<()> {
+        let sc = self.sc;
+        let w = &mut self.w;
+        match verb {
+            "USER" => w.write_all(b"331 Password please.\r\n"),
+            "PASS" => w.write_all(b"230-Hello\r\n230 Logged in.\r\n"),
+            "FEAT" => w.write_all(b"211-Features:\r\n SIZE\r\n REST STREAM\r\n211 End\r\n"),
+            "TYPE" | "NOOP" => w.write_all(b"200 OK\r\n"),
+            "PWD" => w.write_all(b"257 \"/\" is the current directory\r\n"),
+            "CWD" if sc.cwd_200 => w.write_all(b"200 directory changed\r\n"),
+            "CWD" => w.write_all(b"250 directory changed\r\n"),
+            "SIZE" => w.write_all(format!("213 {}\r\n", sc.file.len()).as_bytes()),
+            "EPSV" if sc.epsv_refused => w.write_all(b"500 EPSV not understood\r\n"),
+            "EPSV" => self.passive(true),
+            "PASV" => self.passive(false),
+            "EPRT" if sc.eprt_refused => w.write_all(b"522 Use PORT\r\n"),
+            "PORT" => self.port(arg),
+            "REST" => {
+                self.offset = arg.parse().unwrap_or(0);
+                w.write_all(b"350 Restarting.\r\n")
+            }
+            "LIST" => self.list(),
+            "RETR" => self.retr(cut_done),
+            "ABOR" => {
+                self.held = None;
+                if sc.abor_226_only {
+                    w.write_all(b"226 Abort successful.\r\n")
+                } else {
+                    w.write_all(b"426 Transfer aborted.\r\n226 Abort successful.\r\n")
+                }
+            }
+            _ => w.write_all(b"502 Not implemented.\r\n"),
+        }
+    }
+
+    /// EPSV (`extended`) or PASV: listens for the data connection; PASV may lie about the
+    /// address (`pasv_lies`).
+    fn passive(&mut self, extended: bool) -> std::io::Result<()> {
+        let l = TcpListener::bind("127.0.0.1:0")?;
+        let p = l.local_addr()?.port();
+        self.data = Some(l);
+        if extended {
+            return self
+                .w
+                .write_all(format!("229 Entering Extended Passive Mode (|||{p}|)\r\n").as_bytes());
+        }
+        let host = if self.sc.pasv_lies {
+            "10,255,255,1"
+        } else {
+            "127,0,0,1"
+        };
+        self.w.write_all(
+            format!(
+                "227 Entering Passive Mode ({host},{},{}).\r\n",
+                p >> 8,
+                p & 255
+            )
+            .as_bytes(),
+        )
+    }
+
+    /// PORT: connects to the client's data port (unless `port_never_connects`).
+    fn port(&mut self, arg: &str) -> std::io::Result<()> {
+        let n: Vec<u16> = arg
+            .split(',')
+            .filter_map(|x| x.trim().parse().ok())
+            .collect();
+        if n.len() != 6 {
+            return self.w.write_all(b"501 Bad PORT\r\n");
+        }
+        let addr = format!("{}.{}.{}.{}:{}", n[0], n[1], n[2], n[3], (n[4] << 8) | n[5]);
+        if !self.sc.port_never_connects {
+            self.active = Some(TcpStream::connect(addr)?);
+        }
+        self.w.write_all(b"200 PORT ok\r\n")
+    }
+
+    /// LIST: one entry, or none and no preliminary reply (`list_without_prelim`).
+    fn list(&mut self) -> std::io::Result<()> {
+        let l = self.data.take().expect("LIST without EPSV/PASV");
+        let mut d = accept_data(&l)?;
+        if self.sc.list_without_prelim {
+            drop(d);
+            self.w.write_all(b"226 No files here.\r\n")
+        } else {
+            self.w.write_all(self.prelim())?;
+            d.write_all(b"-rw-r--r-- 1 ftp ftp 3 Jan 01 2020 one two\r\n")?;
+            drop(d);
+            self.w.write_all(b"226 Done.\r\n")
+        }
+    }
+
+    /// RETR: the file from the REST offset on; stalled, cut once, or without its final reply
+    /// as the script says.
+    fn retr(&mut self, cut_done: &Mutex<bool>) -> std::io::Result<()> {
+        let sc = self.sc;
+        let mut d = match self.active.take() {
+            Some(d) => d,
+            None => accept_data(&self.data.take().expect("RETR without a data connection"))?,
+        };
+        self.w.write_all(self.prelim())?;
+        let body = &sc.file[self.offset.min(sc.file.len())..];
+        self.offset = 0;
+        if sc.stall_data {
+            self.held = Some(d);
+            return Ok(());
+        }
+        let mut cut = cut_done.lock().unwrap();
+        if let (Some(at), false) = (sc.cut_first_retr_at, *cut) {
+            *cut = true;
+            let _ = d.write_all(&body[..at]);
+            drop(d);
+            return self
+                .w
+                .write_all(b"426 Connection closed; transfer aborted.\r\n");
+        }
+        drop(cut);
+        let _ = d.write_all(body);
+        drop(d);
+        if !sc.hold_final_reply {
+            self.w.write_all(b"226 Transfer complete.\r\n")?;
+        }
+        Ok(())
+    }
 }
 
 fn opts() -> Options {

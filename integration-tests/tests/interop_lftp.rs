@@ -1,47 +1,17 @@
 //! lftp against our server: `mirror` (download a nested tree), `mirror -R` (upload it) and
-//! `pget -n 4` (a segmented download over four parallel connections), byte for byte.
+//! `pget -n 4` (a segmented download over four parallel connections), byte for byte; and
+//! both mirrors with four parallel connections over FTPS (GnuTLS) with reuse required.
 
-use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output};
-use std::time::Duration;
+use std::process::Output;
 
-use integration_tests::{or_skip, output_within, test_bytes, tool, TestServer};
+use integration_tests::tree::assert_same_tree;
+use integration_tests::{lftp_with, test_bytes, TestServer, TlsServer};
 
 /// Runs an lftp script against `server` with a private HOME (no user rc files), no TLS, and
 /// short network timeouts; `None` when lftp is missing.
 fn lftp(test: &str, server: &TestServer, script: &str, cwd: &Path) -> Option<Output> {
-    let lftp = or_skip(tool("lftp"), test)?;
-    let home = tempfile::tempdir().unwrap();
-    let host = match server.addr.ip() {
-        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
-        std::net::IpAddr::V4(ip) => ip.to_string(),
-    };
-    let full = format!(
-        "set cmd:fail-exit yes; set ftp:ssl-allow no; set net:max-retries 2; \
-         set net:timeout 20; set net:reconnect-interval-base 1; set xfer:clobber on; \
-         open -u {user},{pass} -p {port} ftp://{host}; {script}; quit",
-        user = TestServer::USER,
-        pass = TestServer::PASS,
-        port = server.addr.port(),
-    );
-    let out = output_within(
-        Command::new(lftp)
-            .arg("-c")
-            .arg(&full)
-            .env("HOME", home.path())
-            .env_remove("LFTP_HOME")
-            .current_dir(cwd),
-        Duration::from_secs(120),
-    );
-    assert!(
-        out.status.success(),
-        "lftp -c {full:?} failed ({}):\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(out)
+    lftp_with(test, server.addr, "set ftp:ssl-allow no", script, cwd)
 }
 
 /// A nested tree: files of several sizes (empty, small, multi-megabyte), names with spaces,
@@ -62,45 +32,6 @@ fn make_tree(root: &Path) {
         std::fs::write(path, test_bytes(*len, 100 + i as u64)).unwrap();
     }
     std::fs::create_dir_all(root.join("a/empty dir")).unwrap();
-}
-
-/// Every path under `root` (relative, `/`-separated) with the file's bytes (`None` for dirs).
-fn snapshot(root: &Path) -> BTreeMap<String, Option<Vec<u8>>> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Option<Vec<u8>>>, depth: usize) {
-        assert!(depth < 16, "tree too deep under {}", root.display());
-        let mut entries: Vec<_> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        entries.sort();
-        for path in entries {
-            let rel = path
-                .strip_prefix(root)
-                .unwrap()
-                .to_string_lossy()
-                .into_owned();
-            if path.is_dir() {
-                out.insert(rel, None);
-                walk(root, &path, out, depth + 1);
-            } else {
-                out.insert(rel, Some(std::fs::read(&path).unwrap()));
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(root, root, &mut out, 0);
-    out
-}
-
-fn assert_same_tree(got: &Path, want: &Path) {
-    let got = snapshot(got);
-    let want = snapshot(want);
-    let got_names: Vec<&String> = got.keys().collect();
-    let want_names: Vec<&String> = want.keys().collect();
-    assert_eq!(got_names, want_names, "the trees hold different paths");
-    for (path, bytes) in &want {
-        assert!(got[path] == *bytes, "{path} differs");
-    }
 }
 
 #[test]
@@ -239,4 +170,23 @@ fn lftp_mirror_parses_our_list_output_without_mlsd() {
         return;
     }
     assert_same_tree(&local.path().join("copy"), &server.path("tree"));
+}
+
+#[test]
+fn lftp_mirrors_both_ways_over_ftps_with_four_connections_and_reuse_required() {
+    let test = "lftp_mirrors_both_ways_over_ftps_with_four_connections_and_reuse_required";
+    let t = TlsServer::strict();
+    let local = tempfile::tempdir().unwrap();
+    make_tree(&local.path().join("tree"));
+    let settings = format!(
+        "set ftp:ssl-force yes; set ftp:ssl-protect-data yes; set ssl:ca-file {}; \
+         set ssl:check-hostname no",
+        t.ca_file.display()
+    );
+    let script = "mirror -R --parallel=4 tree up; mirror --parallel=4 up down";
+    if lftp_with(test, t.server.addr, &settings, script, local.path()).is_none() {
+        return;
+    }
+    assert_same_tree(&t.server.path("up"), &local.path().join("tree"));
+    assert_same_tree(&local.path().join("down"), &local.path().join("tree"));
 }

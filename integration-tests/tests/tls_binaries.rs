@@ -10,7 +10,9 @@ use std::time::Duration;
 use ftp_client::tls::{TlsMode, Verify};
 use ftp_client::{Client, Options};
 use ftp_server::tls::SelfSigned;
-use integration_tests::{bin_path, output_within, start_server_binary, with_timeout, ChildGuard};
+use integration_tests::{
+    banner_fingerprint, bin_path, output_within, start_server_binary, with_timeout, ChildGuard,
+};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -45,13 +47,8 @@ fn self_signed_fingerprint_pins_the_client_and_unverifiable_certificates_exit_5(
         "--require-tls-login",
         "--require-prot-p",
     ]);
-    let fp = banner
-        .iter()
-        .find_map(|l| l.split("SHA-256 fingerprint ").nth(1))
-        .unwrap_or_else(|| panic!("no fingerprint in {banner:?}"))
-        .trim()
-        .to_string();
-    let url = format!("ftps://alice:secret@{addr}/");
+    let fp = banner_fingerprint(&banner);
+    let url = format!("ftpes://alice:secret@{addr}/");
 
     let out = client(&["--pin-sha256", &fp, "ls", &url]);
     assert!(

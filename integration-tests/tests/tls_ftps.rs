@@ -327,3 +327,40 @@ fn server_without_reuse_requirement_accepts_fresh_data_sessions() {
         assert!(read_reply(&mut raw.ctl).await.starts_with("226"));
     });
 }
+
+/// Protected transfers run on the server's multi-threaded TLS pool: many sessions at once,
+/// each uploading and downloading its own data, all get back exactly what they sent.
+#[test]
+fn many_concurrent_tls_sessions_all_transfer_byte_identical_data() {
+    let t = strict();
+    let one = |k: u64| {
+        let t = &t;
+        async move {
+            let o = opts(t, TlsMode::Explicit, DataMode::Passive, true);
+            let mut c = Client::connect("127.0.0.1", t.server.addr.port(), o)
+                .await
+                .expect("connect");
+            c.login(TestServer::USER, TestServer::PASS)
+                .await
+                .expect("login");
+            for i in 0..2u64 {
+                let name = format!("par-{k}-{i}.bin");
+                let data = test_bytes(700_000 + (k * 2 + i) as usize * 1031, k * 10 + i + 1);
+                let sent = c.stor(&name, &data[..], 0).await.expect("STOR");
+                assert_eq!(sent, data.len() as u64);
+                assert!(download(&mut c, &name).await == data, "downloaded {name}");
+                assert!(
+                    std::fs::read(t.server.path(&name)).unwrap() == data,
+                    "bytes on disk of {name}"
+                );
+            }
+            c.quit().await.expect("QUIT");
+        }
+    };
+    std::thread::scope(|s| {
+        let one = &one;
+        for k in 0..8 {
+            s.spawn(move || with_timeout(120, one(k)));
+        }
+    });
+}

@@ -2,39 +2,17 @@
 //! `require_ssl_reuse=YES` (so every data connection must resume the control session), and
 //! pyftpdlib's `TLS_FTPHandler`. Certificates are generated at test time.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
 use std::time::Duration;
 
 use ftp_client::tls::{TlsMode, Verify};
 use ftp_client::{Client, DataMode, Options};
-use ftp_server::tls::SelfSigned;
 use futures_lite::io::AsyncReadExt;
-use integration_tests::peers::{Vsftpd, PEER_PASS, PEER_USER};
-use integration_tests::{or_skip, python_module, test_bytes, with_timeout, ChildGuard};
-
-/// A certificate for 127.0.0.1 written as world-readable PEM files.
-struct CertFiles {
-    cert: PathBuf,
-    key: PathBuf,
-    _dir: tempfile::TempDir,
-}
+use integration_tests::peers::{Pyftpdlib, Vsftpd, PEER_PASS, PEER_USER};
+use integration_tests::{or_skip, test_bytes, with_timeout, CertFiles};
 
 fn cert_files() -> CertFiles {
-    let c = SelfSigned::generate(&["localhost".into(), "127.0.0.1".into()]).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let cert = dir.path().join("cert.pem");
-    let key = dir.path().join("key.pem");
-    std::fs::write(&cert, &c.cert_pem).unwrap();
-    std::fs::write(&key, &c.key_pem).unwrap();
-    CertFiles {
-        cert,
-        key,
-        _dir: dir,
-    }
+    CertFiles::new()
 }
 
 fn opts(ca: &Path, mode: DataMode) -> Options {
@@ -117,64 +95,23 @@ fn our_client_works_with_vsftpd_requiring_tls_session_reuse() {
     assert!(refused, "vsftpd log:\n{}", peer.log());
 }
 
-/// pyftpdlib with TLS_FTPHandler, started here (it needs the certificate paths).
-struct PyTls {
-    port: u16,
-    _process: ChildGuard,
-}
-
-fn start_pyftpdlib_tls(root: &Path, certs: &CertFiles) -> Result<PyTls, integration_tests::Skip> {
-    let python = python_module("pyftpdlib")?;
-    python_module("OpenSSL")?;
-    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("peers")
-        .join("pyftpdlib_tls_server.py");
-    let mut cmd = Command::new(python);
-    cmd.arg(script)
-        .arg(root)
-        .arg(PEER_USER)
-        .arg(PEER_PASS)
-        .arg(&certs.cert)
-        .arg(&certs.key)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    let mut process = ChildGuard::spawn(&mut cmd).expect("start python3");
-    let stdout = process.child_mut().stdout.take().expect("piped stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut reader = BufReader::new(stdout);
-        let mut line = String::new();
-        let _ = tx.send(reader.read_line(&mut line).map(|_| line));
-        let _ = std::io::copy(&mut reader, &mut std::io::sink());
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(15))
-        .expect("pyftpdlib reports its port")
-        .expect("read the port");
-    let port = line.trim().parse().expect("a port number");
-    Ok(PyTls {
-        port,
-        _process: process,
-    })
-}
-
 #[test]
 fn our_client_works_with_pyftpdlib_tls_handler() {
     let test = "our_client_works_with_pyftpdlib_tls_handler";
     let certs = cert_files();
     let root = tempfile::tempdir().unwrap();
-    let Some(py) = or_skip(start_pyftpdlib_tls(root.path(), &certs), test) else {
+    let started = Pyftpdlib::start_tls(root.path(), &certs.cert, &certs.key, false);
+    let Some(py) = or_skip(started, test) else {
         return;
     };
     for (mode, tag) in [(DataMode::Passive, "pasv"), (DataMode::Active, "port")] {
         with_timeout(
             60,
             exercise(
-                py.port,
+                py.addr.port(),
                 PEER_USER,
                 opts(&certs.cert, mode),
-                root.path(),
+                &py.root,
                 tag,
             ),
         );
