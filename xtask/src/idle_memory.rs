@@ -7,7 +7,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -80,61 +80,16 @@ impl Drop for Server {
 
 /// Builds and starts the release server, measures `n` idle sessions, prints the result.
 pub fn run(root: &Path, n: usize) -> Result<()> {
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "--release", "-p", "ftp-server"])
-        .status()
-        .context("running cargo build")?;
-    if !status.success() {
-        bail!("cargo build --release -p ftp-server failed");
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    let bin = target.join("release/ftp-server");
+    let bin = build_release(root)?;
     let dir = std::env::temp_dir().join(format!("xtask-idle-memory-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let limit = (n + 16).to_string();
-    let server = Server(
-        Command::new(&bin)
-            .arg("--listen")
-            .arg(addr.to_string())
-            .arg("--root")
-            .arg(&dir)
-            .args(["--user", "bench:bench", "--max-sessions", &limit])
-            .args(["--max-sessions-per-ip", &limit, "--idle-timeout", "1h"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .with_context(|| format!("starting {}", bin.display()))?,
-    );
+    let server = start_server(&bin, addr, &dir, n)?;
     let pid = server.0.id();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut warm = loop {
-        match Conn::open(addr) {
-            Ok(c) => break c,
-            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
-            Err(e) => return Err(e.context("the server did not start")),
-        }
-    };
-    // Warm-up: executor threads, allocator arenas and the blocking pool exist before measuring.
-    warm.login()?;
-    let mut warmup = Vec::new();
-    for _ in 0..32 {
-        let mut c = Conn::open(addr)?;
-        c.login()?;
-        warmup.push(c);
-    }
-    drop(warmup);
-    std::thread::sleep(Duration::from_millis(500));
+    let warm = warm_up(addr)?;
     let (rss0, pss0) = rollup(pid)?;
-    let mut conns = Vec::with_capacity(n);
-    for _ in 0..n {
-        let mut c = Conn::open(addr)?;
-        c.login()?;
-        conns.push(c);
-    }
+    let mut conns = open_logged_in(addr, n)?;
     // All sessions are logged in and waiting for their next command.
     std::thread::sleep(Duration::from_millis(500));
     let (rss1, pss1) = rollup(pid)?;
@@ -145,8 +100,73 @@ pub fn run(root: &Path, n: usize) -> Result<()> {
         per(rss0, rss1),
         per(pss0, pss1)
     );
-    // Abuse on two of the sessions: 100k garbage lines and 2000 EPSV nobody connects to. The
-    // server must answer them all without growing.
+    abuse(&mut conns)?;
+    std::thread::sleep(Duration::from_millis(500));
+    let (rss2, pss2) = rollup(pid)?;
+    println!(
+        "idle-memory: after 100k garbage lines and 2000 unused EPSV: RSS {rss1} -> {rss2} KiB, \
+         PSS {pss1} -> {pss2} KiB"
+    );
+    drop(conns);
+    drop(warm);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// Builds the release server; returns the path of its binary.
+fn build_release(root: &Path) -> Result<PathBuf> {
+    Ok(crate::build_bins(root, &["ftp-server"], false)?.join("ftp-server"))
+}
+
+/// Starts the server `bin` on `addr` serving `dir`, with room for `n` sessions and more.
+fn start_server(bin: &Path, addr: SocketAddr, dir: &Path, n: usize) -> Result<Server> {
+    let limit = (n + 16).to_string();
+    let child = Command::new(bin)
+        .arg("--listen")
+        .arg(addr.to_string())
+        .arg("--root")
+        .arg(dir)
+        .args(["--user", "bench:bench", "--max-sessions", &limit])
+        .args(["--max-sessions-per-ip", &limit, "--idle-timeout", "1h"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("starting {}", bin.display()))?;
+    Ok(Server(child))
+}
+
+/// Waits (20 s at most) for the server to greet, then warms it up: executor threads, allocator
+/// arenas and the blocking pool exist before measuring. Returns the first session, kept open.
+fn warm_up(addr: SocketAddr) -> Result<Conn> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut warm = loop {
+        match Conn::open(addr) {
+            Ok(c) => break c,
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            Err(e) => return Err(e.context("the server did not start")),
+        }
+    };
+    warm.login()?;
+    drop(open_logged_in(addr, 32)?);
+    std::thread::sleep(Duration::from_millis(500));
+    Ok(warm)
+}
+
+/// Opens `n` control connections and logs each in.
+fn open_logged_in(addr: SocketAddr, n: usize) -> Result<Vec<Conn>> {
+    let mut conns = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut c = Conn::open(addr)?;
+        c.login()?;
+        conns.push(c);
+    }
+    Ok(conns)
+}
+
+/// Abuse on two of the sessions: 100k garbage lines and 2000 EPSV nobody connects to. The
+/// server must answer them all without growing.
+fn abuse(conns: &mut [Conn]) -> Result<()> {
     for _ in 0..100 {
         conns[0]
             .stream
@@ -161,15 +181,5 @@ pub fn run(root: &Path, n: usize) -> Result<()> {
             conns[1].expect("229")?;
         }
     }
-    std::thread::sleep(Duration::from_millis(500));
-    let (rss2, pss2) = rollup(pid)?;
-    println!(
-        "idle-memory: after 100k garbage lines and 2000 unused EPSV: RSS {rss1} -> {rss2} KiB, \
-         PSS {pss1} -> {pss2} KiB"
-    );
-    drop(conns);
-    drop(warm);
-    drop(server);
-    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }

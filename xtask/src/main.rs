@@ -1,10 +1,17 @@
-//! Project automation: `cargo xtask ci | install | interop | fuzz | bench`.
+//! Project automation: `cargo xtask check | ci | install | interop | fuzz | bench | soak |
+//! dist | ceph`.
 //!
 //! Every subcommand is a thin, printed sequence of ordinary commands (`cargo`, `apt-get`,
 //! `pip`), so what it does can be read in the log and repeated by hand.
 
 mod bench;
+mod ceph;
+mod check;
+mod dist;
 mod idle_memory;
+mod soak;
+#[cfg(test)]
+mod tidy;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -15,7 +22,9 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 
 /// Debian packages the interop suite runs directly (installed normally with `apt-get install`).
-const APT_TOOLS: &[&str] = &["curl", "lftp", "openssl", "passwd"];
+/// (rclone: Go's TLS client, with one session cache shared by all its connections.)
+/// (haproxy: the balancer in front of a cluster of our servers.)
+const APT_TOOLS: &[&str] = &["curl", "lftp", "openssl", "passwd", "rclone", "haproxy"];
 
 /// Third-party FTP servers. Debian's packages conflict with each other (they all provide
 /// `ftp-server`), so each is fetched with `apt-get download` and unpacked side by side with
@@ -24,17 +33,18 @@ const PEER_DEBS: &[PeerDeb] = &[
     PeerDeb {
         dir: "vsftpd",
         packages: &["vsftpd"],
-        binary: "usr/sbin/vsftpd",
+        files: &["usr/sbin/vsftpd"],
     },
     PeerDeb {
         dir: "pure-ftpd",
         packages: &["pure-ftpd", "pure-ftpd-common"],
-        binary: "usr/sbin/pure-ftpd",
+        files: &["usr/sbin/pure-ftpd"],
     },
+    // mod_tls (FTPS) is in proftpd-mod-crypto, loaded from the unpacked tree.
     PeerDeb {
         dir: "proftpd",
-        packages: &["proftpd-core"],
-        binary: "usr/sbin/proftpd",
+        packages: &["proftpd-core", "proftpd-mod-crypto"],
+        files: &["usr/sbin/proftpd", "usr/lib/proftpd/mod_tls.so"],
     },
 ];
 
@@ -46,7 +56,8 @@ const VSFTPD_PASS: &str = "interop-pw";
 struct PeerDeb {
     dir: &'static str,
     packages: &'static [&'static str],
-    binary: &'static str,
+    /// Files the unpacked packages provide; all present means nothing to do.
+    files: &'static [&'static str],
 }
 
 #[derive(Parser, Debug)]
@@ -61,6 +72,10 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
+    /// Run the checks a contributor runs before pushing, without root or peers: fmt, clippy,
+    /// tests, docs with warnings denied (all `--locked`), a build at the declared MSRV and a
+    /// compile of the fuzz crates (xtask/src/check.rs).
+    Check,
     /// Run exactly what CI runs (`bash .ci/run`): install peers, fmt, clippy, tests, interop.
     Ci,
     /// Install the third-party peers the interop tests need (Debian packages, PyPI, unpacked
@@ -97,6 +112,14 @@ enum Cmd {
         /// Only compare ours with this server (vsftpd, pure-ftpd, proftpd, pyftpdlib).
         #[arg(long, value_name = "SERVER")]
         only: Option<String>,
+        /// Only the S3 comparison: 1 GiB (quick: 64 MiB) STOR and RETR through our server
+        /// into the Ceph cluster of `cargo xtask ceph start`, against rclone directly over
+        /// S3; writes s3.json beside the JSON output (xtask/src/bench/s3.rs).
+        #[arg(long)]
+        s3: bool,
+        /// Only the FTPS scenarios (AUTH TLS + PROT P; xtask/src/bench/tls.rs).
+        #[arg(long)]
+        tls: bool,
         /// JSON output.
         #[arg(long, value_name = "PATH", default_value = "target/bench/results.json")]
         json: PathBuf,
@@ -112,6 +135,40 @@ enum Cmd {
         #[arg(long, value_name = "DIR")]
         root: PathBuf,
     },
+    /// Soak the server: many concurrent logged-in sessions held, then many short sessions
+    /// with transfers; fails unless its descriptors and memory come back to where they
+    /// started (xtask/src/soak.rs). Loopback only.
+    Soak {
+        /// Concurrent logged-in sessions held.
+        #[arg(long, value_name = "N", default_value_t = 10_000)]
+        sessions: usize,
+        /// Seconds they are held.
+        #[arg(long, value_name = "SECS", default_value_t = 60)]
+        hold: u64,
+        /// Short sessions (log in, download, upload, quit) run afterwards.
+        #[arg(long, value_name = "M", default_value_t = 100_000)]
+        short: usize,
+        /// Fail if the short sessions take longer than this.
+        #[arg(long, value_name = "SECS", default_value_t = 1800)]
+        max_seconds: u64,
+        /// Soak the debug build (as `cargo test` built it) instead of a release build.
+        #[arg(long)]
+        debug: bool,
+    },
+    /// Generate shell completions (bash, zsh, fish) and man pages for ftp-client and
+    /// ftp-server from their clap definitions into target/dist/ (xtask/src/dist.rs).
+    Dist {
+        /// Write here instead of target/dist.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// A replicated Ceph cluster with an S3 gateway on 127.0.0.1:7480 for the S3 tests:
+    /// `start` (idempotent; prints the tests' environment), `stop`, `status`
+    /// (xtask/src/ceph.rs). All state under target/ceph (or $FTP_CEPH_DIR).
+    Ceph {
+        #[command(subcommand)]
+        action: CephAction,
+    },
     /// Measure the release ftp-server's memory per idle logged-in session (part of `bench`).
     IdleMemory {
         /// Idle control connections to open.
@@ -120,11 +177,24 @@ enum Cmd {
     },
 }
 
+/// What `cargo xtask ceph` does.
+#[derive(Subcommand, Debug)]
+enum CephAction {
+    /// Make and start the cluster unless it runs; wait until S3 answers; print the
+    /// environment (`FTP_S3_ENDPOINT=...` lines) the S3 tests read.
+    Start,
+    /// Stop every daemon of the scratch directory, by the PIDs of its pid files.
+    Stop,
+    /// Say which daemons run and whether S3 answers.
+    Status,
+}
+
 fn main() -> Result<()> {
     let cli = Cli::parse();
     let root = workspace_root()?;
     std::env::set_current_dir(&root).with_context(|| format!("cd {}", root.display()))?;
     match cli.cmd {
+        Cmd::Check => check::check(&root),
         Cmd::Ci => run(Command::new("bash").arg(".ci/run")),
         Cmd::Install => install(&root),
         Cmd::Interop { install: i, only } => {
@@ -137,21 +207,58 @@ fn main() -> Result<()> {
         Cmd::Bench {
             quick,
             rounds,
+            s3: true,
+            json,
+            ..
+        } => bench::s3::run(
+            &root,
+            if quick { 64 << 20 } else { 1 << 30 },
+            rounds.unwrap_or(if quick { 1 } else { 3 }).max(1),
+            &json.with_file_name("s3.json"),
+        ),
+        Cmd::Bench {
+            quick,
+            rounds,
             only,
+            tls,
             json,
             svg,
+            ..
         } => {
             let opts = bench::Options {
                 quick,
                 rounds: rounds.unwrap_or(if quick { 1 } else { 3 }).max(1),
                 only,
+                tls_only: tls,
                 json,
                 svg,
             };
             bench(&root, &opts)
         }
         Cmd::FloorServer { root: files } => bench::floor_server(&files),
+        Cmd::Dist { out } => dist::dist(&root, out.as_deref()).map(drop),
+        Cmd::Ceph { action } => match action {
+            CephAction::Start => ceph::start(&root),
+            CephAction::Stop => ceph::stop(&root),
+            CephAction::Status => ceph::status(&root),
+        },
         Cmd::IdleMemory { connections } => idle_memory::run(&root, connections),
+        Cmd::Soak {
+            sessions,
+            hold,
+            short,
+            max_seconds,
+            debug,
+        } => soak::run(
+            &root,
+            &soak::Options {
+                sessions,
+                hold: std::time::Duration::from_secs(hold),
+                short,
+                max_time: std::time::Duration::from_secs(max_seconds),
+                debug,
+            },
+        ),
     }
 }
 
@@ -167,6 +274,24 @@ fn workspace_root() -> Result<PathBuf> {
 /// `cargo`, honouring the `CARGO` variable cargo sets for the processes it runs.
 fn cargo() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+/// Builds `packages` (`--release` unless `debug`) and returns the directory their binaries
+/// are in (`target/release` or `target/debug`, honouring `CARGO_TARGET_DIR`).
+fn build_bins(root: &Path, packages: &[&str], debug: bool) -> Result<PathBuf> {
+    let mut cmd = cargo();
+    cmd.arg("build");
+    if !debug {
+        cmd.arg("--release");
+    }
+    for p in packages {
+        cmd.args(["-p", p]);
+    }
+    run(&mut cmd)?;
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    Ok(target.join(if debug { "debug" } else { "release" }))
 }
 
 /// Runs a command with inherited stdio, printing it first and failing on a non-zero exit.
@@ -228,6 +353,10 @@ fn apt_installed(package: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// apt-get waits up to five minutes for the dpkg lock another apt-get holds, instead of
+/// failing at once (several installs may run side by side on one machine).
+const APT_LOCK_WAIT: &[&str] = &["-o", "DPkg::Lock::Timeout=300"];
+
 /// Remembers whether `apt-get update` ran, so it runs at most once and only when needed.
 struct Apt {
     updated: bool,
@@ -236,7 +365,9 @@ struct Apt {
 impl Apt {
     fn update_once(&mut self) -> Result<()> {
         if !self.updated {
-            run(Command::new("apt-get").args(["update", "-qq"]))?;
+            run(Command::new("apt-get")
+                .args(APT_LOCK_WAIT)
+                .args(["update", "-qq"]))?;
             self.updated = true;
         }
         Ok(())
@@ -249,6 +380,7 @@ impl Apt {
         }
         self.update_once()?;
         run(Command::new("apt-get")
+            .args(APT_LOCK_WAIT)
             .args(["install", "-y", "-qq", "--no-install-recommends"])
             .args(missing)
             .env("DEBIAN_FRONTEND", "noninteractive"))
@@ -259,29 +391,29 @@ impl Apt {
 fn install(root: &Path) -> Result<()> {
     let mut apt = Apt { updated: false };
     apt.install(&APT_TOOLS.iter().map(|s| s.to_string()).collect::<Vec<_>>())?;
+    // The replicated Ceph cluster of the S3 tests (`cargo xtask ceph start`).
+    apt.install(
+        &ceph::PACKAGES
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>(),
+    )?;
 
     // pyOpenSSL: pyftpdlib's TLS_FTPHandler needs it (the FTPS interop tests).
-    if !succeeds(Command::new("python3").args(["-c", "import pyftpdlib, OpenSSL"])) {
-        run(Command::new("python3").args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--root-user-action=ignore",
-            "pyftpdlib",
-            "pyopenssl",
-        ]))?;
-    }
+    pip_install("pyftpdlib, OpenSSL", &["pyftpdlib", "pyopenssl"])?;
+    // aioftp: Python's asyncio FTP client (interop_aioftp.rs).
+    pip_install("aioftp", &["aioftp"])?;
 
     let peers = root.join("target").join("peers");
+    install_node_peers(&mut apt, &peers)?;
     let debs = peers.join("debs");
     for peer in PEER_DEBS {
         let dest = peers.join(peer.dir);
-        if !dest.join(peer.binary).is_file() {
+        if !peer.files.iter().all(|f| dest.join(f).is_file()) {
             std::fs::create_dir_all(&debs)?;
             apt.update_once()?;
             run(Command::new("apt-get")
+                .args(APT_LOCK_WAIT)
                 .args(["-o", "APT::Sandbox::User=root", "download"])
                 .args(peer.packages)
                 .current_dir(&debs))?;
@@ -303,6 +435,53 @@ fn install(root: &Path) -> Result<()> {
     ensure_vsftpd_account()?;
     eprintln!("xtask: peers installed under {}", peers.display());
     Ok(())
+}
+
+/// `pip install`s `packages` unless python3 can already `import {modules}`.
+fn pip_install(modules: &str, packages: &[&str]) -> Result<()> {
+    if succeeds(Command::new("python3").args(["-c", &format!("import {modules}")])) {
+        return Ok(());
+    }
+    run(Command::new("python3")
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ])
+        .arg("--root-user-action=ignore")
+        .args(packages))
+}
+
+/// npm packages the interop suite runs, installed into `target/peers/node` (the tests point
+/// `NODE_PATH` at its `node_modules`): basic-ftp, Node's FTP client (interop_basic_ftp.rs).
+const NPM_PEERS: &[&str] = &["basic-ftp"];
+
+fn install_node_peers(apt: &mut Apt, peers: &Path) -> Result<()> {
+    let dir = peers.join("node");
+    let missing: Vec<&str> = NPM_PEERS
+        .iter()
+        .copied()
+        .filter(|p| {
+            !dir.join("node_modules")
+                .join(p)
+                .join("package.json")
+                .is_file()
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    // Debian's npm, unless Node.js (which may bring its own npm) is there already.
+    if !succeeds(Command::new("npm").arg("--version")) {
+        apt.install(&["nodejs".to_string(), "npm".to_string()])?;
+    }
+    std::fs::create_dir_all(&dir)?;
+    run(Command::new("npm")
+        .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
+        .arg(&dir)
+        .args(&missing))
 }
 
 /// The `.deb` file of `package` in `dir` (`<package>_<version>_<arch>.deb`).
@@ -441,15 +620,20 @@ fn fuzz(root: &Path, only: Option<&str>, seconds: u64) -> Result<()> {
                 .args(["+nightly", "fuzz", "list", "--fuzz-dir"])
                 .arg(&dir),
         )?;
-        for target in listed.lines().map(str::trim).filter(|t| !t.is_empty()) {
-            if only.is_some_and(|o| o != target) {
-                continue;
-            }
-            run(Command::new("cargo")
-                .args(["+nightly", "fuzz", "run", target, "--fuzz-dir"])
-                .arg(&dir)
-                .arg("--")
-                .arg(format!("-max_total_time={seconds}")))?;
+        let targets: Vec<&str> = listed
+            .lines()
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && only.is_none_or(|o| o == *t))
+            .collect();
+        if targets.is_empty() {
+            continue;
+        }
+        // One build of every target of the directory, then one run each.
+        run(Command::new("cargo")
+            .args(["+nightly", "fuzz", "build", "--fuzz-dir"])
+            .arg(&dir))?;
+        for target in targets {
+            fuzz_one(&dir, target, seconds)?;
             ran += 1;
         }
     }
@@ -458,6 +642,48 @@ fn fuzz(root: &Path, only: Option<&str>, seconds: u64) -> Result<()> {
     }
     eprintln!("xtask: {ran} fuzz target(s) ran {seconds}s each without a crash");
     Ok(())
+}
+
+/// Runs one target for `seconds` over its working corpus (`fuzz/corpus/T`, not committed),
+/// the committed seeds (`fuzz/seeds/T`) and the committed crash inputs of earlier findings
+/// (`fuzz/regressions/T`, each re-run first). A crash fails the run and its input is copied
+/// into `fuzz/regressions/T`, to be committed beside the fix.
+fn fuzz_one(dir: &Path, target: &str, seconds: u64) -> Result<()> {
+    let corpus = dir.join("corpus").join(target);
+    let artifacts = dir.join("artifacts").join(target);
+    std::fs::create_dir_all(&corpus)?;
+    // Only this run's findings are in it afterwards.
+    let _ = std::fs::remove_dir_all(&artifacts);
+    std::fs::create_dir_all(&artifacts)?;
+    let mut cmd = Command::new("cargo");
+    cmd.args(["+nightly", "fuzz", "run", target, "--fuzz-dir"])
+        .arg(dir)
+        .arg(&corpus);
+    for kept in ["seeds", "regressions"] {
+        let d = dir.join(kept).join(target);
+        if d.is_dir() {
+            cmd.arg(d);
+        }
+    }
+    // cargo-fuzz points libFuzzer's -artifact_prefix at fuzz/artifacts/T/.
+    cmd.arg("--").arg(format!("-max_total_time={seconds}"));
+    eprintln!("xtask: $ {cmd:?}");
+    if cmd.status()?.success() {
+        return Ok(());
+    }
+    let regressions = dir.join("regressions").join(target);
+    std::fs::create_dir_all(&regressions)?;
+    let mut kept = Vec::new();
+    for entry in std::fs::read_dir(&artifacts)? {
+        let path = entry?.path();
+        let name = path.file_name().unwrap_or_default().to_owned();
+        std::fs::copy(&path, regressions.join(&name))?;
+        kept.push(regressions.join(name).display().to_string());
+    }
+    bail!(
+        "fuzz target {target} crashed; its input is kept as a regression (commit it with the fix): {}",
+        kept.join(", ")
+    )
 }
 
 fn bench(root: &Path, opts: &bench::Options) -> Result<()> {

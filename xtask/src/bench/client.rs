@@ -78,8 +78,8 @@ impl Ctrl {
         Ok(())
     }
 
-    /// EPSV, then `line` (RETR/LIST), reads the data to the end; returns bytes read.
-    pub fn download(&mut self, line: &str, sink: &mut Vec<u8>) -> Result<usize> {
+    /// EPSV, and a data connection to the port it announced.
+    fn data_connection(&mut self) -> Result<TcpStream> {
         let r = self.cmd("EPSV", b'2')?;
         let port: u16 = r
             .split("|||")
@@ -87,8 +87,25 @@ impl Ctrl {
             .and_then(|s| s.split('|').next())
             .and_then(|p| p.parse().ok())
             .with_context(|| format!("bad EPSV reply {}", r.trim_end()))?;
-        let mut data = TcpStream::connect(SocketAddr::new(self.addr.ip(), port))?;
+        let data = TcpStream::connect(SocketAddr::new(self.addr.ip(), port))?;
         data.set_read_timeout(Some(Duration::from_secs(60)))?;
+        Ok(data)
+    }
+
+    /// EPSV, then `line` (STOR/APPE) sending `bytes`; waits for the final reply.
+    pub fn upload(&mut self, line: &str, bytes: &[u8]) -> Result<()> {
+        let mut data = self.data_connection()?;
+        self.send(line)?;
+        self.expect(b'1')?;
+        data.write_all(bytes)?;
+        drop(data);
+        self.expect(b'2')?;
+        Ok(())
+    }
+
+    /// EPSV, then `line` (RETR/LIST), reads the data to the end; returns bytes read.
+    pub fn download(&mut self, line: &str, sink: &mut Vec<u8>) -> Result<usize> {
+        let mut data = self.data_connection()?;
         self.send(line)?;
         self.expect(b'1')?;
         sink.clear();

@@ -38,12 +38,55 @@ pub fn tree(pid: u32) -> Vec<u32> {
 }
 
 /// CPU seconds of the tree's live processes, including the children each has reaped.
+///
+/// Read from a consistent snapshot: a child reaped between the read of its own stat and
+/// the read of its parent's (or the other way round) would be missed (or counted twice),
+/// and a parent reaping many exiting sessions while the tree is read (the idle scenario's
+/// thousand sessions closing) made a start reading miss most of their lifetime CPU, which
+/// then showed up as CPU of the measured window: ProFTPD's RETR at 3.38 s/GiB. So the tree
+/// is read twice and the reading kept only when both agree on who is alive and on every
+/// reaped total (a bounded number of tries; the last reading otherwise).
 fn with_reaped(pid: u32) -> f64 {
-    tree(pid)
-        .into_iter()
-        .filter_map(stat)
-        .map(|(_, t)| t as f64 / HZ)
-        .sum()
+    let read = || -> Vec<(u32, u64, u64)> {
+        tree(pid)
+            .into_iter()
+            .filter_map(|p| Some((p, stat(p)?.1, reaped_ticks(p)?)))
+            .collect()
+    };
+    let total = |r: &[(u32, u64, u64)]| r.iter().map(|(_, t, _)| *t as f64 / HZ).sum();
+    let mut last = read();
+    for _ in 0..50 {
+        let again = read();
+        let same = again.len() == last.len()
+            && again
+                .iter()
+                .zip(&last)
+                .all(|(a, b)| a.0 == b.0 && a.2 == b.2);
+        if same {
+            return total(&again);
+        }
+        last = again;
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    total(&last)
+}
+
+/// cutime+cstime (ticks) of one process: what its reaped children used.
+fn reaped_ticks(pid: u32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let f: Vec<&str> = text[text.rfind(')')? + 2..].split_whitespace().collect();
+    let t = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok());
+    Some(t(13)? + t(14)?)
+}
+
+/// Waits (`limit` at most) until the tree rooted at `pid` has at most `n` processes: the
+/// sessions a scenario closed have exited and been reaped, so their exit is not counted as
+/// CPU of the next scenario.
+pub fn settle(pid: u32, n: usize, limit: std::time::Duration) {
+    let end = std::time::Instant::now() + limit;
+    while tree(pid).len() > n && std::time::Instant::now() < end {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 /// Own utime+stime (ticks) of one process, without reaped children.

@@ -22,11 +22,13 @@
 //! shows it beside each row as `floor (null server)`, never as a peer in the ratios: a real
 //! server's figure is read against it as "what the kernel and the client cost alone".
 
-mod client;
+pub(crate) mod client;
 mod floor;
 mod measure;
 mod peers;
 mod report;
+pub mod s3;
+mod tls;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -54,6 +56,8 @@ pub struct Options {
     pub rounds: usize,
     /// Only this server (plus ours, for the ratios).
     pub only: Option<String>,
+    /// Only the FTPS scenarios ([`tls`]); else the plain ones and then those.
+    pub tls_only: bool,
     /// JSON output path.
     pub json: PathBuf,
     /// SVG chart output path.
@@ -248,6 +252,7 @@ fn idle(
     warm.quit()?;
     std::thread::sleep(Duration::from_millis(200));
     let before = measure::pss_kib(pid);
+    let processes = measure::tree(pid).len();
     let mut conns = Vec::with_capacity(s.idle);
     for _ in 0..s.idle {
         let mut c = Ctrl::connect(addr)?;
@@ -257,6 +262,8 @@ fn idle(
     std::thread::sleep(Duration::from_millis(300));
     let after = measure::pss_kib(pid);
     drop(conns);
+    // The closed sessions' exits belong to no scenario (they are not in the next one's CPU).
+    measure::settle(pid, processes, Duration::from_secs(10));
     put(
         Metric::IdleKib,
         after.saturating_sub(before) as f64 / s.idle as f64,
@@ -437,43 +444,8 @@ fn iperf_ceiling(quick: bool) -> Option<f64> {
 /// Runs the whole comparison and writes the table, JSON and SVG.
 pub fn run(root: &Path, opts: &Options) -> Result<()> {
     let started = Instant::now();
-    let st = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "ftp-server",
-            "-p",
-            "ftp-client",
-            "-p",
-            "xtask",
-        ])
-        .status()
-        .context("cargo build")?;
-    if !st.success() {
-        bail!("cargo build --release -p ftp-server -p ftp-client -p xtask failed");
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    let ours = target.join("release/ftp-server");
-    let ours_client = target.join("release/ftp-client");
-    // The floor server runs optimised too (`cargo xtask` itself is a debug build).
-    let floor_exe = target.join("release/xtask");
-    let mut servers: Vec<&str> = peers::SERVERS
-        .iter()
-        .copied()
-        .filter(|n| opts.only.as_deref().is_none_or(|o| *n == "ours" || *n == o))
-        .filter(|n| {
-            let ok = peers::available(root, &ours, n);
-            if !ok {
-                eprintln!("xtask bench: {n} is not installed (cargo xtask install); skipped");
-            }
-            ok
-        })
-        .collect();
-    // The null server, in the same rotation (always run: it is the reference, not a peer).
-    servers.push(FLOOR);
+    let exes = Exes::build(root)?;
+    let servers = servers_to_run(root, &exes.ours, opts);
     let sizes = Sizes::new(opts.quick);
     let dir = std::env::temp_dir().join(format!("xtask-bench-data-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -483,36 +455,9 @@ pub fn run(root: &Path, opts: &Options) -> Result<()> {
         if ceiling.is_none() {
             eprintln!("xtask bench: iperf3 unavailable; no loopback ceiling");
         }
-        let mut samples = Samples::new();
-        for round in 0..opts.rounds {
-            // Rotate the start so no server always runs first (warm caches, turbo).
-            for k in 0..servers.len() {
-                let name = servers[(k + round) % servers.len()];
-                eprintln!("xtask bench: round {}/{} {name}", round + 1, opts.rounds);
-                if name == FLOOR {
-                    if let Err(e) = floor_round(&floor_exe, &dir, &sizes, &mut samples) {
-                        eprintln!("xtask bench: {name}: {e:#}");
-                    }
-                    continue;
-                }
-                let srv = peers::start(root, &ours, name, &dir)?;
-                if let Err(e) = server_round(&srv, name, &dir, &sizes, &mut samples) {
-                    eprintln!("xtask bench: {name}: {e:#}");
-                }
-                if name == "ours" && ours_client.is_file() {
-                    client_round(srv.addr, &ours_client, &dir, &sizes, round, &mut samples);
-                }
-            }
-        }
+        let samples = all_rounds(root, opts, &exes, &servers, &dir, &sizes)?;
         let rep = report::Report::new(samples, ceiling, opts.quick, opts.rounds);
-        println!("{}", rep.table());
-        for p in [&opts.json, &opts.svg] {
-            if let Some(parent) = p.parent() {
-                std::fs::create_dir_all(parent)?;
-            }
-        }
-        std::fs::write(&opts.json, rep.json())?;
-        std::fs::write(&opts.svg, rep.svg())?;
+        write_report(&rep, opts)?;
         eprintln!(
             "xtask bench: wrote {} and {} in {:.0}s",
             opts.json.display(),
@@ -523,4 +468,116 @@ pub fn run(root: &Path, opts: &Options) -> Result<()> {
     })();
     let _ = std::fs::remove_dir_all(&dir);
     result
+}
+
+/// The release executables the benchmark runs.
+struct Exes {
+    ours: PathBuf,
+    ours_client: PathBuf,
+    /// The floor server runs optimised too (`cargo xtask` itself is a debug build).
+    floor: PathBuf,
+}
+
+impl Exes {
+    /// Builds them (`cargo build --release`) and says where they are.
+    fn build(root: &Path) -> Result<Exes> {
+        let bins = crate::build_bins(root, &["ftp-server", "ftp-client", "xtask"], false)?;
+        Ok(Exes {
+            ours: bins.join("ftp-server"),
+            ours_client: bins.join("ftp-client"),
+            floor: bins.join("xtask"),
+        })
+    }
+}
+
+/// The servers `opts` asks for that are installed, and the floor server.
+fn servers_to_run(root: &Path, ours: &Path, opts: &Options) -> Vec<&'static str> {
+    let mut servers: Vec<&str> = peers::SERVERS
+        .iter()
+        .copied()
+        .filter(|n| opts.only.as_deref().is_none_or(|o| *n == "ours" || *n == o))
+        .filter(|n| {
+            let ok = peers::available(root, ours, n);
+            if !ok {
+                eprintln!("xtask bench: {n} is not installed (cargo xtask install); skipped");
+            }
+            ok
+        })
+        .collect();
+    // The null server, in the same rotation (always run: it is the reference, not a peer).
+    servers.push(FLOOR);
+    servers
+}
+
+/// Every round over every server, serving the files in `dir`.
+fn all_rounds(
+    root: &Path,
+    opts: &Options,
+    exes: &Exes,
+    servers: &[&str],
+    dir: &Path,
+    sizes: &Sizes,
+) -> Result<Samples> {
+    let mut samples = Samples::new();
+    let certs = tls::make_certs(&dir.with_extension("certs"))?;
+    let peers_only: Vec<&str> = servers.iter().copied().filter(|n| *n != FLOOR).collect();
+    let target = tls::Target {
+        root,
+        ours: &exes.ours,
+        dir,
+        sizes,
+    };
+    for round in 0..opts.rounds {
+        if !opts.tls_only {
+            plain_round(root, exes, servers, dir, sizes, round, &mut samples)?;
+        }
+        eprintln!("xtask bench: round {}/{} FTPS", round + 1, opts.rounds);
+        tls::rounds(&target, &certs, &peers_only, round, &mut samples)?;
+    }
+    let _ = std::fs::remove_dir_all(dir.with_extension("certs"));
+    Ok(samples)
+}
+
+/// One round of the plain scenarios over every server (the floor included).
+fn plain_round(
+    root: &Path,
+    exes: &Exes,
+    servers: &[&str],
+    dir: &Path,
+    sizes: &Sizes,
+    round: usize,
+    samples: &mut Samples,
+) -> Result<()> {
+    // Rotate the start so no server always runs first (warm caches, turbo).
+    for k in 0..servers.len() {
+        let name = servers[(k + round) % servers.len()];
+        eprintln!("xtask bench: round {} {name}", round + 1);
+        if name == FLOOR {
+            if let Err(e) = floor_round(&exes.floor, dir, sizes, samples) {
+                eprintln!("xtask bench: {name}: {e:#}");
+            }
+            continue;
+        }
+        let srv = peers::start(root, &exes.ours, name, dir, None)?;
+        if let Err(e) = server_round(&srv, name, dir, sizes, samples) {
+            eprintln!("xtask bench: {name}: {e:#}");
+        }
+        if name == "ours" && exes.ours_client.is_file() {
+            client_round(srv.addr, &exes.ours_client, dir, sizes, round, samples);
+        }
+    }
+    Ok(())
+}
+
+/// Prints the table and writes the JSON and SVG files `opts` names.
+fn write_report(rep: &report::Report, opts: &Options) -> Result<()> {
+    println!("{}", rep.table());
+    for p in [&opts.json, &opts.svg] {
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+    }
+    std::fs::write(&opts.json, rep.json())?;
+    std::fs::write(&opts.svg, rep.svg())?;
+    Ok(())
 }

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
+use super::tls::TlsFiles;
+
 /// The account every peer logs in (vsftpd needs the system account `cargo xtask install` makes).
 pub const USER: &str = "ftpinterop";
 /// Its password.
@@ -60,7 +62,7 @@ impl Drop for Running {
     }
 }
 
-fn free_port() -> Result<u16> {
+pub fn free_port() -> Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
@@ -107,127 +109,38 @@ fn peer_bin(root: &Path, name: &str) -> PathBuf {
     }
 }
 
-/// Starts server `name` serving `files` (seen as `/`) and waits for its greeting.
-pub fn start(root: &Path, ours: &Path, name: &str, files: &Path) -> Result<Running> {
+/// Starts server `name` serving `files` (seen as `/`) and waits for its greeting; with `tls`,
+/// explicit FTPS (`AUTH TLS`) with that certificate, TLS required for login and data, and
+/// data connections required to resume the control connection's TLS session.
+pub fn start(
+    root: &Path,
+    ours: &Path,
+    name: &str,
+    files: &Path,
+    tls: Option<&TlsFiles>,
+) -> Result<Running> {
     let state = std::env::temp_dir().join(format!("xtask-bench-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&state)?;
     let port = free_port()?;
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let limit = MAX_SESSIONS.to_string();
     let mut cmd = match name {
-        "ours" => {
-            let mut c = Command::new(ours);
-            c.arg("--listen")
-                .arg(addr.to_string())
-                .arg("--root")
-                .arg(files)
-                .arg("--user")
-                .arg(format!("{USER}:{PASS}"))
-                .args(["--max-sessions", &limit, "--max-sessions-per-ip", &limit])
-                .args(["--idle-timeout", "1h"]);
-            c
-        }
-        "vsftpd" => {
-            let empty = state.join("empty");
-            std::fs::create_dir_all(&empty)?;
-            let conf = state.join("vsftpd.conf");
-            let text = format!(
-                "listen=YES\nlisten_ipv6=NO\nlisten_address=127.0.0.1\nlisten_port={port}\n\
-                 background=NO\nseccomp_sandbox=NO\nanonymous_enable=NO\nlocal_enable=YES\n\
-                 write_enable=YES\nlocal_umask=022\nlocal_root={root}\nchroot_local_user=YES\n\
-                 allow_writeable_chroot=YES\nsecure_chroot_dir={empty}\nnopriv_user=nobody\n\
-                 pasv_enable=YES\npasv_address=127.0.0.1\nport_enable=YES\n\
-                 connect_from_port_20=NO\nxferlog_enable=NO\nsyslog_enable=NO\n\
-                 vsftpd_log_file={log}\npam_service_name=other\nuserlist_enable=NO\n\
-                 hide_ids=NO\nmax_per_ip=0\nmax_clients=0\nuse_localtime=NO\nidle_session_timeout=3600\n",
-                root = files.display(),
-                empty = empty.display(),
-                log = state.join("vsftpd.log").display(),
-            );
-            std::fs::write(&conf, text)?;
-            let mut c = Command::new(peer_bin(root, name));
-            c.arg(&conf);
-            c
-        }
-        "pure-ftpd" => {
-            let passwd = state.join("pureftpd.passwd");
-            let pdb = state.join("pureftpd.pdb");
-            std::fs::write(
-                &passwd,
-                format!(
-                    "{USER}:{PASS_SHA512_CRYPT}:{NOBODY}:{NOBODY}::{}/./::::::::::::\n",
-                    files.display()
-                ),
-            )?;
-            let ok = Command::new(root.join("target/peers/pure-ftpd/usr/bin/pure-pw"))
-                .arg("mkdb")
-                .arg(&pdb)
-                .arg("-f")
-                .arg(&passwd)
-                .stdin(Stdio::null())
-                .status()?
-                .success();
-            if !ok {
-                bail!("pure-pw mkdb failed");
-            }
-            let mut c = Command::new(peer_bin(root, name));
-            c.arg("-S")
-                .arg(format!("127.0.0.1,{port}"))
-                .arg("-l")
-                .arg(format!("puredb:{}", pdb.display()))
-                .args(["-E", "-A", "-H", "-f", "none", "-U", "022:022"])
-                .args(["-c", &limit, "-C", &limit, "-I", "60"])
-                .arg("-g")
-                .arg(state.join("pure-ftpd.pid"));
-            c
-        }
-        "proftpd" => {
-            let passwd = state.join("ftpd.passwd");
-            std::fs::write(
-                &passwd,
-                format!(
-                    "{USER}:{PASS_SHA512_CRYPT}:{NOBODY}:{NOBODY}::{}:/bin/false\n",
-                    files.display()
-                ),
-            )?;
-            std::fs::set_permissions(&passwd, std::fs::Permissions::from_mode(0o600))?;
-            let conf = state.join("proftpd.conf");
-            let text = format!(
-                "ServerName \"bench\"\nServerType standalone\nDefaultServer on\n\
-                 Port {port}\nDefaultAddress 127.0.0.1\nSocketBindTight on\nUseIPv6 off\n\
-                 User nobody\nGroup nogroup\nUmask 022\nMaxInstances {limit}\n\
-                 PidFile {state}/proftpd.pid\nScoreboardFile {state}/proftpd.scoreboard\n\
-                 DelayTable none\nWtmpLog off\nTransferLog none\nSystemLog {state}/proftpd.log\n\
-                 AuthOrder mod_auth_file.c\nAuthUserFile {passwd}\nRequireValidShell off\n\
-                 DefaultRoot ~\nUseReverseDNS off\nAllowOverwrite on\n\
-                 TimeoutIdle 3600\nUseSendfile on\n",
-                state = state.display(),
-                passwd = passwd.display(),
-            );
-            std::fs::write(&conf, text)?;
-            let mut c = Command::new(peer_bin(root, name));
-            c.arg("-n").arg("-q").arg("-c").arg(&conf);
-            c
-        }
-        "pyftpdlib" => {
-            let script = state.join("server.py");
-            std::fs::write(
-                &script,
-                format!(
-                    "import sys\nfrom pyftpdlib.authorizers import DummyAuthorizer\n\
-                     from pyftpdlib.handlers import FTPHandler\nfrom pyftpdlib.servers import FTPServer\n\
-                     a = DummyAuthorizer()\na.add_user({USER:?}, {PASS:?}, sys.argv[1], perm='elradfmwMT')\n\
-                     FTPHandler.authorizer = a\nFTPHandler.timeout = 3600\n\
-                     s = FTPServer(('127.0.0.1', {port}), FTPHandler)\ns.max_cons = {limit}\n\
-                     s.max_cons_per_ip = 0\ns.serve_forever(handle_exit=True)\n"
-                ),
-            )?;
-            let mut c = Command::new("python3");
-            c.arg(&script).arg(files);
-            c
-        }
+        "ours" => ours_command(ours, addr, files),
+        "vsftpd" => vsftpd_command(root, &state, port, files)?,
+        "pure-ftpd" => pure_ftpd_command(root, &state, port, files)?,
+        "proftpd" => proftpd_command(root, &state, port, files)?,
+        "pyftpdlib" => pyftpdlib_command(&state, port, files)?,
         other => bail!("unknown server {other}"),
     };
+    if let Some(t) = tls {
+        with_tls(root, name, &mut cmd, &state, t)?;
+    }
+    spawn(cmd, name, addr, state)
+}
+
+/// Starts `cmd` (a server that will listen on `addr`) with its output in `state/output.log`
+/// (`state` is removed when the server is dropped) and waits for its greeting.
+pub fn spawn(mut cmd: Command, name: &str, addr: SocketAddr, state: PathBuf) -> Result<Running> {
+    std::fs::create_dir_all(&state)?;
     let log = std::fs::File::create(state.join("output.log"))?;
     cmd.stdin(Stdio::null())
         .stdout(log.try_clone()?)
@@ -238,6 +151,192 @@ pub fn start(root: &Path, ours: &Path, name: &str, files: &Path) -> Result<Runni
         child,
         _state: state,
     };
+    wait_for_greeting(running, name)
+}
+
+/// Our server, with the raised limits on the command line.
+fn ours_command(ours: &Path, addr: SocketAddr, files: &Path) -> Command {
+    let limit = MAX_SESSIONS.to_string();
+    let mut c = Command::new(ours);
+    c.arg("--listen")
+        .arg(addr.to_string())
+        .arg("--root")
+        .arg(files)
+        .arg("--user")
+        .arg(format!("{USER}:{PASS}"))
+        .args(["--max-sessions", &limit, "--max-sessions-per-ip", &limit])
+        .args(["--idle-timeout", "1h"]);
+    c
+}
+
+/// vsftpd, with its config file written under `state`.
+fn vsftpd_command(root: &Path, state: &Path, port: u16, files: &Path) -> Result<Command> {
+    let empty = state.join("empty");
+    std::fs::create_dir_all(&empty)?;
+    let conf = state.join("vsftpd.conf");
+    let text = format!(
+        "listen=YES\nlisten_ipv6=NO\nlisten_address=127.0.0.1\nlisten_port={port}\n\
+         background=NO\nseccomp_sandbox=NO\nanonymous_enable=NO\nlocal_enable=YES\n\
+         write_enable=YES\nlocal_umask=022\nlocal_root={root}\nchroot_local_user=YES\n\
+         allow_writeable_chroot=YES\nsecure_chroot_dir={empty}\nnopriv_user=nobody\n\
+         pasv_enable=YES\npasv_address=127.0.0.1\nport_enable=YES\n\
+         connect_from_port_20=NO\nxferlog_enable=NO\nsyslog_enable=NO\n\
+         vsftpd_log_file={log}\npam_service_name=other\nuserlist_enable=NO\n\
+         hide_ids=NO\nmax_per_ip=0\nmax_clients=0\nuse_localtime=NO\nidle_session_timeout=3600\n",
+        root = files.display(),
+        empty = empty.display(),
+        log = state.join("vsftpd.log").display(),
+    );
+    std::fs::write(&conf, text)?;
+    let mut c = Command::new(peer_bin(root, "vsftpd"));
+    c.arg(&conf);
+    Ok(c)
+}
+
+/// pure-ftpd, with its user database made under `state` by `pure-pw`.
+fn pure_ftpd_command(root: &Path, state: &Path, port: u16, files: &Path) -> Result<Command> {
+    let limit = MAX_SESSIONS.to_string();
+    let passwd = state.join("pureftpd.passwd");
+    let pdb = state.join("pureftpd.pdb");
+    std::fs::write(
+        &passwd,
+        format!(
+            "{USER}:{PASS_SHA512_CRYPT}:{NOBODY}:{NOBODY}::{}/./::::::::::::\n",
+            files.display()
+        ),
+    )?;
+    let ok = Command::new(root.join("target/peers/pure-ftpd/usr/bin/pure-pw"))
+        .arg("mkdb")
+        .arg(&pdb)
+        .arg("-f")
+        .arg(&passwd)
+        .stdin(Stdio::null())
+        .status()?
+        .success();
+    if !ok {
+        bail!("pure-pw mkdb failed");
+    }
+    let mut c = Command::new(peer_bin(root, "pure-ftpd"));
+    c.arg("-S")
+        .arg(format!("127.0.0.1,{port}"))
+        .arg("-l")
+        .arg(format!("puredb:{}", pdb.display()))
+        .args(["-E", "-A", "-H", "-f", "none", "-U", "022:022"])
+        .args(["-c", &limit, "-C", &limit, "-I", "60"])
+        .arg("-g")
+        .arg(state.join("pure-ftpd.pid"));
+    Ok(c)
+}
+
+/// ProFTPD, with its config and password file written under `state`.
+fn proftpd_command(root: &Path, state: &Path, port: u16, files: &Path) -> Result<Command> {
+    let limit = MAX_SESSIONS;
+    let passwd = state.join("ftpd.passwd");
+    std::fs::write(
+        &passwd,
+        format!(
+            "{USER}:{PASS_SHA512_CRYPT}:{NOBODY}:{NOBODY}::{}:/bin/false\n",
+            files.display()
+        ),
+    )?;
+    std::fs::set_permissions(&passwd, std::fs::Permissions::from_mode(0o600))?;
+    let conf = state.join("proftpd.conf");
+    let text = format!(
+        "ServerName \"bench\"\nServerType standalone\nDefaultServer on\n\
+         Port {port}\nDefaultAddress 127.0.0.1\nSocketBindTight on\nUseIPv6 off\n\
+         User nobody\nGroup nogroup\nUmask 022\nMaxInstances {limit}\n\
+         PidFile {state}/proftpd.pid\nScoreboardFile {state}/proftpd.scoreboard\n\
+         DelayTable none\nWtmpLog off\nTransferLog none\nSystemLog {state}/proftpd.log\n\
+         AuthOrder mod_auth_file.c\nAuthUserFile {passwd}\nRequireValidShell off\n\
+         DefaultRoot ~\nUseReverseDNS off\nAllowOverwrite on\n\
+         TimeoutIdle 3600\nUseSendfile on\n",
+        state = state.display(),
+        passwd = passwd.display(),
+    );
+    std::fs::write(&conf, text)?;
+    let mut c = Command::new(peer_bin(root, "proftpd"));
+    c.arg("-n").arg("-q").arg("-c").arg(&conf);
+    Ok(c)
+}
+
+/// pyftpdlib, from a script written under `state`.
+fn pyftpdlib_command(state: &Path, port: u16, files: &Path) -> Result<Command> {
+    let limit = MAX_SESSIONS;
+    let script = state.join("server.py");
+    std::fs::write(
+        &script,
+        format!(
+            "import sys\nfrom pyftpdlib.authorizers import DummyAuthorizer\n\
+             from pyftpdlib.handlers import FTPHandler, TLS_FTPHandler\n\
+             from pyftpdlib.servers import FTPServer\n\
+             a = DummyAuthorizer()\na.add_user({USER:?}, {PASS:?}, sys.argv[1], perm='elradfmwMT')\n\
+             H = FTPHandler\n\
+             if len(sys.argv) > 3:\n    H = TLS_FTPHandler\n    H.certfile = sys.argv[2]\n    \
+             H.keyfile = sys.argv[3]\n    H.tls_control_required = True\n    \
+             H.tls_data_required = True\n\
+             H.authorizer = a\nH.timeout = 3600\n\
+             s = FTPServer(('127.0.0.1', {port}), H)\ns.max_cons = {limit}\n\
+             s.max_cons_per_ip = 0\ns.serve_forever(handle_exit=True)\n"
+        ),
+    )?;
+    let mut c = Command::new("python3");
+    c.arg(&script).arg(files);
+    Ok(c)
+}
+
+/// Turns the plain `cmd` of server `name` into its FTPS form with the certificate `t`: extra
+/// flags, or lines appended to the config file `cmd` reads from `state`.
+fn with_tls(root: &Path, name: &str, cmd: &mut Command, state: &Path, t: &TlsFiles) -> Result<()> {
+    let (cert, key) = (t.cert.display(), t.key.display());
+    let append = |file: &str, text: String| -> Result<()> {
+        let path = state.join(file);
+        let mut conf = std::fs::read_to_string(&path)?;
+        conf.push_str(&text);
+        Ok(std::fs::write(path, conf)?)
+    };
+    match name {
+        "ours" => {
+            cmd.arg("--tls-cert")
+                .arg(&t.cert)
+                .arg("--tls-key")
+                .arg(&t.key);
+        }
+        "vsftpd" => append(
+            "vsftpd.conf",
+            format!(
+                "ssl_enable=YES\nrequire_ssl_reuse=YES\nforce_local_logins_ssl=YES\n\
+                 force_local_data_ssl=YES\nssl_sslv2=NO\nssl_sslv3=NO\nssl_tlsv1=NO\n\
+                 ssl_ciphers=HIGH\nrsa_cert_file={cert}\nrsa_private_key_file={key}\n"
+            ),
+        )?,
+        "pure-ftpd" => {
+            cmd.args(["-Y", "2", "-2"]).arg(format!("{cert},{key}"));
+        }
+        "proftpd" => {
+            let modules = root.join("target/peers/proftpd/usr/lib/proftpd");
+            let kind = if t.ecdsa { "EC" } else { "RSA" };
+            append(
+                "proftpd.conf",
+                format!(
+                    "ModulePath {}\nLoadModule mod_tls.c\nTLSEngine on\nTLSRequired on\n\
+                     TLSProtocol TLSv1.2 TLSv1.3\nTLS{kind}CertificateFile {cert}\n\
+                     TLS{kind}CertificateKeyFile {key}\nTLSVerifyClient off\nTLSLog {}\n",
+                    modules.display(),
+                    state.join("tls.log").display()
+                ),
+            )?;
+        }
+        _ => {
+            // pyftpdlib: the script reads the PEM files from its extra arguments.
+            cmd.arg(&t.cert).arg(&t.key);
+        }
+    }
+    Ok(())
+}
+
+/// Waits (15 s at most) until the server `running` greets with `220`.
+fn wait_for_greeting(running: Running, name: &str) -> Result<Running> {
+    let addr = running.addr;
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         if let Ok(s) = TcpStream::connect(addr) {

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use super::floor::FLOOR;
+use super::tls::Case;
 use super::Samples;
 
 /// A measured figure.
@@ -28,12 +29,59 @@ pub enum Metric {
     ListMs,
     ClientGetMBs,
     MirrorFiles,
+    /// An FTPS figure of one certificate/version case (`super::tls`).
+    Ftps(Ftps, Case),
+}
+
+/// The FTPS figures (`super::tls`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Ftps {
+    RetrMBs,
+    RetrCpu,
+    StorMBs,
+    StorCpu,
+    SmallFiles,
+    Sessions,
+    /// Aggregate MB/s of this many concurrent downloads.
+    Parallel(u8),
+}
+
+impl Ftps {
+    /// (JSON key, table label, unit, higher is better), without the case.
+    fn info(self) -> (String, String, &'static str, bool) {
+        let (k, l, unit, higher) = match self {
+            Ftps::RetrMBs => ("retr_mb_s", "RETR", "MB/s", true),
+            Ftps::RetrCpu => ("retr_cpu_s_per_gib", "RETR CPU", "s/GiB", false),
+            Ftps::StorMBs => ("stor_mb_s", "STOR", "MB/s", true),
+            Ftps::StorCpu => ("stor_cpu_s_per_gib", "STOR CPU", "s/GiB", false),
+            Ftps::SmallFiles => ("small_files_per_s", "small files", "files/s", true),
+            Ftps::Sessions => ("sessions_per_s", "sessions", "sess/s", true),
+            Ftps::Parallel(n) => {
+                return (
+                    format!("parallel_{n}_mb_s"),
+                    format!("{n}x RETR"),
+                    "MB/s",
+                    true,
+                )
+            }
+        };
+        (k.to_string(), l.to_string(), unit, higher)
+    }
 }
 
 impl Metric {
     /// (JSON key, table label, unit, higher is better).
-    fn info(self) -> (&'static str, &'static str, &'static str, bool) {
-        match self {
+    fn info(self) -> (String, String, &'static str, bool) {
+        let (k, l, unit, higher) = match self {
+            Metric::Ftps(f, case) => {
+                let (k, l, unit, higher) = f.info();
+                return (
+                    format!("ftps_{}_{k}", case.key()),
+                    format!("F {} {l}", case.label()),
+                    unit,
+                    higher,
+                );
+            }
             Metric::RetrMBs => ("retr_mb_s", "1 RETR", "MB/s", true),
             Metric::RetrCpu => ("retr_cpu_s_per_gib", "1 RETR CPU", "s/GiB", false),
             Metric::StorMBs => ("stor_mb_s", "2 STOR", "MB/s", true),
@@ -47,7 +95,8 @@ impl Metric {
             Metric::ListMs => ("list_10k_ms", "6 LIST 10k", "ms", false),
             Metric::ClientGetMBs => ("client_get_mb_s", "7 client get", "MB/s", true),
             Metric::MirrorFiles => ("client_mirror_files_per_s", "7 mirror", "files/s", true),
-        }
+        };
+        (k.to_string(), l.to_string(), unit, higher)
     }
 }
 
@@ -173,7 +222,7 @@ impl Report {
         }
         for (m, entries) in &self.rows {
             let (_, label, unit, _) = m.info();
-            let _ = write!(t, "{label:<15} {unit:<9}");
+            let _ = write!(t, "{label:<28} {unit:<9}");
             for (who, s) in Self::peers(entries) {
                 let _ = write!(
                     t,
@@ -261,7 +310,7 @@ impl Report {
             let _ = writeln!(
                 body,
                 "<text x=\"10\" y=\"{y}\" font-weight=\"bold\">{} ({}, {})</text>",
-                esc(label),
+                esc(&label),
                 esc(unit),
                 if higher {
                     "higher is better"
