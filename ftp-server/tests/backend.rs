@@ -190,6 +190,8 @@ behaviours!(
     non_empty_directory_rename_follows_the_backend,
     set_mtime_is_reported_by_metadata,
     upload_into_a_missing_directory_is_refused,
+    copies_are_whole_and_refuse_what_is_not_a_file,
+    a_recorded_digest_is_kept_until_the_file_is_rewritten,
 );
 
 async fn replace_shows_nothing_until_commit(b: &Backend) {
@@ -736,4 +738,70 @@ fn a_failing_or_unreachable_endpoint_answers_451_and_the_session_goes_on() {
     c.expect("QUIT", 221);
     stop.shutdown();
     t.join().unwrap().unwrap();
+}
+
+async fn copies_are_whole_and_refuse_what_is_not_a_file(b: &Backend) {
+    let data = pattern(1 << 20, 7);
+    b.put("src", &data).await;
+    b.put("dst", b"old").await;
+    let n = b.storage.copy(&vp("src"), &vp("dst")).await.unwrap();
+    assert_eq!(n, data.len() as u64);
+    assert!(b.read("dst").await.unwrap() == data, "{:?}", b.kind);
+    assert!(b.read("src").await.unwrap() == data, "{:?}", b.kind);
+    b.storage.mkdir(&vp("d")).await.unwrap();
+    let refused = [
+        ("d", "x", "a directory as the source"),
+        ("src", "d", "a directory as the target"),
+        ("missing", "x", "a missing source"),
+        ("src", "nodir/x", "a missing target directory"),
+    ];
+    for (from, to, what) in refused {
+        let r = b.storage.copy(&vp(from), &vp(to)).await;
+        assert!(
+            matches!(r, Err(StorageError::IsADirectory | StorageError::NotFound)),
+            "{:?}: {what}: {r:?}",
+            b.kind
+        );
+    }
+    assert!(matches!(b.read("x").await, Err(StorageError::NotFound)));
+}
+
+async fn a_recorded_digest_is_kept_until_the_file_is_rewritten(b: &Backend) {
+    use sha2::Digest as _;
+    // One `PUT` and a multipart upload on S3.
+    for (i, len) in [3000usize, 9 << 20].into_iter().enumerate() {
+        let (name, copy) = (format!("f{i}"), format!("c{i}"));
+        let data = pattern(len, 8);
+        let digest: [u8; 32] = sha2::Sha256::digest(&data).into();
+        let mut up = b
+            .storage
+            .open_write(&vp(&name), WriteMode::Replace)
+            .await
+            .unwrap();
+        let keeps = up.keeps_sha256();
+        up.write_all(&data).await.unwrap();
+        up.close().await.unwrap();
+        up.record_sha256(digest);
+        up.commit().await.unwrap();
+        let kept = keeps.then_some(digest);
+        let stored = b.storage.stored_sha256(&vp(&name)).await.unwrap();
+        assert_eq!(stored, kept, "{:?}: {len} bytes", b.kind);
+        // A copy has the same contents: its digest, if any, is the same.
+        b.storage.copy(&vp(&name), &vp(&copy)).await.unwrap();
+        let copied = b.storage.stored_sha256(&vp(&copy)).await.unwrap();
+        assert!(copied.is_none() || copied == Some(digest), "{:?}", b.kind);
+        // Rewritten without a digest: forgotten.
+        b.put(&name, b"other").await;
+        let stored = b.storage.stored_sha256(&vp(&name)).await.unwrap();
+        assert_eq!(stored, None, "{:?}: a stale digest", b.kind);
+        // A digest computed from the file is kept while the file stays as it was seen.
+        let seen = b.storage.metadata(&vp(&name)).await.unwrap();
+        let other: [u8; 32] = sha2::Sha256::digest(b"other").into();
+        b.storage
+            .store_sha256(&vp(&name), other, &seen)
+            .await
+            .unwrap();
+        let stored = b.storage.stored_sha256(&vp(&name)).await.unwrap();
+        assert_eq!(stored, keeps.then_some(other), "{:?}", b.kind);
+    }
 }

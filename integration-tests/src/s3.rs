@@ -213,24 +213,45 @@ impl S3 {
             .collect()
     }
 
-    /// AbortMultipartUpload of one upload (curl's SigV4 signer; the payload left unsigned,
-    /// as RGW requires of curl's requests).
+    /// The object `key`'s tags, read directly over S3 (`GetObjectTagging` signed by curl):
+    /// (key, value) pairs; empty when the object has none.
+    pub fn tags(&self, key: &str) -> Vec<(String, String)> {
+        let url = format!("{}/{}/{key}?tagging=", self.endpoint, self.bucket);
+        let out = output_within(&mut self.curl_signed(&url), CALL_LIMIT);
+        assert!(out.status.success(), "GetObjectTagging of {key} failed");
+        let xml = String::from_utf8_lossy(&out.stdout);
+        let inner = |t: &str, tag: &str| -> Option<String> {
+            let start = t.find(&format!("<{tag}>"))? + tag.len() + 2;
+            let end = t[start..].find(&format!("</{tag}>"))? + start;
+            Some(t[start..end].to_string())
+        };
+        xml.split("<Tag>")
+            .skip(1)
+            .filter_map(|t| Some((inner(t, "Key")?, inner(t, "Value")?)))
+            .collect()
+    }
+
+    /// curl with this endpoint's SigV4 signature (the payload left unsigned, as RGW
+    /// requires of curl's requests), failing on an HTTP error, for `url`.
+    fn curl_signed(&self, url: &str) -> Command {
+        let mut cmd = Command::new("curl");
+        cmd.args(["--silent", "--fail", "--max-time", "30"])
+            .arg("--aws-sigv4")
+            .arg(format!("aws:amz:{}:s3", self.region))
+            .arg("--user")
+            .arg(format!("{}:{}", self.access_key, self.secret_key))
+            .args(["-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD"])
+            .arg(url);
+        cmd
+    }
+
+    /// AbortMultipartUpload of one upload (curl's SigV4 signer).
     pub fn abort_upload(&self, key: &str, upload_id: &str) {
         let url = format!(
             "{}/{}/{key}?uploadId={upload_id}",
             self.endpoint, self.bucket
         );
-        let _ = output_within(
-            Command::new("curl")
-                .args(["--silent", "--max-time", "30", "-X", "DELETE"])
-                .arg("--aws-sigv4")
-                .arg(format!("aws:amz:{}:s3", self.region))
-                .arg("--user")
-                .arg(format!("{}:{}", self.access_key, self.secret_key))
-                .args(["-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD"])
-                .arg(url),
-            CALL_LIMIT,
-        );
+        let _ = output_within(self.curl_signed(&url).args(["-X", "DELETE"]), CALL_LIMIT);
     }
 
     /// A key prefix no other test (or run) uses, emptied when the guard drops.

@@ -26,8 +26,8 @@ pub use client::{S3Client, S3ConfigError};
 pub use key::{dir_prefix, object_key, Prefix, PrefixError, MAX_KEY_LEN};
 
 use super::{
-    BoxFuture, DirEntry, EntryFormatter, FileKind, Metadata, ReadStream, Storage, StorageError,
-    Upload, WriteMode,
+    BoxFuture, DirEntry, EntryFormatter, FileKind, Metadata, ReadStream, Sha256, Storage,
+    StorageError, Upload, WriteMode,
 };
 use crate::vpath::VPath;
 use client::{ObjectHead, MAX_COPY};
@@ -314,7 +314,9 @@ impl S3Storage {
         if self.head(path).await?.is_some() || self.dir_exists(path).await? {
             return Err(StorageError::AlreadyExists);
         }
-        self.client.put(&marker, bytes::Bytes::new(), false).await
+        self.client
+            .put(&marker, bytes::Bytes::new(), false, None)
+            .await
     }
 
     /// Removes a directory whose prefix holds nothing but its marker (one page proves it).
@@ -450,6 +452,44 @@ impl S3Storage {
         }
     }
 
+    /// `SITE CPFR`/`CPTO`: a server-side copy (`CopyObject`, or a multipart copy above 5 GiB);
+    /// the new object appears whole or not at all, with the source's digest tag.
+    async fn copy_file(&self, from: &VPath, to: &VPath) -> Result<u64, StorageError> {
+        if to.is_root() {
+            return Err(StorageError::IsADirectory);
+        }
+        let to_key = self.key(to).map_err(StorageError::creating)?;
+        let Some(h) = self.head(from).await? else {
+            return Err(self.not_a_file(from).await);
+        };
+        if !self.dir_exists(&to.parent()).await? {
+            return Err(StorageError::NotFound);
+        }
+        if self.dir_exists(to).await? {
+            return Err(StorageError::IsADirectory);
+        }
+        self.copy_object(&self.key(from)?, &to_key, h.len).await?;
+        Ok(h.len)
+    }
+
+    /// Tags the object at `path` with `digest` if it still is what `seen` describes.
+    async fn keep_sha256(
+        &self,
+        path: &VPath,
+        digest: Sha256,
+        seen: &Metadata,
+    ) -> Result<(), StorageError> {
+        match self.head(path).await? {
+            Some(h) if file_metadata(h.len, h.modified) == *seen => {
+                if let Err(e) = self.client.tag_sha256(&self.key(path)?, &digest).await {
+                    log::debug!("S3 {path}: digest not kept ({e})");
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// `MFMT`: the object copied onto itself with `x-amz-meta-mtime` replaced.
     async fn touch(&self, path: &VPath, time: SystemTime) -> Result<(), StorageError> {
         match self.head(path).await? {
@@ -561,6 +601,35 @@ impl Storage for S3Storage {
         time: SystemTime,
     ) -> BoxFuture<'a, Result<(), StorageError>> {
         Box::pin(self.touch(path, time))
+    }
+
+    fn copy<'a>(
+        &'a self,
+        from: &'a VPath,
+        to: &'a VPath,
+    ) -> BoxFuture<'a, Result<u64, StorageError>> {
+        Box::pin(self.copy_file(from, to))
+    }
+
+    fn stored_sha256<'a>(
+        &'a self,
+        path: &'a VPath,
+    ) -> BoxFuture<'a, Result<Option<Sha256>, StorageError>> {
+        Box::pin(async move {
+            match path.is_root() {
+                true => Ok(None),
+                false => self.client.sha256_tag(&self.key(path)?).await,
+            }
+        })
+    }
+
+    fn store_sha256<'a>(
+        &'a self,
+        path: &'a VPath,
+        digest: Sha256,
+        seen: &'a Metadata,
+    ) -> BoxFuture<'a, Result<(), StorageError>> {
+        Box::pin(self.keep_sha256(path, digest, seen))
     }
 }
 

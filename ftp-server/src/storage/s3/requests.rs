@@ -9,11 +9,19 @@ use rusty_s3::S3Action;
 
 use super::client::{xml_tag, Failure, ObjectHead, Retry, S3Client};
 use super::http::BodyReader;
-use crate::storage::StorageError;
+use crate::storage::{Sha256, StorageError};
+use ftp_proto::hash::to_hex;
 
 /// The metadata key `MFMT` sets (seconds since the Unix epoch, with a fraction), as rclone
 /// writes it.
 pub(crate) const MTIME_HEADER: &str = "x-amz-meta-mtime";
+
+/// The object tag that keeps a file's SHA-256 (64 hex digits), set by our uploads
+/// ([`S3Client::put`], or `PutObjectTagging` after a multipart upload) and after a computed
+/// `HASH`. A tag, not user metadata: it can be added to an existing object without copying
+/// it, and copies (`RNTO`, `MFMT`, `SITE CPTO`) carry it along; any write of other content
+/// makes a new object without it.
+pub(crate) const SHA256_TAG: &str = "ftp-sha256";
 
 /// The lifecycle rule's ID.
 const RULE_ID: &str = "ftp-server-abort-incomplete-multipart-uploads";
@@ -77,19 +85,82 @@ impl S3Client {
     }
 
     /// `PUT` of a whole object; `create_new` adds `If-None-Match: *` (fails with
-    /// [`StorageError::AlreadyExists`] where the engine supports it).
+    /// [`StorageError::AlreadyExists`] where the engine supports it); `sha256` tags the object
+    /// with its digest ([`SHA256_TAG`]) in the same request.
     pub(crate) async fn put(
         &self,
         key: &str,
         body: Bytes,
         create_new: bool,
+        sha256: Option<&Sha256>,
     ) -> Result<(), StorageError> {
-        let cond = [("if-none-match", "*".to_string())];
-        let headers: &[(&str, String)] = if create_new { &cond } else { &[] };
+        let mut headers = Vec::new();
+        if create_new {
+            headers.push(("if-none-match", "*".to_string()));
+        }
+        if let Some(d) = sha256 {
+            headers.push(("x-amz-tagging", format!("{SHA256_TAG}={}", to_hex(d))));
+        }
         let action = self.bucket.put_object(Some(&self.credentials), key);
-        let call = self.call(action, headers, body, Retry::Idempotent, key);
+        let call = self.call(action, &headers, body, Retry::Idempotent, key);
         self.fetch(&call).await?;
         Ok(())
+    }
+
+    /// `GetObjectTagging`: the object's tags as (key, value) pairs; [`StorageError::NotFound`]
+    /// when there is no such object.
+    pub(crate) async fn tags(&self, key: &str) -> Result<Vec<(String, String)>, StorageError> {
+        let mut action = self.bucket.get_object(Some(&self.credentials), key);
+        action.query_mut().insert("tagging", "");
+        let call = self.call(action, &[], Bytes::new(), Retry::Idempotent, key);
+        let r = self.fetch(&call).await?;
+        Ok(parse_tags(&r.text()))
+    }
+
+    /// `PutObjectTagging`: replaces the object's tags by `tags`.
+    pub(crate) async fn put_tags(
+        &self,
+        key: &str,
+        tags: &[(String, String)],
+    ) -> Result<(), StorageError> {
+        use base64::Engine as _;
+        use md5::Digest as _;
+        let body: String = tags
+            .iter()
+            .map(|(k, v)| {
+                let (k, v) = (xml_escape(k), xml_escape(v));
+                format!("<Tag><Key>{k}</Key><Value>{v}</Value></Tag>")
+            })
+            .collect();
+        let body = Bytes::from(format!("<Tagging><TagSet>{body}</TagSet></Tagging>"));
+        let md5 = base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(&body));
+        let mut action = self.bucket.put_object(Some(&self.credentials), key);
+        action.query_mut().insert("tagging", "");
+        let headers = [("content-md5", md5)];
+        let call = self.call(action, &headers, body, Retry::Idempotent, key);
+        self.fetch(&call).await?;
+        Ok(())
+    }
+
+    /// The digest [`SHA256_TAG`] keeps for `key`: `None` when the object has none (or the
+    /// engine keeps no tags), [`StorageError::NotFound`] when there is no object.
+    pub(crate) async fn sha256_tag(&self, key: &str) -> Result<Option<Sha256>, StorageError> {
+        match self.tags(key).await {
+            Ok(tags) => Ok(tags
+                .iter()
+                .find(|(k, _)| k == SHA256_TAG)
+                .and_then(|(_, v)| from_hex(v))),
+            Err(StorageError::NotFound) => Err(StorageError::NotFound),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// Tags `key` with `digest` ([`SHA256_TAG`]), keeping its other tags.
+    pub(crate) async fn tag_sha256(&self, key: &str, digest: &Sha256) -> Result<(), StorageError> {
+        let mut tags = self.tags(key).await?;
+        tags.retain(|(k, _)| k != SHA256_TAG);
+        tags.push((SHA256_TAG.to_string(), to_hex(digest)));
+        self.put_tags(key, &tags).await
     }
 
     /// `DELETE` of an object (S3 answers the same whether it existed or not).
@@ -353,6 +424,39 @@ impl S3Client {
     }
 }
 
+/// The (key, value) pairs of a `GetObjectTagging` answer.
+///
+/// ```text
+/// <Tagging><TagSet><Tag><Key>ftp-sha256</Key><Value>9f86…</Value></Tag></TagSet></Tagging>
+/// ```
+fn parse_tags(xml: &str) -> Vec<(String, String)> {
+    xml.split("<Tag>")
+        .skip(1)
+        .filter_map(|t| Some((xml_tag(t, "Key")?, xml_tag(t, "Value")?)))
+        .collect()
+}
+
+/// `text` with XML's special characters escaped.
+fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// 64 hex digits as a digest.
+fn from_hex(s: &str) -> Option<Sha256> {
+    let s = s.trim().as_bytes();
+    let mut out = [0u8; 32];
+    if s.len() != 64 {
+        return None;
+    }
+    for (o, pair) in out.iter_mut().zip(s.chunks(2)) {
+        let pair = std::str::from_utf8(pair).ok()?;
+        *o = u8::from_str_radix(pair, 16).ok()?;
+    }
+    Some(out)
+}
+
 /// A `200` whose body is an `<Error>` (copies and completions can fail that way).
 fn check_body(text: &str, key: &str) -> Result<(), StorageError> {
     if !text.contains("<Error>") {
@@ -372,10 +476,7 @@ fn check_body(text: &str, key: &str) -> Result<(), StorageError> {
 /// </DaysAfterInitiation></AbortIncompleteMultipartUpload></Rule></LifecycleConfiguration>
 /// ```
 pub(crate) fn lifecycle_with_rule(current: Option<&str>, prefix: &str) -> Option<String> {
-    let prefix = prefix
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;");
+    let prefix = xml_escape(prefix);
     let rule = format!(
         "<Rule><ID>{RULE_ID}</ID><Filter><Prefix>{prefix}</Prefix></Filter><Status>Enabled</Status>\
          <AbortIncompleteMultipartUpload><DaysAfterInitiation>1</DaysAfterInitiation>\

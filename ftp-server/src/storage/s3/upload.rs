@@ -13,7 +13,7 @@ use bytes::Bytes;
 use futures_lite::io::AsyncWrite;
 
 use super::client::{S3Client, MAX_COPY};
-use crate::storage::{BoxFuture, StorageError, Upload};
+use crate::storage::{BoxFuture, Sha256, StorageError, Upload};
 
 /// The first parts' size.
 pub(crate) const FIRST_PART: u64 = 8 << 20;
@@ -53,6 +53,8 @@ pub(crate) struct S3Upload {
     creating: Option<BoxFuture<'static, Result<String, StorageError>>>,
     /// The part being sent.
     in_flight: Option<smol::Task<Result<String, StorageError>>>,
+    /// The digest of what was written ([`Upload::record_sha256`]), kept as the object's tag.
+    sha256: Option<Sha256>,
     /// Committed or aborted already: nothing to clean up on drop.
     done: bool,
 }
@@ -87,6 +89,7 @@ impl S3Upload {
             upload_id: None,
             creating: None,
             in_flight: None,
+            sha256: None,
             done: false,
         };
         if keep == 0 {
@@ -157,7 +160,11 @@ impl S3Upload {
         }
         let body = Bytes::from(std::mem::take(&mut self.buf));
         let Some(id) = self.upload_id.clone() else {
-            return self.client.put(&self.key, body, self.create_new).await;
+            let digest = self.sha256.as_ref();
+            return self
+                .client
+                .put(&self.key, body, self.create_new, digest)
+                .await;
         };
         if let Some(task) = self.in_flight.take() {
             self.etags.push(task.await?);
@@ -175,7 +182,14 @@ impl S3Upload {
         }
         self.client
             .complete_upload(&self.key, &id, &self.etags, self.create_new)
-            .await
+            .await?;
+        if let Some(d) = &self.sha256 {
+            // Best effort: without the tag, `HASH` reads the object.
+            if let Err(e) = self.client.tag_sha256(&self.key, d).await {
+                log::debug!("S3 {}: digest not kept ({e})", self.key);
+            }
+        }
+        Ok(())
     }
 
     /// Aborts the multipart upload (if one was started), in the background.
@@ -242,6 +256,14 @@ impl AsyncWrite for S3Upload {
 }
 
 impl Upload for S3Upload {
+    fn record_sha256(&mut self, digest: Sha256) {
+        self.sha256 = Some(digest);
+    }
+
+    fn keeps_sha256(&self) -> bool {
+        true
+    }
+
     fn commit(self: Box<Self>) -> BoxFuture<'static, Result<(), StorageError>> {
         Box::pin(async move {
             let mut this = self;
