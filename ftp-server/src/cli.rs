@@ -150,6 +150,9 @@ struct Cli {
 
     #[arg(long, global = true)]
     s3_prefix: Option<String>,
+
+    #[arg(long, global = true)]
+    s3_ca_file: Option<std::path::PathBuf>,
 }
 
 /// How log lines look (`--log-format`).

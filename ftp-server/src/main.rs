@@ -82,6 +82,7 @@ fn apply_storage(cli: &Cli, file: Option<&ConfigFile>, cfg: &mut Config) -> Resu
     if let Some(p) = &cli.s3_prefix {
         s3.prefix = p.clone();
     }
+    s3.ca_file = cli.s3_ca_file.clone().or(s3.ca_file.take());
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     if let Some(k) = env("AWS_ACCESS_KEY_ID") {
         s3.access_key_id = Some(k);

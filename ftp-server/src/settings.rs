@@ -417,6 +417,7 @@ settings! {
         doc: "file holding the S3 secret access key (re-read on `SIGHUP`; `AWS_SECRET_ACCESS_KEY` overrides it); never inline",
     }
     {
+        flag: "--s3-ca-file FILE",
         storage_key: ca_file: PathBuf => |c, v| c.storage.s3.ca_file = Some(v),
         default: "the system roots",
         doc: "CA certificates (PEM) that verify an HTTPS S3 endpoint",

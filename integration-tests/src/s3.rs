@@ -12,7 +12,7 @@
 //!
 //! The cluster is found through the lines `cargo xtask ceph start` prints (`FTP_S3_ENDPOINT`,
 //! `FTP_S3_BUCKET`, `FTP_S3_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
-//! `FTP_CEPH_DIR`); unset, each defaults to what that command makes (`xtask/src/ceph.rs`), so
+//! `FTP_CEPH_DIR`, `FTP_S3_HTTPS_ENDPOINT`, `FTP_S3_CA_FILE`); unset, each defaults to what that command makes (`xtask/src/ceph.rs`), so
 //! `cargo xtask ceph start` followed by `cargo test` needs no exports. When the gateway does
 //! not answer (or rclone is missing) [`S3::from_env`] returns a [`Skip`].
 //!
@@ -54,6 +54,10 @@ pub struct S3 {
     pub secret_key: String,
     /// The scratch directory of the cluster (`target/ceph`).
     pub ceph_dir: PathBuf,
+    /// The gateway's HTTPS endpoint (`https://127.0.0.1:7481`).
+    pub https_endpoint: String,
+    /// The CA file that verifies it (the gateway's self-signed certificate).
+    pub ca_file: PathBuf,
 }
 
 fn env_or(name: &str, default: &str) -> String {
@@ -77,6 +81,10 @@ impl S3 {
                 "AWS_SECRET_ACCESS_KEY",
                 "ftp-test-secret-key-not-a-secret-0000001",
             ),
+            https_endpoint: env_or("FTP_S3_HTTPS_ENDPOINT", "https://127.0.0.1:7481"),
+            ca_file: std::env::var_os("FTP_S3_CA_FILE")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| ceph_dir.join("rgw").join("tls-cert.pem")),
             ceph_dir,
         };
         tool("rclone")?;

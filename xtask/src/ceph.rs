@@ -29,6 +29,9 @@ use crate::{output, run};
 
 /// The gateway's address: S3 over plain HTTP.
 pub const S3_ADDR: &str = "127.0.0.1:7480";
+/// The gateway's HTTPS address, with the self-signed certificate `rgw/tls-cert.pem` of the
+/// scratch directory (for the tests of HTTPS endpoints).
+pub const S3_TLS_ADDR: &str = "127.0.0.1:7481";
 /// The test user's access key (a fixed test credential, not a secret).
 pub const ACCESS_KEY: &str = "FTPTESTACCESSKEY0001";
 /// The test user's secret key (a fixed test credential, not a secret).
@@ -52,8 +55,9 @@ const USER_ID: &str = "ftp-test";
 /// How long `start` waits for each step (monitor up, OSDs in, S3 answering).
 const STEP_TIMEOUT: Duration = Duration::from_secs(90);
 
-/// The Debian packages of the cluster (installed by `cargo xtask install`).
-pub const PACKAGES: &[&str] = &["ceph-mon", "ceph-osd", "ceph-common", "radosgw"];
+/// The Debian packages of the cluster (installed by `cargo xtask install`); openssl makes the
+/// gateway's certificate.
+pub const PACKAGES: &[&str] = &["ceph-mon", "ceph-osd", "ceph-common", "radosgw", "openssl"];
 
 /// The scratch directory: `$FTP_CEPH_DIR`, else `<workspace>/target/ceph`.
 pub fn dir(root: &Path) -> PathBuf {
@@ -75,7 +79,7 @@ fn daemons() -> Vec<String> {
 pub fn start(root: &Path) -> Result<()> {
     let dir = dir(root);
     let begun = Instant::now();
-    if all_running(&dir) && s3_answers() {
+    if all_running(&dir) && s3_answers() && tls_port_taken() {
         eprintln!("xtask: ceph already runs under {}", dir.display());
     } else {
         if s3_port_taken() && running(&dir).is_empty() {
@@ -100,8 +104,10 @@ pub fn start(root: &Path) -> Result<()> {
 pub fn env_lines(dir: &Path) -> String {
     format!(
         "FTP_S3_ENDPOINT=http://{S3_ADDR}\nFTP_S3_BUCKET={BUCKET}\nFTP_S3_REGION={REGION}\n\
-         AWS_ACCESS_KEY_ID={ACCESS_KEY}\nAWS_SECRET_ACCESS_KEY={SECRET_KEY}\nFTP_CEPH_DIR={}\n",
-        dir.display()
+         AWS_ACCESS_KEY_ID={ACCESS_KEY}\nAWS_SECRET_ACCESS_KEY={SECRET_KEY}\nFTP_CEPH_DIR={}\n\
+         FTP_S3_HTTPS_ENDPOINT=https://{S3_TLS_ADDR}\nFTP_S3_CA_FILE={}\n",
+        dir.display(),
+        tls_cert(dir).display()
     )
 }
 
@@ -138,9 +144,39 @@ fn create(dir: &Path) -> Result<()> {
         start_new_osd(dir, i)?;
     }
     wait_for("three OSDs up", || osds_up(dir) == Some(OSDS))?;
+    make_tls_cert(dir)?;
     run(daemon("radosgw", dir).args(["-n", &format!("client.rgw.{RGW}")]))?;
     wait_for("S3 on the gateway", s3_answers)?;
+    wait_for("HTTPS on the gateway", tls_port_taken)?;
     create_user_and_bucket(dir)
+}
+
+/// The gateway's self-signed certificate (also the CA file that trusts it).
+pub fn tls_cert(dir: &Path) -> PathBuf {
+    dir.join("rgw").join("tls-cert.pem")
+}
+
+/// Makes the gateway's certificate for 127.0.0.1 (ECDSA P-256, 30 days) with openssl: a
+/// self-signed end-entity certificate (`CA:FALSE`: webpki refuses a CA certificate as a
+/// server's), which clients trust as their CA file.
+fn make_tls_cert(dir: &Path) -> Result<()> {
+    let conf = dir.join("rgw").join("tls.cnf");
+    std::fs::write(
+        &conf,
+        "[req]\ndistinguished_name = dn\nprompt = no\n[dn]\nCN = 127.0.0.1\n[leaf]\n\
+         basicConstraints = critical,CA:FALSE\nkeyUsage = critical,digitalSignature\n\
+         extendedKeyUsage = serverAuth\nsubjectAltName = IP:127.0.0.1\n",
+    )?;
+    run(Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+        .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "30"])
+        .arg("-config")
+        .arg(&conf)
+        .args(["-extensions", "leaf"])
+        .arg("-keyout")
+        .arg(dir.join("rgw").join("tls-key.pem"))
+        .arg("-out")
+        .arg(tls_cert(dir)))
 }
 
 /// `ceph.conf`: loopback only, auth off, memstore OSDs, everything under `dir`.
@@ -190,7 +226,8 @@ fn config(dir: &Path, fsid: &str) -> String {
          osd_heartbeat_interval = 2\n\
          \n\
          [client.rgw.{RGW}]\n\
-         rgw_frontends = beast endpoint={S3_ADDR}\n\
+         rgw_frontends = beast endpoint={S3_ADDR} ssl_endpoint={S3_TLS_ADDR} \
+         ssl_certificate={d}/rgw/tls-cert.pem ssl_private_key={d}/rgw/tls-key.pem\n\
          rgw_dns_name = 127.0.0.1\n\
          rgw_thread_pool_size = 64\n\
          # Deleted objects and aborted uploads give their memory back within seconds, not the\n\
@@ -317,6 +354,12 @@ fn s3_socket() -> SocketAddr {
 /// Whether something accepts connections on [`S3_ADDR`].
 fn s3_port_taken() -> bool {
     TcpStream::connect_timeout(&s3_socket(), Duration::from_secs(1)).is_ok()
+}
+
+/// Whether something accepts connections on [`S3_TLS_ADDR`].
+fn tls_port_taken() -> bool {
+    let addr: SocketAddr = S3_TLS_ADDR.parse().expect("S3_TLS_ADDR is an address");
+    TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok()
 }
 
 /// Whether the gateway answers HTTP on [`S3_ADDR`] (any status line: an anonymous `GET /`
