@@ -166,7 +166,7 @@ async fn open(
     let local = match stream.local_addr() {
         Ok(a) => a,
         Err(e) => {
-            log::warn!("{tag} no local address: {e}");
+            log::warn!(event = "connection_error"; "{tag} no local address: {e}");
             return None;
         }
     };
@@ -178,7 +178,7 @@ async fn open(
         None => None,
         Some(Ok(t)) => Some(t),
         Some(Err(e)) => {
-            log::error!("{tag} TLS setup failed: {e}");
+            log::error!(event = "tls_failed"; "{tag} TLS setup failed: {e}");
             return None;
         }
     };
@@ -190,7 +190,7 @@ async fn open(
         match r {
             Ok(s) => ctl = s,
             Err(e) => {
-                log::info!("{tag} implicit TLS handshake failed: {e}");
+                log::info!(event = "tls_failed"; "{tag} implicit TLS handshake failed: {e}");
                 return None;
             }
         }
@@ -214,7 +214,7 @@ async fn open(
     let reader = conn.reader(r);
     let greeting = conn.session.greeting();
     if let Err(e) = conn.send(&greeting).await {
-        log::info!("{} control connection: {e}", conn.session.log_tag());
+        log::info!(event = "connection_error"; "{} control connection: {e}", conn.session.log_tag());
         return None;
     }
     Some((conn, reader))
@@ -245,7 +245,7 @@ impl Conn {
                 Ok(RunEnd::StartTls) => true,
                 Ok(RunEnd::EndTls) => false,
                 Err(e) => {
-                    log::info!("{} control connection: {e}", self.session.log_tag());
+                    log::info!(event = "connection_error"; "{} control connection: {e}", self.session.log_tag());
                     return;
                 }
             };
@@ -265,6 +265,7 @@ impl Conn {
         let pending = reader.get_mut().buffer().to_vec();
         if !start && !pending.is_empty() {
             log::info!(
+                event = "tls_failed";
                 "{} data after CCC/REIN before close_notify; closing",
                 self.session.log_tag()
             );
@@ -295,7 +296,7 @@ impl Conn {
             }
             Err(e) => {
                 let what = if start { "handshake" } else { "shutdown" };
-                log::info!("{} TLS {what} failed: {e}", self.session.log_tag());
+                log::info!(event = "tls_failed"; "{} TLS {what} failed: {e}", self.session.log_tag());
                 None
             }
         }
@@ -367,7 +368,7 @@ impl Conn {
                     return self.send_boxed(&r).await.map(|()| RunEnd::Closed);
                 }
                 Event::Idle => {
-                    log::info!("{} idle timeout", self.session.log_tag());
+                    log::info!(event = "timeout"; "{} idle timeout", self.session.log_tag());
                     let r = self.session.idle_timeout();
                     return self.send_boxed(&r).await.map(|()| RunEnd::Closed);
                 }
@@ -759,7 +760,7 @@ impl Conn {
                 Some(cfg.announced_port(port))
             }
             Err(e) => {
-                log::warn!("{} passive bind failed: {e}", self.session.log_tag());
+                log::warn!(event = "passive_bind_failed"; "{} passive bind failed: {e}", self.session.log_tag());
                 None
             }
         };

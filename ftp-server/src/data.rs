@@ -309,7 +309,7 @@ fn accept_now(listener: &std::net::TcpListener) -> io::Result<(std::net::TcpStre
 fn from_peer(from: SocketAddr, peer_ip: IpAddr, tag: &str) -> bool {
     let ok = from.ip().to_canonical() == peer_ip.to_canonical();
     if !ok {
-        log::warn!("{tag} dropped data connection from foreign address {from}");
+        log::warn!(event = "data_refused"; "{tag} dropped data connection from foreign address {from}");
     }
     ok
 }
@@ -371,7 +371,9 @@ pub async fn accept_from(
                 return Ok(DataConn::Fresh(stream.into_inner()?));
             }
             Ok(_) => {}
-            Err(e) => log::warn!("{tag} dropped data connection from balancer {from}: {e}"),
+            Err(e) => {
+                log::warn!(event = "data_refused"; "{tag} dropped data connection from balancer {from}: {e}")
+            }
         }
     }
 }

@@ -295,10 +295,12 @@ fn init_logging(format: LogFormat) {
     builder.init();
 }
 
-/// A log record as one JSON object: `ts`, `level`, `target`, `session` and `peer` (from the
-/// session tag `[s12 127.0.0.1:5555]` that starts a session's lines), the record's key-value
-/// fields (`event`, `user`, …) and `msg`. serde_json escapes every control character, so a
-/// user name or path with a newline stays on its line.
+/// A log record as one JSON object: `ts`, `level`, `target`, `event` (`message` unless the
+/// record names one), `session`, `peer` and `user` (from the session tag
+/// `[s12 127.0.0.1:5555 alice]` that starts a session's lines; `user` is `null` before a
+/// login), the record's key-value fields (`event`, `user`, `result`, …) and `msg`.
+/// serde_json escapes every control character, so a user name or path with a newline stays
+/// on its line.
 fn json_line(record: &log::Record<'_>) -> serde_json::Value {
     use serde_json::{Map, Value};
     struct Fields<'a>(&'a mut Map<String, Value>);
@@ -332,25 +334,20 @@ fn json_line(record: &log::Record<'_>) -> serde_json::Value {
     );
     obj.insert("target".into(), record.target().into());
     let msg = record.args().to_string();
-    let rest = match session_tag(&msg) {
-        Some((id, peer, rest)) => {
-            obj.insert("session".into(), id.into());
-            obj.insert("peer".into(), peer.into());
-            rest
+    let rest = match ftp_server::session::parse_log_tag(&msg) {
+        Some(tag) => {
+            obj.insert("session".into(), tag.session.into());
+            obj.insert("peer".into(), tag.peer.into());
+            obj.insert("user".into(), tag.user.map_or(Value::Null, Value::from));
+            tag.rest
         }
         None => &msg,
     };
+    // Every line has an event; the record's own (`login`, `transfer`, …) replaces this one.
+    obj.insert("event".into(), "message".into());
     let _ = record.key_values().visit(&mut Fields(&mut obj));
     obj.insert("msg".into(), rest.into());
     Value::Object(obj)
-}
-
-/// Splits `[s12 127.0.0.1:5555] rest` into the session number, the peer and the rest.
-fn session_tag(msg: &str) -> Option<(u64, &str, &str)> {
-    let inner = msg.strip_prefix("[s")?;
-    let (tag, rest) = inner.split_once("] ")?;
-    let (id, peer) = tag.split_once(' ')?;
-    Some((id.parse().ok()?, peer, rest))
 }
 
 /// An error and its causes on one line, each once (many messages end with their cause

@@ -670,6 +670,7 @@ impl NewConn {
         // A combinator, not an `async move` block: the block would keep its own copy of the
         // session future (and of every argument) beside the one it awaits, for as long as the
         // session lives.
+        let last_user = live.clone();
         let session = AssertUnwindSafe(conn::serve(
             stream, peer, shared, signals, live, tag, implicit,
         ))
@@ -678,9 +679,11 @@ impl NewConn {
             drop(registered);
             drop(slot);
             drop(alive);
+            let user = last_user.state().user;
+            let tag = crate::session::tag_with_user(&format!("[s{id} {peer}]"), user.as_deref());
             match r {
-                Ok(()) => log::info!(event = "disconnected"; "[s{id} {peer}] disconnected"),
-                Err(_) => log::error!("[s{id} {peer}] session panicked; closed"),
+                Ok(()) => log::info!(event = "disconnected"; "{tag} disconnected"),
+                Err(_) => log::error!(event = "disconnected", result = "panic"; "{tag} session panicked; closed"),
             }
         });
         Either::Left(session)

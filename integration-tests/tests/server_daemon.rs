@@ -308,7 +308,7 @@ fn sighup_applies_changed_access_rules_and_keeps_the_bans() {
 }
 
 #[test]
-fn json_logs_parse_line_by_line_with_user_strings_escaped() {
+fn json_logs_parse_line_by_line_with_user_strings_escaped_and_name_the_session_user() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().to_string_lossy().into_owned();
     let args = [
@@ -342,7 +342,7 @@ fn json_logs_parse_line_by_line_with_user_strings_escaped() {
             break;
         }
     }
-    let mut failed_login = None;
+    let (mut failed_login, mut logged_in) = (None, false);
     for line in &lines {
         assert!(
             !line.chars().any(char::is_control),
@@ -350,13 +350,23 @@ fn json_logs_parse_line_by_line_with_user_strings_escaped() {
         );
         let v: serde_json::Value =
             serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
-        for key in ["ts", "level", "msg"] {
+        for key in ["ts", "level", "event", "msg"] {
             assert!(v.get(key).is_some(), "{key} missing: {line}");
         }
+        if v.get("session").is_some() {
+            assert!(v.get("peer").is_some() && v.get("user").is_some(), "{line}");
+        }
         if v["event"] == "login" && v["result"] == "failed" {
-            failed_login = Some(v);
+            failed_login = Some(v.clone());
+        }
+        if v["event"] == "login" && v["result"] == "ok" {
+            logged_in = true;
+        } else if logged_in && v.get("session").is_some() {
+            // Every session line after the login names the user.
+            assert_eq!(v["user"], "bob", "{line}");
         }
     }
+    assert!(logged_in, "a login event");
     let failed_login = failed_login.expect("a failed login event");
     assert_eq!(failed_login["user"], odd);
     assert_eq!(

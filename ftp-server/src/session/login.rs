@@ -18,6 +18,7 @@ impl Session {
             ));
         }
         self.login = Login::AwaitPass(name);
+        self.tag = super::tag_with_user(&self.tag, None);
         self.reset_transfer_state();
         Ok(reply(
             ReplyCode::NEED_PASSWORD,
@@ -85,6 +86,7 @@ impl Session {
             ));
         };
         log::info!(event = "login", result = "ok", user = acct.name.as_str(); "{} login ok: user {}", self.tag, acct.name);
+        self.tag = super::tag_with_user(&self.tag, Some(&acct.name));
         self.login = Login::LoggedIn(acct, slot);
         self.cwd = VPath::root();
         Ok(reply(ReplyCode::LOGGED_IN, "Login successful."))
@@ -107,6 +109,7 @@ impl Session {
     /// `REIN`: back to before `USER`, with the security state of a new connection.
     pub(super) fn rein(&mut self) -> Handled {
         self.login = Login::AwaitUser;
+        self.tag = super::tag_with_user(&self.tag, None);
         self.reset_transfer_state();
         self.epsv_all = false;
         // RFC 2228/4217: REIN also resets the security state. PBSZ and PROT return

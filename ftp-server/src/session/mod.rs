@@ -236,7 +236,8 @@ impl Session {
         self.access.offend(self.peer.ip(), offence, &self.cfg)
     }
 
-    /// Sets the prefix of this session's log lines (e.g. `[s12 127.0.0.1:5555]`).
+    /// Sets the prefix of this session's log lines (e.g. `[s12 127.0.0.1:5555]`; after a
+    /// login the session adds the user, `[s12 127.0.0.1:5555 alice]`).
     pub fn set_log_tag(&mut self, tag: String) {
         self.tag = tag;
     }
@@ -467,3 +468,90 @@ impl Session {
 
 #[cfg(test)]
 mod tests;
+
+/// The log tag `tag` (`[s12 127.0.0.1:5555]`, with or without a user) naming `user`, or no
+/// user: `[s12 127.0.0.1:5555 alice]`. The name is percent-encoded outside letters, digits
+/// and `._@+-`, so that the tag stays one word and a log reader can split it (the JSON log
+/// decodes it into `user`).
+///
+/// ```text
+/// [s12 127.0.0.1:5555]  + "alice"    →  [s12 127.0.0.1:5555 alice]
+/// [s12 127.0.0.1:5555 alice]  + "b] c"  →  [s12 127.0.0.1:5555 b%5D%20c]
+/// ```
+pub(crate) fn tag_with_user(tag: &str, user: Option<&str>) -> String {
+    let inner = tag.strip_prefix('[').and_then(|t| t.strip_suffix(']'));
+    let Some(inner) = inner else {
+        return tag.to_string();
+    };
+    let base: Vec<&str> = inner.splitn(3, ' ').take(2).collect();
+    let mut out = format!("[{}", base.join(" "));
+    if let Some(u) = user {
+        out.push(' ');
+        for b in u.bytes() {
+            match b {
+                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'.' | b'_' | b'@' | b'+' | b'-' => {
+                    out.push(char::from(b))
+                }
+                _ => out.push_str(&format!("%{b:02X}")),
+            }
+        }
+    }
+    out.push(']');
+    out
+}
+
+/// What a session's log line starts with, split ([`tag_with_user`] made it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogTag<'a> {
+    /// The session number (`12` of `s12`).
+    pub session: u64,
+    /// The client's address.
+    pub peer: &'a str,
+    /// The logged-in user, decoded.
+    pub user: Option<String>,
+    /// The rest of the line.
+    pub rest: &'a str,
+}
+
+/// Splits `[s12 127.0.0.1:5555 alice] rest` (the user optional) into its parts.
+///
+/// ```
+/// use ftp_server::session::parse_log_tag;
+/// let t = parse_log_tag("[s12 127.0.0.1:5555 b%5D%20c] RETR x").unwrap();
+/// assert_eq!((t.session, t.peer, t.user.as_deref(), t.rest), (12, "127.0.0.1:5555", Some("b] c"), "RETR x"));
+/// assert_eq!(parse_log_tag("[s3 [::1]:21] hello").unwrap().user, None);
+/// assert!(parse_log_tag("no tag").is_none());
+/// ```
+pub fn parse_log_tag(msg: &str) -> Option<LogTag<'_>> {
+    let inner = msg.strip_prefix("[s")?;
+    let (tag, rest) = inner.split_once("] ")?;
+    let mut words = tag.split(' ');
+    let session = words.next()?.parse().ok()?;
+    let peer = words.next()?;
+    let user = words.next().map(|u| {
+        let (mut out, b) = (Vec::new(), u.as_bytes());
+        let mut i = 0;
+        while i < b.len() {
+            let hex = b
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok());
+            match (b[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+                (b'%', Some(v)) => {
+                    out.push(v);
+                    i += 3;
+                }
+                (c, _) => {
+                    out.push(c);
+                    i += 1;
+                }
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    });
+    Some(LogTag {
+        session,
+        peer,
+        user,
+        rest,
+    })
+}

@@ -425,3 +425,21 @@ fn hash_and_copy_run_as_jobs_and_cpto_needs_cpfr_right_before() {
     assert_eq!(h.code("RANG 0 3"), 350);
     assert_eq!(h.code("STOR x"), 504);
 }
+
+#[test]
+fn the_log_tag_names_the_logged_in_user_until_rein_or_user() {
+    let base = "[s12 127.0.0.1:5555]";
+    let alice = super::tag_with_user(base, Some("alice"));
+    assert_eq!(alice, "[s12 127.0.0.1:5555 alice]");
+    let odd = super::tag_with_user(&alice, Some("b] c\n"));
+    assert_eq!(odd, "[s12 127.0.0.1:5555 b%5D%20c%0A]");
+    let line = format!("{odd} RETR x");
+    let back = super::parse_log_tag(&line).unwrap();
+    assert_eq!(back.user.as_deref(), Some("b] c\n"));
+    assert_eq!(super::tag_with_user(&odd, None), base);
+    // A session's tag before the server numbers it: the peer alone.
+    assert_eq!(
+        super::tag_with_user("[[::1]:21]", Some("x")),
+        "[[::1]:21 x]"
+    );
+}
