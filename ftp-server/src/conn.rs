@@ -25,7 +25,7 @@ use crate::metrics::{Metrics, Outcome};
 use crate::policy::rate::Meter;
 use crate::session::{Action, Busy, Progress, Session, Transfer, TransferData, TransferEnd};
 use crate::shared::{LiveSession, LiveTransfer, Shared, Signal, Signals};
-use crate::tls::{ControlStream, DataTlsError, SessionTls};
+use crate::tls::{ControlStream, DataDirection, DataTlsError, DataTransport, SessionTls};
 use crate::vpath::VPath;
 use crate::xferlog;
 
@@ -79,14 +79,29 @@ enum DataSetup {
     /// Accepted by [`Conn::send_at_once`], which could not finish (never kept in `Conn`).
     Accepted(DataConn),
     /// A passive listener under `PROT P` whose connection is accepted and TLS-handshaken as
-    /// soon as the client connects ([`Conn::early_tls`]), polled beside the command reader.
-    EarlyTls(Pin<Box<dyn Future<Output = Box<TlsData>> + Send>>),
+    /// soon as the client connects ([`Conn::early_tls`]), polled beside the command reader;
+    /// the transfer command tells the handshake its direction through the sender.
+    EarlyTls(
+        Pin<Box<dyn Future<Output = Box<TlsData>> + Send>>,
+        Option<futures::channel::oneshot::Sender<DataDirection>>,
+    ),
     /// Its outcome, when it finished before the transfer command.
     TlsReady(Box<TlsData>),
 }
 
+impl DataSetup {
+    /// Tells an early handshake which way the transfer goes (see [`DataDirection`]).
+    fn tell_direction(&mut self, data: &TransferData) {
+        if let DataSetup::EarlyTls(_, tell) = self {
+            if let Some(tell) = tell.take() {
+                let _ = tell.send(direction_of(data));
+            }
+        }
+    }
+}
+
 /// A protected data connection, or why there is none.
-type TlsData = Result<futures_rustls::server::TlsStream<TcpStream>, TransferEnd>;
+type TlsData = Result<futures_rustls::server::TlsStream<DataTransport<TcpStream>>, TransferEnd>;
 
 /// A transfer in flight: the future moving its data, and what its log line and its
 /// final reply need.
@@ -602,7 +617,8 @@ impl Conn {
         mut t: Transfer,
         running: &mut Option<Running>,
     ) -> io::Result<()> {
-        let setup = std::mem::replace(&mut self.data, DataSetup::None);
+        let mut setup = std::mem::replace(&mut self.data, DataSetup::None);
+        setup.tell_direction(&t.data);
         if matches!(setup, DataSetup::None) {
             let r = self.session.no_data_connection();
             self.send(&r).await?;
@@ -645,11 +661,11 @@ impl Conn {
             let x = Xfer::new(ascii, limit, &p2, meter.as_ref());
             let setup = match (setup, &tls) {
                 (DataSetup::TlsReady(r), Some(_)) => return finish_tls(*r, data, x).await,
-                (DataSetup::EarlyTls(f), Some(_)) => {
+                (DataSetup::EarlyTls(f, _), Some(_)) => {
                     let r = within(limit, async { *f.await }).await;
                     return finish_tls(r, data, x).await;
                 }
-                (DataSetup::TlsReady(_) | DataSetup::EarlyTls(_), None) => {
+                (DataSetup::TlsReady(_) | DataSetup::EarlyTls(..), None) => {
                     let e = io::Error::other("data protection changed after PASV/EPSV");
                     return TransferEnd::NoConnection(e);
                 }
@@ -670,7 +686,8 @@ impl Conn {
             let Some((tls, reuse)) = tls else {
                 return run_plain(stream, data, sent, x).await;
             };
-            let r = within(limit, handshake(&tls, stream, reuse, &metrics)).await;
+            let known = future::ready(direction_of(&data));
+            let r = within(limit, handshake(&tls, stream, reuse, &metrics, known)).await;
             finish_tls(r, data, x).await
         };
         *running = Some(Running {
@@ -785,13 +802,27 @@ impl Conn {
         let tag = self.session.log_tag().to_string();
         let metrics = self.shared.metrics.clone();
         let proxies = self.session.config().proxy_protocol_from.clone();
-        DataSetup::EarlyTls(Box::pin(async move {
+        let (tell, told) = futures::channel::oneshot::channel();
+        // Awaited once the client's hello is in: the transfer command, or at most
+        // DIRECTION_WAIT for a client that finishes the handshake before sending it.
+        let direction = async move {
+            let known = async { told.await.unwrap_or(DataDirection::Unknown) };
+            future::or(known, async {
+                async_io::Timer::after(DIRECTION_WAIT).await;
+                DataDirection::Unknown
+            })
+            .await
+        };
+        let fut = Box::pin(async move {
             let r = match data::accept_from(l, peer_ip, &proxies, limit, &tag).await {
-                Ok(stream) => within(limit, handshake(&tls, stream, reuse, &metrics)).await,
+                Ok(stream) => {
+                    within(limit, handshake(&tls, stream, reuse, &metrics, direction)).await
+                }
                 Err(e) => Err(TransferEnd::NoConnection(e)),
             };
             Box::new(r)
-        }))
+        });
+        DataSetup::EarlyTls(fut, Some(tell))
     }
 
     /// A transfer's end: its log line, its metrics, its `xferlog` line, and the admin API
@@ -947,7 +978,7 @@ impl Loop {
         };
         let early = async {
             match setup {
-                DataSetup::EarlyTls(f) => Event::EarlyTls(f.as_mut().await),
+                DataSetup::EarlyTls(f, _) => Event::EarlyTls(f.as_mut().await),
                 _ => future::pending().await,
             }
         };
@@ -1088,11 +1119,17 @@ async fn send_stream<S: AsyncRead + AsyncWrite + Unpin>(
 
 /// The server side of a data connection's TLS handshake ([`SessionTls::accept_data`]),
 /// counted in `metrics`.
-async fn handshake(tls: &SessionTls, stream: DataConn, reuse: bool, metrics: &Metrics) -> TlsData {
+async fn handshake(
+    tls: &SessionTls,
+    stream: DataConn,
+    reuse: bool,
+    metrics: &Metrics,
+    direction: impl Future<Output = DataDirection> + Send + 'static,
+) -> TlsData {
     // Small handshake records must not wait for delayed ACKs.
     let _ = stream.set_nodelay(true);
     let stream = stream.into_async().map_err(TransferEnd::NoConnection)?;
-    let r = tls.accept_data(stream, reuse).await;
+    let r = tls.accept_data(stream, reuse, direction).await;
     metrics.tls_handshake(!matches!(r, Err(DataTlsError::Handshake(_))));
     match &r {
         Ok(s) if crate::tls::resumed(s.get_ref().1) => metrics.tls_data_resumption("resumed"),
@@ -1101,6 +1138,20 @@ async fn handshake(tls: &SessionTls, stream: DataConn, reuse: bool, metrics: &Me
         Err(_) => {}
     }
     r.map_err(TransferEnd::Tls)
+}
+
+/// How long an early data handshake waits, after the client's hello, for the transfer
+/// command to tell whether it is an upload (see [`DataDirection`]): long enough for a
+/// client that sends the command beside the handshake (curl) on a busy machine, short for
+/// one that waits for the handshake first (aioftp), which pays it once per transfer.
+const DIRECTION_WAIT: Duration = Duration::from_millis(500);
+
+/// Which way `data` goes, for the data connection's TLS handshake.
+fn direction_of(data: &TransferData) -> DataDirection {
+    match data {
+        TransferData::Receive(_) => DataDirection::Upload,
+        _ => DataDirection::Download,
+    }
 }
 
 /// `fut`, or a handshake timeout after `limit`.

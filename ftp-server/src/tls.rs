@@ -16,8 +16,12 @@
 //!   (vsftpd's `require_ssl_reuse`): a port thief cannot present its victim's session,
 //!   while clients with one session cache for several control connections (rclone and
 //!   other Go programs) resume a sibling's session.
-//! * Data connections send no TLS 1.3 tickets unless the client asks for them with RFC 9149
-//!   `ticket_request`.
+//! * A download's data connection (and one whose direction is not known yet) sends one TLS
+//!   1.3 ticket: TLS 1.3 clients use a ticket once, so without it a client such as curl has
+//!   nothing left to resume its next data connection with. An upload's sends none unless the
+//!   client asks with RFC 9149 `ticket_request`: a client that never reads an upload's
+//!   connection (curl) would close it with the ticket unread, and the kernel's reset would
+//!   cut the upload's tail (vsftpd loses uploads that way). See [`DataDirection`].
 //!
 //! Only TLS 1.2 and 1.3 are offered.
 //!
@@ -34,10 +38,12 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
+use std::future::Future;
 use std::io;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
@@ -55,6 +61,9 @@ use rustls::server::{
 use rustls::sign::CertifiedKey;
 use rustls::{HandshakeKind, ServerConfig};
 use sha2::{Digest, Sha256};
+
+mod data_transport;
+pub use data_transport::DataTransport;
 
 /// TLS 1.2 session IDs remembered server-wide (clients that resume with tickets, and every
 /// TLS 1.3 client, need no server memory: their tickets are stateless).
@@ -517,6 +526,9 @@ struct Binding {
     /// connections of one control connection handshake one at a time; the control
     /// connection's own handshakes do not record theirs).
     resumed_from: Mutex<Option<u64>>,
+    /// Whether the data connection handshaking now may get a TLS 1.3 ticket (not an upload
+    /// to a client that did not ask; set by [`DataTransport`]).
+    data_ticket: AtomicBool,
 }
 
 impl Binding {
@@ -619,6 +631,9 @@ impl ProducesTickets for BoundTickets {
         self.1.lifetime()
     }
     fn encrypt(&self, plain: &[u8]) -> Option<Vec<u8>> {
+        if self.2 && !self.0.data_ticket.load(Ordering::Relaxed) {
+            return None; // rustls then sends no ticket
+        }
         self.1.encrypt(&self.0.seal(plain))
     }
     fn decrypt(&self, cipher: &[u8]) -> Option<Vec<u8>> {
@@ -634,21 +649,24 @@ pub struct TlsSettings {
     resumption: Arc<Resumption>,
     /// TLS 1.3 tickets sent after the control connection's handshake.
     pub control_tickets: usize,
-    /// Most tickets sent on a data connection to a client that asks for them (RFC 9149
-    /// `ticket_request`); clients that don't ask get none (see the module documentation).
-    pub data_tickets_on_request: usize,
+    /// TLS 1.3 tickets sent after the handshake of a download's data connection: one, as
+    /// OpenSSL servers send after a resumption, because TLS 1.3 clients use a ticket once
+    /// (RFC 8446 §C.4: curl with OpenSSL, rustls) and need a fresh one for the next data
+    /// connection. Uploads send them only to a client that asks (RFC 9149 `ticket_request`),
+    /// which gets at most this many.
+    pub data_tickets: usize,
     /// ALPN protocols offered (empty: no ALPN).
     pub alpn: Vec<Vec<u8>>,
 }
 
 impl TlsSettings {
-    /// Settings with the given certificate, 2 control tickets and 1 requested data ticket.
+    /// Settings with the given certificate, 2 control tickets and 1 data ticket.
     pub fn new(cert: Arc<ReloadableCert>) -> TlsSettings {
         TlsSettings {
             cert,
             resumption: Arc::default(),
             control_tickets: 2,
-            data_tickets_on_request: 1,
+            data_tickets: 1,
             alpn: Vec::new(),
         }
     }
@@ -658,10 +676,11 @@ impl TlsSettings {
         &self.cert
     }
 
-    /// The configuration of the control connection or (`data`) of its data connections.
+    /// The configuration of the control connection or (`data`) of its data connections (for
+    /// downloads: [`SessionTls::accept_data`] derives the uploads' one).
     fn config(&self, binding: &Arc<Binding>, data: bool) -> Result<Arc<ServerConfig>, TlsError> {
         let (tickets, on_request) = if data {
-            (0, self.data_tickets_on_request)
+            (self.data_tickets, self.data_tickets)
         } else {
             (self.control_tickets, 0)
         };
@@ -688,6 +707,7 @@ impl TlsSettings {
             token,
             shared: self.resumption.clone(),
             resumed_from: Mutex::new(None),
+            data_ticket: AtomicBool::new(true),
         });
         Ok(SessionTls {
             control: self.config(&binding, false)?,
@@ -736,6 +756,20 @@ pub struct SessionTls {
     binding: Arc<Binding>,
 }
 
+/// What a data connection carries, as far as the server knows when the client's TLS hello
+/// arrives: it decides whether the handshake sends a TLS 1.3 ticket (see the [module](self)
+/// documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataDirection {
+    /// `RETR`, `LIST`, …: the client reads the connection; it gets a ticket.
+    Download,
+    /// `STOR`, `APPE`, `STOU`: no ticket unless the client asks for one.
+    Upload,
+    /// Not known yet: a client that finishes the handshake before it sends the transfer
+    /// command (aioftp) and reads meanwhile. Treated as a download.
+    Unknown,
+}
+
 impl fmt::Debug for SessionTls {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionTls").finish_non_exhaustive()
@@ -748,11 +782,6 @@ impl SessionTls {
         TlsAcceptor::from(self.control.clone())
     }
 
-    /// The acceptor for data connections (no tickets unless requested).
-    pub fn data_acceptor(&self) -> TlsAcceptor {
-        TlsAcceptor::from(self.data.clone())
-    }
-
     /// Records who is logged in on this control connection (`None` after `REIN` or a new
     /// `USER`): sessions resume only between connections of the same user and address.
     pub fn set_user(&self, user: Option<&str>) {
@@ -763,19 +792,22 @@ impl SessionTls {
     /// Runs the server handshake on a data connection. With `require_reuse`, the handshake
     /// must have resumed a session issued to a control connection of the same user from the
     /// same address ([module documentation](self)), otherwise the connection is refused
-    /// ([`DataTlsError::NotResumed`]); the caller replies `425` or `522`.
+    /// ([`DataTlsError::NotResumed`]); the caller replies `425` or `522`. `direction` is
+    /// awaited once the client's hello has arrived (the caller bounds the wait).
     pub async fn accept_data<S>(
         &self,
         stream: S,
         require_reuse: bool,
-    ) -> Result<TlsStream<S>, DataTlsError>
+        direction: impl Future<Output = DataDirection> + Send + 'static,
+    ) -> Result<TlsStream<DataTransport<S>>, DataTlsError>
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
         lock(&self.binding.resumed_from).take();
-        let tls = self
-            .data_acceptor()
-            .accept(stream)
+        self.binding.data_ticket.store(true, Ordering::Relaxed);
+        let transport = DataTransport::new(stream, direction, self.binding.clone());
+        let tls = TlsAcceptor::from(self.data.clone())
+            .accept(transport)
             .await
             .map_err(DataTlsError::Handshake)?;
         if require_reuse && !(resumed(tls.get_ref().1) && self.binding.resumption_allowed().await) {
@@ -1070,13 +1102,27 @@ mod tests {
     }
 
     /// Handshakes `cfg` against `acceptor` over a loopback TCP pair, exchanging one byte so
-    /// TLS 1.3 tickets are processed; returns the server's handshake kind.
+    /// TLS 1.3 tickets are processed (a data connection as a download).
     async fn pair(
         cfg: &Arc<ClientConfig>,
         tls: &SessionTls,
         data: bool,
         require_reuse: bool,
     ) -> Result<(), DataTlsError> {
+        let direction = DataDirection::Download;
+        pair_as(cfg, tls, data.then_some(direction), require_reuse)
+            .await
+            .map(|_| ())
+    }
+
+    /// [`pair`] with the data connection's direction (`None`: a control connection); returns
+    /// the TLS 1.3 tickets the client received.
+    async fn pair_as(
+        cfg: &Arc<ClientConfig>,
+        tls: &SessionTls,
+        data: Option<DataDirection>,
+        require_reuse: bool,
+    ) -> Result<u32, DataTlsError> {
         let l = async_net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = l.local_addr().unwrap();
         let cfg = cfg.clone();
@@ -1086,22 +1132,25 @@ mod tests {
             let mut c = TlsConnector::from(cfg).connect(name, s).await?;
             let mut b = [0u8; 1];
             c.read_exact(&mut b).await?;
+            let tickets = c.get_ref().1.tls13_tickets_received();
             c.write_all(b"k").await?;
             c.close().await?;
-            io::Result::Ok(())
+            io::Result::Ok(tickets)
         });
         let (s, _) = l.accept().await.unwrap();
-        let mut t = if data {
-            tls.accept_data(s, require_reuse).await?
-        } else {
-            tls.control_acceptor().accept(s).await.unwrap()
-        };
+        match data {
+            Some(d) => exchange(tls.accept_data(s, require_reuse, future::ready(d)).await?).await,
+            None => exchange(tls.control_acceptor().accept(s).await.unwrap()).await,
+        }
+        Ok(client.await.unwrap_or(0))
+    }
+
+    /// The server's side of [`pair_as`]'s exchange: one byte each way.
+    async fn exchange(mut t: impl AsyncRead + AsyncWrite + Unpin) {
         t.write_all(b"x").await.unwrap();
         t.flush().await.unwrap();
         let mut b = [0u8; 1];
         t.read_exact(&mut b).await.unwrap();
-        let _ = client.await;
-        Ok(())
     }
 
     fn setup() -> (SelfSigned, TlsSettings) {
@@ -1137,6 +1186,45 @@ mod tests {
                 }
             });
         }
+    }
+
+    #[test]
+    fn a_tls13_client_that_uses_each_ticket_once_and_asks_for_none_resumes_every_download() {
+        // curl with OpenSSL: no RFC 9149 request, and a ticket is gone once used (so is one
+        // in rustls's client cache), yet more data connections than the control's tickets.
+        let (s, settings) = setup();
+        let cfg = client(&s.cert_der, Mode::Tls13);
+        let mut plain = (*cfg).clone();
+        plain.send_ticket_request = None;
+        let cfg = Arc::new(plain);
+        smol::block_on(async {
+            let tls = control(&settings, &cfg, "127.0.0.1", "alice").await;
+            for n in 0..5 {
+                let r = pair(&cfg, &tls, true, true).await;
+                assert!(r.is_ok(), "data connection {n}: {r:?}");
+            }
+        });
+    }
+
+    #[test]
+    fn an_upload_connection_sends_a_ticket_only_to_a_client_that_asks() {
+        let (s, settings) = setup();
+        let asks = client(&s.cert_der, Mode::Tls13);
+        let mut quiet = (*asks).clone();
+        quiet.send_ticket_request = None;
+        let quiet = Arc::new(quiet);
+        smol::block_on(async {
+            for (cfg, direction, want) in [
+                (&quiet, DataDirection::Upload, 0),
+                (&quiet, DataDirection::Download, 1),
+                (&quiet, DataDirection::Unknown, 1),
+                (&asks, DataDirection::Upload, 1),
+            ] {
+                let tls = control(&settings, cfg, "127.0.0.1", "alice").await;
+                let got = pair_as(cfg, &tls, Some(direction), true).await.unwrap();
+                assert_eq!(got, want, "{direction:?}");
+            }
+        });
     }
 
     #[test]

@@ -97,7 +97,8 @@ fn curl_implicit_ftps_downloads_and_uploads() {
 }
 
 /// vsftpd loses upload tails with curl over TLS 1.3 because it sends session tickets on data
-/// connections that curl never reads; we send none, so every upload arrives whole.
+/// connections that curl never reads; ours sends none on an upload's, so every upload
+/// arrives whole.
 #[test]
 fn repeated_curl_tls13_uploads_arrive_byte_for_byte() {
     let test = "repeated_curl_tls13_uploads_arrive_byte_for_byte";
@@ -115,6 +116,32 @@ fn repeated_curl_tls13_uploads_arrive_byte_for_byte() {
                 .arg(format!("ftp://127.0.0.1:{}/u{i}.bin", t.server.addr.port())),
         );
         assert_file(&t.server.path(&format!("u{i}.bin")), &data);
+    }
+}
+
+/// curl (OpenSSL) uses a TLS 1.3 ticket once: every download's data connection hands it a
+/// fresh one, so one invocation fetches many files over one control connection, each data
+/// connection resumed (reuse is required).
+#[test]
+fn curl_fetches_many_files_over_one_tls13_session() {
+    let test = "curl_fetches_many_files_over_one_tls13_session";
+    let t = start();
+    let files: Vec<Vec<u8>> = (0..12)
+        .map(|i| test_bytes(4096 + i * 17, i as u64))
+        .collect();
+    for (i, data) in files.iter().enumerate() {
+        std::fs::write(t.server.path(&format!("f{i}.bin")), data).unwrap();
+    }
+    let local = tempfile::tempdir().unwrap();
+    let Some(mut c) = curl(test, &t) else { return };
+    c.args(["--ssl-reqd", "--tlsv1.3", "--tls-max", "1.3"]);
+    for i in 0..files.len() {
+        c.arg("-o").arg(local.path().join(format!("f{i}.bin")));
+        c.arg(format!("ftp://127.0.0.1:{}/f{i}.bin", t.server.addr.port()));
+    }
+    run_ok(&mut c);
+    for (i, data) in files.iter().enumerate() {
+        assert_file(&local.path().join(format!("f{i}.bin")), data);
     }
 }
 
