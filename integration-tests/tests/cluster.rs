@@ -296,6 +296,25 @@ fn real_client_addresses_reach_the_nodes_through_haproxy() {
     assert!(over.is_empty() || over.starts_with("421"), "{over}");
     let four = c.connect("127.0.0.4").unwrap();
     assert!(four.1.starts_with("220 "), "{}", four.1);
+    // The nodes' admin API lists the real addresses, never HAProxy's.
+    let mut peers = Vec::new();
+    for node in NODES {
+        let Some(mut list) = curl(test, "127.0.0.1") else {
+            return;
+        };
+        let out = run_ok(
+            list.arg("-H")
+                .arg(format!("Authorization: Bearer {TOKEN}"))
+                .arg(format!("http://{node}:{}/api/v1/sessions", c.admin)),
+        );
+        let sessions: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        for s in sessions.as_array().expect("a JSON array of sessions") {
+            let peer: SocketAddr = s["peer"].as_str().unwrap().parse().unwrap();
+            peers.push(peer.ip().to_string());
+        }
+    }
+    peers.sort();
+    assert_eq!(peers, ["127.0.0.3", "127.0.0.3", "127.0.0.4"], "{peers:?}");
 }
 
 #[test]
