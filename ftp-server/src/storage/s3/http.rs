@@ -2,6 +2,7 @@
 //! async-net (plain TCP) or futures-rustls (HTTPS), with a bounded pool of idle connections.
 //! Response bodies are read whole (bounded) or streamed as a `futures::io` reader.
 
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -56,13 +57,55 @@ pub(crate) struct Pool {
     idle: Mutex<Vec<Sender>>,
 }
 
-/// One connection's request handle.
-struct Sender(SendRequest<Body>);
+/// hyper's connection: it does the connection's reading and writing whenever it is polled.
+type Conn = http1::Connection<FuturesIo<Box<dyn Io>>, Body>;
+
+/// One connection: its request handle and the connection itself, which the task using it
+/// polls ([`Sender::drive`]) instead of a task of its own. So the connection's work runs on
+/// the thread of the session that uses it, with no hop to another thread (and its futex
+/// wake-up) per chunk of a response body.
+struct Sender {
+    tx: SendRequest<Body>,
+    /// `None` once the connection has ended.
+    conn: Option<Pin<Box<Conn>>>,
+}
 
 impl std::fmt::Debug for Sender {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Sender")
     }
+}
+
+impl Sender {
+    /// Whether a request can go out on it now: open and idle. Polls the connection once
+    /// first, so that a close by the server while it was idle is seen.
+    async fn usable(&mut self) -> bool {
+        futures_lite::future::poll_fn(|cx| {
+            drive(&mut self.conn, cx);
+            Poll::Ready(())
+        })
+        .await;
+        self.conn.is_some() && self.tx.is_ready()
+    }
+}
+
+/// Lets the connection make progress (read, write, notice a close); forgets it once it ended.
+fn drive(conn: &mut Option<Pin<Box<Conn>>>, cx: &mut Context<'_>) {
+    if let Some(c) = conn.as_mut() {
+        if c.as_mut().poll(cx).is_ready() {
+            *conn = None;
+        }
+    }
+}
+
+/// Runs `fut` (which needs the connection's progress) while driving `conn`.
+async fn driving<T>(conn: &mut Option<Pin<Box<Conn>>>, fut: impl Future<Output = T>) -> T {
+    let mut fut = std::pin::pin!(fut);
+    futures_lite::future::poll_fn(|cx| {
+        drive(conn, cx);
+        fut.as_mut().poll(cx)
+    })
+    .await
 }
 
 /// A transport failure: no connection, or one that broke before the response arrived.
@@ -92,16 +135,21 @@ impl Pool {
         loop {
             let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
             match idle {
-                Some(s) if s.0.is_ready() => return Ok(s),
-                Some(_) => continue,
+                Some(mut s) => {
+                    if s.usable().await {
+                        return Ok(s);
+                    }
+                }
                 None => break,
             }
         }
         self.connect().await.map_err(HttpError::Connect)
     }
 
+    /// Keeps `s` for the next request if it is still open (whether it is idle by then is
+    /// checked at [`Pool::checkout`]: the connection marks itself idle only once polled).
     fn checkin(&self, s: Sender) {
-        if s.0.is_ready() {
+        if s.conn.is_some() && !s.tx.is_closed() {
             let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
             if idle.len() < MAX_IDLE {
                 idle.push(s);
@@ -125,12 +173,10 @@ impl Pool {
         let (tx, conn) = http1::handshake(FuturesIo::new(io))
             .await
             .map_err(io::Error::other)?;
-        // The connection runs beside its users; it ends when its sender is dropped.
-        smol::spawn(async move {
-            let _ = conn.await;
+        Ok(Sender {
+            tx,
+            conn: Some(Box::pin(conn)),
         })
-        .detach();
-        Ok(Sender(tx))
     }
 
     /// Sends one request and returns the response with its body unread, holding the
@@ -141,8 +187,13 @@ impl Pool {
         req: Request<Body>,
     ) -> Result<PooledResponse, HttpError> {
         let mut s = self.checkout().await?;
-        s.0.ready().await?;
-        let (head, body) = s.0.send_request(req).await?.into_parts();
+        let Sender { tx, conn } = &mut s;
+        let sent = driving(conn, async {
+            tx.ready().await?;
+            tx.send_request(req).await
+        })
+        .await;
+        let (head, body) = sent?.into_parts();
         Ok(PooledResponse {
             head,
             body,
@@ -178,12 +229,17 @@ impl PooledResponse {
     /// The body, read whole (at most `limit` bytes; more is an error).
     pub(crate) async fn bytes(self, limit: usize) -> Result<Bytes, HttpError> {
         let PooledResponse {
-            body, sender, pool, ..
+            body,
+            mut sender,
+            pool,
+            ..
         } = self;
-        let collected = Limited::new(body, limit)
-            .collect()
-            .await
-            .map_err(|e| HttpError::Body(e.to_string()))?;
+        let collect = Limited::new(body, limit).collect();
+        let collected = match sender.as_mut() {
+            Some(s) => driving(&mut s.conn, collect).await,
+            None => collect.await,
+        }
+        .map_err(|e| HttpError::Body(e.to_string()))?;
         if let Some(s) = sender {
             pool.checkin(s);
         }
@@ -221,6 +277,9 @@ impl AsyncRead for BodyReader {
             let Some(resp) = self.resp.as_mut() else {
                 return Poll::Ready(Ok(0));
             };
+            if let Some(s) = resp.sender.as_mut() {
+                drive(&mut s.conn, cx);
+            }
             match Pin::new(&mut resp.body).poll_frame(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Some(Ok(frame))) => {
