@@ -292,13 +292,12 @@ impl DataConn {
 
 /// One `accept4` on the nonblocking `listener`; the connection comes out nonblocking.
 fn accept_now(listener: &std::net::TcpListener) -> io::Result<(std::net::TcpStream, SocketAddr)> {
-    use rustix::net::{SocketAddrAny, SocketFlags};
+    use rustix::net::SocketFlags;
     let (fd, from) =
         rustix::net::acceptfrom_with(listener, SocketFlags::NONBLOCK | SocketFlags::CLOEXEC)?;
     let stream = std::net::TcpStream::from(fd);
-    let from = match from {
-        Some(SocketAddrAny::V4(a)) => SocketAddr::V4(a),
-        Some(SocketAddrAny::V6(a)) => SocketAddr::V6(a),
+    let from = match from.map(SocketAddr::try_from) {
+        Some(Ok(a)) => a,
         _ => stream.peer_addr()?,
     };
     Ok((stream, from))

@@ -79,12 +79,12 @@ impl Drop for ChildGuard {
     fn drop(&mut self) {
         // The group can outlive the leader (forked session processes), so signal it even
         // when the leader has exited.
-        self.signal_group(Signal::Term);
+        self.signal_group(Signal::TERM);
         if matches!(self.wait_timeout(Duration::from_secs(2)), Ok(Some(_))) {
-            self.signal_group(Signal::Kill);
+            self.signal_group(Signal::KILL);
             return;
         }
-        self.signal_group(Signal::Kill);
+        self.signal_group(Signal::KILL);
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -498,7 +498,7 @@ impl Disruption<'_> {
             .ceph
             .pid(daemon)
             .unwrap_or_else(|| panic!("{} does not run", daemon.name()));
-        let _ = kill_process(Pid::from_raw(pid).expect("a pid"), Signal::Kill);
+        let _ = kill_process(Pid::from_raw(pid).expect("a pid"), Signal::KILL);
         let begun = Instant::now();
         while self.ceph.pid(daemon).is_some() {
             assert!(begun.elapsed() < Duration::from_secs(10), "pid {pid} lives");

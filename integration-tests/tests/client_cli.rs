@@ -955,7 +955,7 @@ fn ctrl_c_in_a_one_shot_get_says_where_the_partial_file_is() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
-    rustix::process::kill_process(pid, rustix::process::Signal::Int).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
     let (status, stderr) = exit_and_stderr(&mut child);
     assert_eq!(status.code(), Some(130), "{stderr}");
     assert!(received(&fake, "ABOR"), "{:?}", fake.commands());

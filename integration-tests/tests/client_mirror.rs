@@ -366,7 +366,7 @@ fn killed_mirror(files: usize) -> Option<(tempfile::TempDir, LoggedServer, usize
     }
     rustix::process::kill_process(
         rustix::process::Pid::from_raw(child.id() as i32).unwrap(),
-        rustix::process::Signal::Kill,
+        rustix::process::Signal::KILL,
     )
     .unwrap();
     let _ = child.wait_timeout(Duration::from_secs(10));

@@ -126,7 +126,7 @@ fn stor_cut_by_killing_the_server_keeps_the_old_object_and_makes_no_new_one() {
     let _create = stor_half_way(&srv, &mut other, "new.bin");
 
     let pid = rustix::process::Pid::from_raw(srv.process.id() as i32).unwrap();
-    rustix::process::kill_process(pid, rustix::process::Signal::Kill).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::KILL).unwrap();
     assert!(srv
         .process
         .wait_timeout(Duration::from_secs(10))

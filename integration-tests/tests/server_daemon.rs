@@ -20,7 +20,7 @@ const LIMIT: Duration = Duration::from_secs(20);
 
 fn sighup(server: &ChildGuard) {
     let pid = Pid::from_raw(i32::try_from(server.id()).unwrap()).unwrap();
-    kill_process(pid, Signal::Hup).unwrap();
+    kill_process(pid, Signal::HUP).unwrap();
 }
 
 /// Whether `user`/`pass` can log in now.

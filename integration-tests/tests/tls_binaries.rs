@@ -119,7 +119,7 @@ fn sighup_reloads_the_certificate_without_dropping_sessions() {
         std::fs::write(&cert, &two.cert_pem).unwrap();
         std::fs::write(&key, &two.key_pem).unwrap();
         let pid = rustix::process::Pid::from_raw(server.id() as i32).unwrap();
-        rustix::process::kill_process(pid, rustix::process::Signal::Hup).unwrap();
+        rustix::process::kill_process(pid, rustix::process::Signal::HUP).unwrap();
 
         // The reload is asynchronous: new connections see the new certificate soon.
         let mut reloaded = false;

@@ -435,11 +435,11 @@ pub fn stop(root: &Path) -> Result<()> {
 pub fn kill(dir: &Path, name: &str, pid: i32) -> Result<()> {
     use rustix::process::{kill_process, Pid, Signal};
     let target = Pid::from_raw(pid).context("pid 0")?;
-    let _ = kill_process(target, Signal::Term);
+    let _ = kill_process(target, Signal::TERM);
     let begun = Instant::now();
     while live_pid(dir, name) == Some(pid) {
         if begun.elapsed() > Duration::from_secs(10) {
-            let _ = kill_process(target, Signal::Kill);
+            let _ = kill_process(target, Signal::KILL);
         }
         if begun.elapsed() > Duration::from_secs(20) {
             bail!("{name} (pid {pid}) survives SIGKILL");
