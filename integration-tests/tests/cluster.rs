@@ -396,7 +396,8 @@ fn a_download_cut_by_a_killed_node_resumes_on_another_byte_identical() {
     };
     let local = tempfile::tempdir().unwrap();
     let out = local.path().join("big.bin");
-    let data = test_bytes(40 << 20, 11);
+    // The issue's size: 200 MiB (paced at 2 MB/s until the kill, at full speed after it).
+    let data = test_bytes(200 << 20, 11);
     let Some((node, index, mut running)) = c.slow_download(test, "127.0.0.7", &data, &out) else {
         return;
     };
@@ -424,6 +425,126 @@ fn a_download_cut_by_a_killed_node_resumes_on_another_byte_identical() {
     assert_eq!(got.len(), data.len());
     assert!(got == data, "the resumed file differs");
     assert_ne!(c.greet(source).as_deref(), Some(node.as_str()));
+}
+
+/// A user whose downloads the nodes pace at 4 MB/s (so a kill lands mid-transfer), added
+/// to the shared users file; returns once every node accepts it from 127.0.0.1.
+fn add_paced_user(c: &Cluster) {
+    let entry = format!("{}download_rate = 4_000_000\n", user_entry("paced", "pw"));
+    std::fs::write(&c.users_file, entry).unwrap();
+    eventually("the paced user logs in", || {
+        let Some((mut r, _)) = c.connect("127.0.0.1") else {
+            return false;
+        };
+        ask(&mut r, "USER paced").starts_with("331") && ask(&mut r, "PASS pw").starts_with("230")
+    });
+}
+
+/// The client `client(front)` makes downloads 40 MiB of `paced`'s through HAProxy (at
+/// `front`) from 127.0.0.1 into `out`, while curl uploads to the same node from another
+/// source at 1 MB/s; once 1 MiB has arrived (in `out` or in `partial`), the serving node is
+/// killed with `kill -9`. The client must reconnect to a surviving node on its own, resume
+/// with `REST` and end with the whole file; the cut upload must leave no object.
+fn killed_node_mid_download(
+    test: &str,
+    client: impl FnOnce(SocketAddr) -> Command,
+    out: &Path,
+    partial: &Path,
+) {
+    let Some(mut c) = Cluster::start(test) else {
+        return;
+    };
+    let mut client = client(c.front);
+    add_paced_user(&c);
+    let data = test_bytes(40 << 20, 17);
+    c.s3.put(&c.scratch.key("big.bin"), &data);
+    let node = c.greet("127.0.0.1").unwrap();
+    let index: usize = node.trim_start_matches("node").parse::<usize>().unwrap() - 1;
+    let uploader = (3..40)
+        .map(|i| format!("127.0.0.{i}"))
+        .find(|s| c.greet(s).as_deref() == Some(node.as_str()))
+        .expect("a source on the same node");
+    let up = out.with_file_name("cut.bin");
+    std::fs::write(&up, test_bytes(6 << 20, 18)).unwrap();
+    let Some(mut upload) = curl(test, &uploader) else {
+        return;
+    };
+    upload
+        .args(["--limit-rate", "1M", "-u", "paced:pw", "-T"])
+        .arg(&up)
+        .arg(format!("ftp://{}/cut.bin", c.front))
+        .stderr(Stdio::null());
+    let mut uploading = ChildGuard::spawn(&mut upload).unwrap();
+    let mut running = ChildGuard::spawn(client.stdout(Stdio::null())).unwrap();
+    let len = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
+    eventually("the download is under way", || {
+        len(out).max(len(partial)) > (1 << 20)
+    });
+    assert!(
+        running.child_mut().try_wait().unwrap().is_none(),
+        "ended before the kill"
+    );
+    c.nodes[index].child_mut().kill().unwrap();
+    let status = running.wait_timeout(Duration::from_secs(90)).unwrap();
+    assert!(status.is_some_and(|s| s.success()), "{test}: {status:?}");
+    let got = std::fs::read(out).unwrap();
+    assert_eq!(got.len(), data.len());
+    assert!(got == data, "{test}: the resumed file differs");
+    let ended = uploading.wait_timeout(Duration::from_secs(60)).unwrap();
+    assert!(
+        !ended.is_some_and(|s| s.success()),
+        "the cut upload succeeded"
+    );
+    assert_eq!(
+        c.s3.get(&c.scratch.key("cut.bin")),
+        None,
+        "the cut upload left an object"
+    );
+}
+
+#[test]
+fn our_client_resumes_a_download_cut_by_a_killed_node_on_another_byte_identical() {
+    let test = "our_client_resumes_a_download_cut_by_a_killed_node_on_another_byte_identical";
+    let local = tempfile::tempdir().unwrap();
+    let out = local.path().join("big.bin");
+    let home = local.path().to_path_buf();
+    let client = |front: SocketAddr| {
+        let mut cmd = Command::new(integration_tests::bin_path("ftp-client"));
+        cmd.args(["get", "--quiet", "--retries", "8", "--retry-delay", "1"])
+            .args(["--timeout", "10", "-o"])
+            .arg(home.join("big.bin"))
+            .arg(format!("ftp://paced@{front}/big.bin"))
+            .env("FTP_PASSWORD", "pw")
+            .env("HOME", &home);
+        cmd
+    };
+    killed_node_mid_download(test, client, &out, &local.path().join(".big.bin.part"));
+}
+
+#[test]
+fn lftp_resumes_a_download_cut_by_a_killed_node_on_another_byte_identical() {
+    let test = "lftp_resumes_a_download_cut_by_a_killed_node_on_another_byte_identical";
+    let Some(lftp) = or_skip(tool("lftp"), test) else {
+        return;
+    };
+    let local = tempfile::tempdir().unwrap();
+    let out = local.path().join("big.bin");
+    let dir = local.path().to_path_buf();
+    let client = |front: SocketAddr| {
+        let mut cmd = Command::new(lftp);
+        cmd.arg("-c")
+            .arg(format!(
+                "set cmd:fail-exit yes; set net:max-retries 8; set net:timeout 10; \
+                 set net:reconnect-interval-base 1; set net:reconnect-interval-max 2; \
+                 set ftp:passive-mode on; open -u paced,pw -p {} ftp://127.0.0.1; \
+                 get big.bin -o big.bin; quit",
+                front.port()
+            ))
+            .current_dir(&dir)
+            .env("HOME", &dir);
+        cmd
+    };
+    killed_node_mid_download(test, client, &out, &out);
 }
 
 #[test]
