@@ -565,6 +565,38 @@ fn plain_round(
         if name == "ours" && exes.ours_client.is_file() {
             client_round(srv.addr, &exes.ours_client, dir, sizes, round, samples);
         }
+        if name == "ours" {
+            drop(srv);
+            if let Err(e) = fsync_round(root, exes, dir, sizes, samples) {
+                eprintln!("xtask bench: ours --fsync-uploads: {e:#}");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The cost of `--fsync-uploads` (issue 21): a STOR of the big file into ours with it, then
+/// one into ours without it, each on a fresh server; the row's ratio is the cost.
+fn fsync_round(
+    root: &Path,
+    exes: &Exes,
+    dir: &Path,
+    s: &Sizes,
+    samples: &mut Samples,
+) -> Result<()> {
+    let mb = s.big as f64 / 1e6;
+    for (server, label) in [("ours-fsync", "ours"), ("ours", "ours without fsync")] {
+        let srv = peers::start(root, &exes.ours, server, dir, None)?;
+        let _ = std::fs::remove_file(dir.join("up.bin"));
+        let t = timed(
+            Command::new("curl")
+                .args(["-sS", "-T"])
+                .arg(dir.join("big.bin"))
+                .arg(url(srv.addr, "up.bin")),
+        )?;
+        let _ = std::fs::remove_file(dir.join("up.bin"));
+        let key = (Metric::StorFsyncMBs, label.to_string());
+        samples.entry(key).or_default().push(mb / t);
     }
     Ok(())
 }

@@ -125,6 +125,12 @@ pub fn start(
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let mut cmd = match name {
         "ours" => ours_command(ours, addr, files),
+        // Ours flushing every upload to disk before its 226 (the cost of that setting).
+        "ours-fsync" => {
+            let mut c = ours_command(ours, addr, files);
+            c.arg("--fsync-uploads");
+            c
+        }
         "vsftpd" => vsftpd_command(root, &state, port, files)?,
         "pure-ftpd" => pure_ftpd_command(root, &state, port, files)?,
         "proftpd" => proftpd_command(root, &state, port, files)?,

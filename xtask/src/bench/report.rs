@@ -20,6 +20,8 @@ pub enum Metric {
     RetrCpu,
     StorMBs,
     StorCpu,
+    /// STOR into ours with `--fsync-uploads`, beside ours without it in the same round.
+    StorFsyncMBs,
     SmallFiles,
     SessionsPerS,
     SessionP50,
@@ -86,6 +88,7 @@ impl Metric {
             Metric::RetrCpu => ("retr_cpu_s_per_gib", "1 RETR CPU", "s/GiB", false),
             Metric::StorMBs => ("stor_mb_s", "2 STOR", "MB/s", true),
             Metric::StorCpu => ("stor_cpu_s_per_gib", "2 STOR CPU", "s/GiB", false),
+            Metric::StorFsyncMBs => ("stor_fsync_mb_s", "2 STOR fsync", "MB/s", true),
             Metric::SmallFiles => ("small_files_per_s", "3 small files", "files/s", true),
             Metric::SessionsPerS => ("sessions_per_s", "4 sessions", "sess/s", true),
             Metric::SessionP50 => ("session_p50_ms", "4 session p50", "ms", false),
