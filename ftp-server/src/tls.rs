@@ -1101,6 +1101,13 @@ mod tests {
         Arc::new(c)
     }
 
+    /// `cfg` asking for no tickets (RFC 9149), as curl with OpenSSL.
+    fn without_ticket_request(cfg: &Arc<ClientConfig>) -> Arc<ClientConfig> {
+        let mut quiet = (**cfg).clone();
+        quiet.send_ticket_request = None;
+        Arc::new(quiet)
+    }
+
     /// Handshakes `cfg` against `acceptor` over a loopback TCP pair, exchanging one byte so
     /// TLS 1.3 tickets are processed (a data connection as a download).
     async fn pair(
@@ -1193,10 +1200,7 @@ mod tests {
         // curl with OpenSSL: no RFC 9149 request, and a ticket is gone once used (so is one
         // in rustls's client cache), yet more data connections than the control's tickets.
         let (s, settings) = setup();
-        let cfg = client(&s.cert_der, Mode::Tls13);
-        let mut plain = (*cfg).clone();
-        plain.send_ticket_request = None;
-        let cfg = Arc::new(plain);
+        let cfg = without_ticket_request(&client(&s.cert_der, Mode::Tls13));
         smol::block_on(async {
             let tls = control(&settings, &cfg, "127.0.0.1", "alice").await;
             for n in 0..5 {
@@ -1210,9 +1214,7 @@ mod tests {
     fn an_upload_connection_sends_a_ticket_only_to_a_client_that_asks() {
         let (s, settings) = setup();
         let asks = client(&s.cert_der, Mode::Tls13);
-        let mut quiet = (*asks).clone();
-        quiet.send_ticket_request = None;
-        let quiet = Arc::new(quiet);
+        let quiet = without_ticket_request(&asks);
         smol::block_on(async {
             for (cfg, direction, want) in [
                 (&quiet, DataDirection::Upload, 0),
