@@ -584,8 +584,10 @@ enum Step<'a> {
 /// [`pty_session`] on `url`, with steps typed at prompts or when a condition holds.
 fn pty_session_with(e: &Env, url: &str, history: &Path, steps: &[Step<'_>]) -> Option<String> {
     let script = integration_tests::or_skip(integration_tests::tool("script"), "pty shell")?;
+    // `exec`: whatever shell `script` starts (`$SHELL`, else a non-exec'ing `sh`) must not
+    // stay in the terminal's foreground group, where Ctrl-C would kill it.
     let cmdline = format!(
-        "{} --timeout 10 shell {url}",
+        "exec {} --timeout 10 shell {url}",
         bin_path("ftp-client").display(),
     );
     let mut cmd = Command::new(script);

@@ -400,9 +400,18 @@ fn a_killed_mirror_run_again_transfers_only_what_was_missing() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // Give the server a moment to write its last log line (it logs after the 226).
-    std::thread::sleep(Duration::from_millis(200));
-    let retr = logged(&server, "RETR", before).len();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["resumed"], true, "{v:#}");
+    // The server logs a transfer after its 226, so the last line may still be on its way:
+    // wait (bounded) until the log holds as many RETRs as the client made.
+    let made = v["transferred"].as_u64().expect("a transferred count") as usize;
+    let wait_until = Instant::now() + Duration::from_secs(10);
+    let mut retr = logged(&server, "RETR", before).len();
+    while retr < made && Instant::now() < wait_until {
+        std::thread::sleep(Duration::from_millis(20));
+        retr = logged(&server, "RETR", before).len();
+    }
+    assert_eq!(made, retr, "{v:#}");
     // The file in flight at the kill may have been renamed into place before the journal
     // recorded it: it is fetched again.
     let missing = files - on_disk;
@@ -414,9 +423,6 @@ fn a_killed_mirror_run_again_transfers_only_what_was_missing() {
         logged(&server, "MLSD", before).is_empty() && logged(&server, "LIST", before).is_empty(),
         "the restart listed the tree again"
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["resumed"], true, "{v:#}");
-    assert_eq!(v["transferred"], retr, "{v:#}");
     let want: Vec<_> = snapshot(&dirs.path().join("root/tree"))
         .into_iter()
         .map(|(n, _, b)| (n, b))
