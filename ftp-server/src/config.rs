@@ -497,6 +497,14 @@ pub enum ConfigError {
     /// A setting needs another one that is missing.
     #[error("{0}")]
     Incomplete(&'static str),
+    /// A users file kept as an object (`s3:KEY`) could not be read or may not be used.
+    #[error("users file s3:{key}: {reason}")]
+    Object {
+        /// The object's key in the bucket.
+        key: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// A value is malformed.
     #[error("invalid {what}: {value:?}")]
     Invalid {
@@ -895,11 +903,28 @@ pub fn load_users_file(path: &Path) -> Result<Vec<User>, ConfigError> {
 /// [`load_users_file`] for a backend: under [`Backend::S3`] a `home` is a key prefix, kept
 /// as written (not made relative to the file's directory).
 pub fn load_users_file_for(path: &Path, backend: Backend) -> Result<Vec<User>, ConfigError> {
-    let file = TomlFile::read(FileRole::Users, path)?;
+    users_from(&TomlFile::read(FileRole::Users, path)?, backend)
+}
+
+/// The users of a users file's `text`, read from where `name` says (an error names it).
+pub(crate) fn parse_users(
+    name: &Path,
+    text: String,
+    backend: Backend,
+) -> Result<Vec<User>, ConfigError> {
+    let file = TomlFile {
+        role: FileRole::Users,
+        path: name.to_path_buf(),
+        text,
+    };
+    users_from(&file, backend)
+}
+
+fn users_from(file: &TomlFile, backend: Backend) -> Result<Vec<User>, ConfigError> {
     let entries: UsersFile = file.parse()?;
     // Under S3 storage homes and mount targets are key prefixes, kept as written.
     let base = match backend {
-        Backend::Fs => path.parent().unwrap_or(Path::new(".")),
+        Backend::Fs => file.path.parent().unwrap_or(Path::new(".")),
         Backend::S3 => Path::new(""),
     };
     let groups = file.groups(entries.group, base)?;
@@ -925,7 +950,12 @@ impl ConfigFile {
     pub fn load(path: &Path) -> Result<ConfigFile, ConfigError> {
         let mut f: ConfigFile = TomlFile::read(FileRole::Config, path)?.parse()?;
         let base = path.parent().unwrap_or(Path::new("."));
-        f.users_file = f.users_file.map(|u| base.join(u));
+        f.users_file = f
+            .users_file
+            .map(|u| match crate::users_file::object_key(&u) {
+                Some(_) => u,
+                None => base.join(u),
+            });
         f.anonymous_root = f.anonymous_root.map(|u| base.join(u));
         f.tls_cert = f.tls_cert.map(|u| base.join(u));
         f.tls_key = f.tls_key.map(|u| base.join(u));
@@ -947,7 +977,7 @@ impl ConfigFile {
         if let Some(p) = &self.users_file {
             config
                 .users
-                .extend(load_users_file_for(p, config.storage.backend)?);
+                .extend(crate::users_file::load(p, &config.storage)?);
         }
         if let Some(d) = &self.user_defaults {
             config.user_defaults = d.rules();

@@ -65,6 +65,7 @@ pub mod settings;
 mod shared;
 pub mod storage;
 pub mod tls;
+pub mod users_file;
 pub mod vpath;
 pub mod xferlog;
 

@@ -11,9 +11,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use clap::FromArgMatches;
 use ftp_server::auth::{hash_password_with, HashCost, UserDb};
-use ftp_server::config::{
-    io_reason, load_users_file_for, parse_port_range, parse_user_spec, Backend, ConfigFile,
-};
+use ftp_server::config::{io_reason, parse_port_range, parse_user_spec, Backend, ConfigFile};
 use ftp_server::reload::ReloadError;
 use ftp_server::storage::s3::S3Client;
 use ftp_server::tls::{ReloadableCert, TlsConfig};
@@ -56,7 +54,7 @@ fn apply_users(cli: &Cli, file: Option<&ConfigFile>, cfg: &mut Config) -> Result
     }
     if let Some(f) = &cli.users_file {
         cfg.users
-            .extend(load_users_file_for(f, cfg.storage.backend)?);
+            .extend(ftp_server::users_file::load(f, &cfg.storage)?);
     }
     if cli.anonymous || quick_start(cli) {
         cfg.anonymous = Some(root);

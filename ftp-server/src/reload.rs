@@ -16,6 +16,7 @@ use crate::auth::UserDbError;
 use crate::config::Config;
 use crate::shared::Shared;
 use crate::tls::TlsConfig;
+use crate::users_file::Watched;
 
 /// Reads the configuration again (the daemon: config file, users files, flags). It must not
 /// change anything itself: the reload swaps what it returns in only when all of it is good.
@@ -77,23 +78,20 @@ impl ReloadHandle {
 
 /// Polls `files` (the users file, the config file) every `users_file_poll` and reloads
 /// ([`ReloadHandle::reload`]) when their contents change: a file on shared storage (NFS, a
-/// cluster's common disk) changes without inotify events. `report` gets each reload's
-/// outcome, once per change: a broken file is reported once and the old users stay until the
-/// file changes again. Runs until dropped; spawn it beside the server.
+/// cluster's common disk) changes without inotify events, and a users file kept in the bucket
+/// (`s3:KEY`, see [`crate::users_file`]) is compared by its `ETag`. `report` gets each
+/// reload's outcome, once per change: a broken file is reported once and the old users stay
+/// until the file changes again. Runs until dropped; spawn it beside the server.
 pub async fn watch_files(
     handle: ReloadHandle,
     files: Vec<std::path::PathBuf>,
     mut report: impl FnMut(Result<ReloadReport, ReloadError>) + Send + 'static,
 ) {
-    let files = Arc::new(files);
-    let look = |files: &Arc<Vec<std::path::PathBuf>>| {
-        let files = files.clone();
-        blocking::unblock(move || fingerprint(&files))
-    };
-    let mut last = look(&files).await;
+    let watched = Watched::new(files, &handle.shared.config().storage);
+    let mut last = watched.look(&[]).await;
     loop {
         async_io::Timer::after(handle.shared.config().users_file_poll).await;
-        let now = look(&files).await;
+        let now = watched.look(&last).await;
         if now == last {
             continue;
         }
@@ -101,20 +99,6 @@ pub async fn watch_files(
         let h = handle.clone();
         report(blocking::unblock(move || h.reload()).await);
     }
-}
-
-/// What the files hold now: a hash of each one's bytes (`None`: unreadable).
-fn fingerprint(files: &[std::path::PathBuf]) -> Vec<Option<u64>> {
-    use std::hash::{Hash, Hasher};
-    files
-        .iter()
-        .map(|f| {
-            let bytes = std::fs::read(f).ok()?;
-            let mut h = std::collections::hash_map::DefaultHasher::new();
-            bytes.hash(&mut h);
-            Some(h.finish())
-        })
-        .collect()
 }
 
 /// Reads the admin token from `path`: the file's text without surrounding white space.

@@ -193,7 +193,7 @@ settings! {
         flag: "--users-file FILE",
         key: users_file: PathBuf,
         default: "–",
-        doc: "a users file (below); re-read on `SIGHUP`",
+        doc: "a users file (below), or with S3 storage an object of the bucket outside the served prefix (`s3:KEY`); re-read on `SIGHUP` and when it changes",
     }
     {
         flag: "--users-file-poll DURATION",

@@ -295,6 +295,22 @@ impl S3 {
         cmd
     }
 
+    /// Runs the server on `prefix` ([`S3::server_command`]) expecting it to refuse to start
+    /// (within 60 s); returns the last line it wrote to stderr, its reason. Fails on a panic.
+    pub fn refusal(&self, prefix: &str, extra: &[&str]) -> String {
+        let mut cmd = self.server_command(prefix, extra);
+        cmd.env("RUST_LOG", "warn");
+        let out = output_within(&mut cmd, Duration::from_secs(60));
+        assert!(!out.status.success(), "the server started");
+        let text = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !text.contains("panicked") && !text.contains("stack backtrace"),
+            "{text}"
+        );
+        let last = text.lines().rfind(|l| !l.trim().is_empty());
+        last.unwrap_or_default().to_string()
+    }
+
     /// Starts the real server on `prefix` ([`S3::server_command`]) and waits for its address.
     pub fn server(&self, prefix: &str, extra: &[&str]) -> (ChildGuard, SocketAddr) {
         let (guard, addr, _) = crate::start_server_command(self.server_command(prefix, extra));

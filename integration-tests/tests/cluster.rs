@@ -3,6 +3,7 @@
 //! 127.0.0.1 configured from the shipped `ftp-server/deploy/haproxy.cfg` (its addresses and
 //! ports replaced by free ones on loopback). Clients reach the nodes through HAProxy only;
 //! each node greets with its name, so a test knows which node a source address lands on.
+//! The nodes read their users from one object of the bucket (`users_file = "s3:…"`).
 //! Skipped with a notice when HAProxy or the gateway is missing (mandatory under
 //! `FTP_INTEROP_REQUIRED=1`, as in CI).
 
@@ -31,11 +32,14 @@ struct Cluster {
     nodes: Vec<ChildGuard>,
     /// HAProxy's control frontend.
     front: SocketAddr,
-    users_file: std::path::PathBuf,
+    /// The users file every node reads: an object outside the served prefix.
+    users_key: String,
     /// The nodes' admin port (on each node's address).
     admin: u16,
     _etc: tempfile::TempDir,
     scratch: Scratch,
+    /// The prefix holding the users object.
+    _etc_prefix: Scratch,
     s3: S3,
 }
 
@@ -96,8 +100,9 @@ impl Cluster {
         let s3 = or_skip(S3::from_env(), test)?;
         let scratch = s3.scratch(test);
         let etc = tempfile::tempdir().unwrap();
-        let users_file = etc.path().join("users.toml");
-        std::fs::write(&users_file, user_entry("nobody", "x")).unwrap();
+        let etc_prefix = s3.scratch(&format!("{test}-etc"));
+        let users_key = etc_prefix.key("users.toml");
+        s3.put(&users_key, user_entry("nobody", "x").as_bytes());
         std::fs::write(etc.path().join("token"), TOKEN).unwrap();
         let mut ips = NODES.to_vec();
         ips.push("127.0.0.1");
@@ -114,9 +119,9 @@ impl Cluster {
                     "greeting = \"node{n}\"\npublic_address = \"127.0.0.1\"\n\
                      passive_ports = \"{p}-{}\"\nproxy_protocol_from = [\"127.0.0.1\"]\n\
                      admin_listen = \"{node}:{admin}\"\nmax_sessions_per_ip = 2\n\
-                     users_file = \"{}\"\nusers_file_poll = 1\nadmin_token_file = \"{}\"\n",
+                     users_file = \"s3:{users_key}\"\nusers_file_poll = 1\n\
+                     admin_token_file = \"{}\"\n",
                     p + RANGE - 1,
-                    users_file.display(),
                     etc.path().join("token").display(),
                     n = i + 1
                 ),
@@ -143,10 +148,11 @@ impl Cluster {
             _haproxy: guard,
             nodes,
             front,
-            users_file,
+            users_key,
             admin,
             _etc: etc,
             scratch,
+            _etc_prefix: etc_prefix,
             s3,
         };
         eventually("HAProxy serves", || c.greet("127.0.0.2").is_some());
@@ -318,8 +324,8 @@ fn real_client_addresses_reach_the_nodes_through_haproxy() {
 }
 
 #[test]
-fn every_node_accepts_a_user_added_to_the_shared_users_file() {
-    let test = "every_node_accepts_a_user_added_to_the_shared_users_file";
+fn every_node_accepts_a_user_added_to_the_users_object_in_the_bucket() {
+    let test = "every_node_accepts_a_user_added_to_the_users_object";
     let Some(c) = Cluster::start(test) else {
         return;
     };
@@ -331,7 +337,7 @@ fn every_node_accepts_a_user_added_to_the_shared_users_file() {
             per_node.entry(n).or_insert(s);
         }
     }
-    std::fs::write(&c.users_file, user_entry("dora", "pw")).unwrap();
+    c.s3.put(&c.users_key, user_entry("dora", "pw").as_bytes());
     for source in per_node.values() {
         eventually("dora logs in", || {
             let Some((mut r, _)) = c.connect(source) else {
@@ -428,10 +434,10 @@ fn a_download_cut_by_a_killed_node_resumes_on_another_byte_identical() {
 }
 
 /// A user whose downloads the nodes pace at 4 MB/s (so a kill lands mid-transfer), added
-/// to the shared users file; returns once every node accepts it from 127.0.0.1.
+/// to the users object; returns once every node accepts it from 127.0.0.1.
 fn add_paced_user(c: &Cluster) {
     let entry = format!("{}download_rate = 4_000_000\n", user_entry("paced", "pw"));
-    std::fs::write(&c.users_file, entry).unwrap();
+    c.s3.put(&c.users_key, entry.as_bytes());
     eventually("the paced user logs in", || {
         let Some((mut r, _)) = c.connect("127.0.0.1") else {
             return false;

@@ -6,12 +6,11 @@
 #[path = "../../ftp-server/tests/common/mod.rs"]
 mod common;
 
-use std::process::Output;
 use std::time::Duration;
 
 use common::Ctl;
 use integration_tests::s3::S3;
-use integration_tests::{or_skip, output_within, test_bytes, TestServer};
+use integration_tests::{or_skip, test_bytes, TestServer};
 
 /// The same cluster, but the server talks to its HTTPS endpoint.
 fn over_https(s3: &S3) -> S3 {
@@ -48,26 +47,6 @@ fn an_https_endpoint_verified_by_the_ca_file_stores_and_serves_files() {
     assert!(got == data, "the object differs");
 }
 
-/// Runs the server (which must exit by itself) and returns its output.
-fn refused(s3: &S3, prefix: &str, extra: &[&str]) -> Output {
-    let mut cmd = s3.server_command(prefix, extra);
-    cmd.env("RUST_LOG", "warn");
-    let out = output_within(&mut cmd, Duration::from_secs(60));
-    assert!(!out.status.success(), "the server started");
-    out
-}
-
-/// The last line the server wrote to stderr: the reason it gives.
-fn reason(out: &Output) -> String {
-    let text = String::from_utf8_lossy(&out.stderr);
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert!(
-        !text.contains("panicked") && !text.contains("stack backtrace"),
-        "{text}"
-    );
-    lines.last().copied().unwrap_or_default().to_string()
-}
-
 #[test]
 fn the_server_refuses_to_start_on_an_untrusted_certificate_a_missing_bucket_or_a_wrong_secret() {
     let test = "s3_refuses_to_start";
@@ -75,19 +54,19 @@ fn the_server_refuses_to_start_on_an_untrusted_certificate_a_missing_bucket_or_a
         return;
     };
     let scratch = s3.scratch(test);
-    let untrusted = reason(&refused(&over_https(&s3), &scratch.prefix, &[]));
+    let untrusted = over_https(&s3).refusal(&scratch.prefix, &[]);
     assert!(untrusted.contains("certificate"), "{untrusted}");
     let no_bucket = S3 {
         bucket: "no-such-bucket-for-ftp-tests".into(),
         ..s3.clone()
     };
-    let missing = reason(&refused(&no_bucket, &scratch.prefix, &[]));
+    let missing = no_bucket.refusal(&scratch.prefix, &[]);
     assert!(missing.contains("does not exist"), "{missing}");
     let wrong_secret = S3 {
         secret_key: "not-the-secret".into(),
         ..s3.clone()
     };
-    let denied = reason(&refused(&wrong_secret, &scratch.prefix, &[]));
+    let denied = wrong_secret.refusal(&scratch.prefix, &[]);
     assert!(denied.contains("credentials refused"), "{denied}");
     assert!(
         !denied.contains("not-the-secret"),

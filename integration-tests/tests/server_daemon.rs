@@ -23,13 +23,6 @@ fn sighup(server: &ChildGuard) {
     kill_process(pid, Signal::HUP).unwrap();
 }
 
-/// Whether `user`/`pass` can log in now.
-fn logs_in(addr: SocketAddr, user: &str, pass: &str) -> bool {
-    let mut c = Ctl::connect(addr);
-    c.expect(&format!("USER {user}"), 331);
-    c.cmd(&format!("PASS {pass}")).code().as_u16() == 230
-}
-
 /// A users file in `dir` with one user whose home is `dir`.
 fn write_users(dir: &Path, user: &str, pass: &str) -> String {
     let path = dir.join("users.toml");
@@ -99,7 +92,7 @@ fn sighup_without_tls_keeps_the_server_serving() {
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(server.try_wait().unwrap(), None, "SIGHUP ended the server");
     idle.expect("NOOP", 200);
-    assert!(logs_in(addr, "bob", "pw"));
+    assert!(Ctl::logs_in(addr, "bob", "pw"));
 }
 
 /// A server whose users file (`users`, in `dir`: keep it alive) has bob/pw, logging at info.
@@ -134,12 +127,12 @@ fn sighup_reloads_the_users_file() {
         log,
         ..
     } = start_with_users_file();
-    assert!(logs_in(addr, "bob", "pw"));
+    assert!(Ctl::logs_in(addr, "bob", "pw"));
     write_users(dir.path(), "carol", "pw2");
     sighup(&server);
     wait_for_line(&log, "SIGHUP: users reloaded");
-    assert!(logs_in(addr, "carol", "pw2"));
-    assert!(!logs_in(addr, "bob", "pw"));
+    assert!(Ctl::logs_in(addr, "carol", "pw2"));
+    assert!(!Ctl::logs_in(addr, "bob", "pw"));
 }
 
 #[test]
@@ -156,7 +149,37 @@ fn sighup_with_a_broken_users_file_keeps_the_current_users() {
     sighup(&server);
     let line = wait_for_line(&log, "SIGHUP: reload refused, nothing changed");
     assert!(line.contains("users.toml:3: user \"bob\""), "{line}");
-    assert!(logs_in(addr, "bob", "pw"));
+    assert!(Ctl::logs_in(addr, "bob", "pw"));
+}
+
+#[test]
+fn a_changed_users_file_is_reloaded_without_a_signal_and_a_broken_one_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = write_users(dir.path(), "bob", "pw");
+    let conf = dir.path().join("ftp.toml");
+    // No bans: the failed logins while waiting must not lock the test out.
+    std::fs::write(&conf, "users_file_poll = 1\nban_score = 0\n").unwrap();
+    let args = [
+        "--listen",
+        "127.0.0.1:0",
+        "--config",
+        conf.to_str().unwrap(),
+    ];
+    let args = [&args[..], &["--users-file", &users]].concat();
+    let (_server, addr, _log) = start_logging(&args, "info");
+    assert!(Ctl::logs_in(addr, "bob", "pw"));
+    write_users(dir.path(), "carol", "pw2");
+    let within = Duration::from_secs(30);
+    let pause = Duration::from_millis(200);
+    common::eventually_within("carol logs in", within, pause, || {
+        Ctl::logs_in(addr, "carol", "pw2")
+    });
+    assert!(!Ctl::logs_in(addr, "bob", "pw"));
+    let broken = "[[user]]\nname = \"carol\"\npassword_hash = \"$2y$10$x\"\nhome = \".\"\n";
+    std::fs::write(&users, broken).unwrap();
+    // Two poll intervals.
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(Ctl::logs_in(addr, "carol", "pw2"));
 }
 
 /// Runs the server with `args` in `dir`, expecting it to refuse to start; returns stderr.
@@ -290,13 +313,13 @@ fn sighup_applies_changed_access_rules_and_keeps_the_bans() {
     assert!(common::closed_before_greeting("127.0.0.3", addr));
     let mut first = Ctl::connect_from("127.0.0.4", addr);
     first.login("bob", "pw");
-    assert!(logs_in(addr, "bob", "pw"));
+    assert!(Ctl::logs_in(addr, "bob", "pw"));
 
     write_access_files(dir.path(), "127.0.0.4", 1);
     sighup(&server);
     wait_for_line(&log, "SIGHUP: users reloaded");
     // The group's new allowed_ips: 127.0.0.1 is refused now.
-    assert!(!logs_in(addr, "bob", "pw"));
+    assert!(!Ctl::logs_in(addr, "bob", "pw"));
     // The new default max_sessions: bob's session from 127.0.0.4 is the one he may have.
     let mut second = Ctl::connect_from("127.0.0.4", addr);
     second.expect("USER bob", 331);

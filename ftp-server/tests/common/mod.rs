@@ -217,6 +217,13 @@ impl Ctl {
         self.expect(&format!("PASS {pass}"), 230);
     }
 
+    /// Whether `user`/`pass` log in now (a new connection to `addr`).
+    pub fn logs_in(addr: SocketAddr, user: &str, pass: &str) -> bool {
+        let mut c = Ctl::connect(addr);
+        c.expect(&format!("USER {user}"), 331);
+        c.cmd(&format!("PASS {pass}")).code().as_u16() == 230
+    }
+
     /// EPSV, then connect to the announced port on the control peer's address.
     pub fn epsv(&mut self) -> TcpStream {
         let r = self.expect("EPSV", 229);
@@ -316,12 +323,28 @@ pub fn accept_timeout(l: &TcpListener, limit: Duration) -> Option<TcpStream> {
 }
 
 /// Waits (bounded) until `cond` holds; panics otherwise.
-pub fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    for _ in 0..500 {
+pub fn eventually(what: &str, cond: impl FnMut() -> bool) {
+    eventually_within(
+        what,
+        Duration::from_secs(5),
+        Duration::from_millis(10),
+        cond,
+    )
+}
+
+/// Tries `cond` every `pause` until it holds; panics once `limit` has passed.
+pub fn eventually_within(
+    what: &str,
+    limit: Duration,
+    pause: Duration,
+    mut cond: impl FnMut() -> bool,
+) {
+    let end = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < end {
         if cond() {
             return;
         }
-        std::thread::sleep(Duration::from_millis(10));
+        std::thread::sleep(pause);
     }
     panic!("timed out waiting for: {what}");
 }

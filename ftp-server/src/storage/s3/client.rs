@@ -157,6 +157,8 @@ pub(crate) struct ObjectHead {
     pub len: u64,
     /// `x-amz-meta-mtime` when set (by `MFMT`), else `Last-Modified`.
     pub modified: Option<SystemTime>,
+    /// The `ETag`: changes whenever the object's bytes do.
+    pub etag: Option<String>,
 }
 
 /// A client for one bucket.

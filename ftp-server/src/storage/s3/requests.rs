@@ -44,8 +44,25 @@ impl S3Client {
                     .header(MTIME_HEADER)
                     .and_then(parse_unix_seconds)
                     .or_else(|| r.header("last-modified").and_then(parse_http_date));
-                Ok(Some(ObjectHead { len, modified }))
+                let etag = r.header("etag").map(str::to_string);
+                Ok(Some(ObjectHead {
+                    len,
+                    modified,
+                    etag,
+                }))
             }
+            Err(f) if f.is_status(404) => Ok(None),
+            Err(f) => Err(f.storage()),
+        }
+    }
+
+    /// A small object's bytes, read whole (at most 8 MiB, such as a users file); `None` if
+    /// there is none.
+    pub(crate) async fn get_small(&self, key: &str) -> Result<Option<Bytes>, StorageError> {
+        let action = self.bucket.get_object(Some(&self.credentials), key);
+        let call = self.call(action, &[], Bytes::new(), Retry::Idempotent, key);
+        match self.fetch(&call).await {
+            Ok(r) => Ok(Some(r.body)),
             Err(f) if f.is_status(404) => Ok(None),
             Err(f) => Err(f.storage()),
         }
