@@ -153,6 +153,9 @@ struct Cli {
 
     #[arg(long, global = true)]
     s3_ca_file: Option<std::path::PathBuf>,
+
+    #[arg(long, global = true, value_parser = positive_duration)]
+    s3_request_timeout: Option<std::time::Duration>,
 }
 
 /// How log lines look (`--log-format`).

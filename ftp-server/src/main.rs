@@ -81,6 +81,9 @@ fn apply_storage(cli: &Cli, file: Option<&ConfigFile>, cfg: &mut Config) -> Resu
         s3.prefix = p.clone();
     }
     s3.ca_file = cli.s3_ca_file.clone().or(s3.ca_file.take());
+    if let Some(t) = cli.s3_request_timeout {
+        s3.request_timeout = t;
+    }
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     if let Some(k) = env("AWS_ACCESS_KEY_ID") {
         s3.access_key_id = Some(k);

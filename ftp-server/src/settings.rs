@@ -423,6 +423,12 @@ settings! {
         doc: "CA certificates (PEM) that verify an HTTPS S3 endpoint",
     }
     {
+        flag: "--s3-request-timeout DURATION",
+        storage_key: request_timeout: NonZeroU64 => |c, v| c.storage.s3.request_timeout = Duration::from_secs(v.get()),
+        default: "15s",
+        doc: "how long one S3 request waits for the engine's answer (plus a second per MB it sends) before it is retried; after five attempts the command gets `451` (key: seconds)",
+    }
+    {
         storage_key: rename_dirs: bool => |c, v| c.storage.s3.rename_dirs = v,
         default: "off",
         doc: "S3: rename non-empty directories by copying and deleting each object (not atomic); off: `550`",

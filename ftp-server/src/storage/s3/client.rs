@@ -24,9 +24,6 @@ const ATTEMPTS: u32 = 5;
 /// The first retry's pause; each further one doubles it (with jitter).
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 
-/// Longest wait for a response's head, plus time for sending the body at 1 MB/s.
-const RESPONSE_TIMEOUT: Duration = Duration::from_secs(15);
-
 /// The largest single `CopyObject` or `UploadPartCopy` S3 accepts.
 pub(crate) const MAX_COPY: u64 = 5 << 30;
 
@@ -167,6 +164,8 @@ pub struct S3Client {
     pub(super) credentials: Credentials,
     pool: Arc<Pool>,
     pub(super) path_style: bool,
+    /// [`S3Settings::request_timeout`].
+    timeout: Duration,
 }
 
 impl std::fmt::Debug for S3Client {
@@ -225,6 +224,7 @@ impl S3Client {
             credentials: Credentials::new(key, secret.expose().clone()),
             bucket,
             path_style: !aws,
+            timeout: settings.request_timeout,
         })
     }
 
@@ -286,7 +286,8 @@ impl S3Client {
 
     async fn send_once(&self, call: &Call) -> Result<PooledResponse, HttpError> {
         let req = request(call);
-        let limit = RESPONSE_TIMEOUT + Duration::from_micros(call.body.len() as u64);
+        // The wait for the response's head, plus time for sending the body at 1 MB/s.
+        let limit = self.timeout + Duration::from_micros(call.body.len() as u64);
         let timeout = async {
             async_io::Timer::after(limit).await;
             Err(HttpError::Body("no response in time".into()))

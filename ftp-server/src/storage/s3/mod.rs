@@ -33,6 +33,11 @@ use crate::vpath::VPath;
 use client::{ObjectHead, MAX_COPY};
 use upload::S3Upload;
 
+/// [`S3Settings::request_timeout`] unless set: longer than any answer of a working engine,
+/// short enough that a hung one turns into `451` within about a minute and a half (five
+/// attempts).
+pub const DEFAULT_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// Keys per listing page (S3's most).
 const PAGE: usize = 1000;
 
@@ -59,6 +64,9 @@ pub struct S3Settings {
     /// Rename non-empty directories by copying and deleting every object under them
     /// (otherwise `RNFR`/`RNTO` of a non-empty directory answers `550`).
     pub rename_dirs: bool,
+    /// How long one request may wait for the engine's answer, plus a second per MB of its
+    /// body, before it is sent again (idempotent requests) or fails.
+    pub request_timeout: std::time::Duration,
 }
 
 impl Default for S3Settings {
@@ -73,6 +81,7 @@ impl Default for S3Settings {
             secret_access_key_file: None,
             ca_file: None,
             rename_dirs: false,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
         }
     }
 }
@@ -89,6 +98,7 @@ impl std::fmt::Debug for S3Settings {
             .field("secret_access_key_file", &self.secret_access_key_file)
             .field("ca_file", &self.ca_file)
             .field("rename_dirs", &self.rename_dirs)
+            .field("request_timeout", &self.request_timeout)
             .finish()
     }
 }
