@@ -1,7 +1,8 @@
 //! Streaming uploads: a single `PUT` for an object smaller than one part, else a multipart
 //! upload whose parts start at 8 MiB and grow (10,000 parts cover 5 TiB), with one part
 //! being sent while the next fills (two parts in memory at most). Nothing is visible until
-//! `CompleteMultipartUpload` succeeds; a failed or dropped upload is aborted.
+//! `CompleteMultipartUpload` succeeds; a failed or dropped upload is aborted, again and again
+//! for ten minutes while the engine refuses.
 
 use std::future::Future;
 use std::io;
@@ -210,11 +211,31 @@ impl S3Upload {
                 },
                 (None, None) => return,
             };
-            if let Err(e) = client.abort_upload(&key, &id).await {
-                log::warn!("S3 {key}: abort of an unfinished upload failed ({e}); the bucket's lifecycle rule removes it");
-            }
+            abort_until_done(&client, &key, &id).await;
         })
         .detach();
+    }
+}
+
+/// The pauses (seconds) between rounds of `AbortMultipartUpload` (each round one request
+/// with its own retries): an engine that is down or refusing requests for up to ten minutes
+/// still gets the abort once it is back.
+const ABORT_PAUSES: [u64; 10] = [1, 2, 4, 8, 16, 30, 60, 120, 180, 180];
+
+/// Aborts upload `id` of `key`, trying again after each pause of [`ABORT_PAUSES`]; after
+/// the last, the bucket's lifecycle rule is left to remove it.
+async fn abort_until_done(client: &S3Client, key: &str, id: &str) {
+    let mut pauses = ABORT_PAUSES.iter();
+    loop {
+        let Err(e) = client.abort_upload(key, id).await else {
+            return;
+        };
+        let Some(&pause) = pauses.next() else {
+            log::warn!("S3 {key}: abort of an unfinished upload failed ({e}); the bucket's lifecycle rule removes it");
+            return;
+        };
+        log::debug!("S3 {key}: abort failed ({e}); again in {pause} s");
+        async_io::Timer::after(std::time::Duration::from_secs(pause)).await;
     }
 }
 
