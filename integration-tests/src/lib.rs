@@ -7,6 +7,7 @@
 //! - [`tool`] and [`or_skip`] find third-party clients (curl, lftp, python3) and decide whether
 //!   a missing one skips the test (locally) or fails it (`FTP_INTEROP_REQUIRED=1`, as in CI);
 //! - [`s3`] reads the bucket of the S3 tests directly over S3 and disrupts the Ceph cluster;
+//!   [`gateway`] starts a test's own S3 gateway on that cluster, to make slow or refusing;
 //! - [`hostile`] is a fake server whose listings hold whatever names a client test chooses;
 //! - [`with_timeout`] and [`free_port`] are small helpers every test needs.
 //!
@@ -15,6 +16,7 @@
 #![warn(missing_docs)]
 
 mod bin;
+pub mod gateway;
 pub mod hostile;
 pub mod peers;
 mod process;

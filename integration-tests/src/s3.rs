@@ -108,18 +108,22 @@ impl S3 {
 
     /// Whether the gateway answers an HTTP request within a few seconds.
     pub fn answers(&self) -> bool {
-        let Ok(addr) = self.authority().parse::<SocketAddr>() else {
-            return false;
-        };
-        let attempt = || -> std::io::Result<bool> {
+        self.status().is_some()
+    }
+
+    /// The status of the gateway's answer to an anonymous `GET /` (within a few seconds).
+    pub fn status(&self) -> Option<u16> {
+        let addr = self.authority().parse::<SocketAddr>().ok()?;
+        let attempt = || -> std::io::Result<Option<u16>> {
             let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
             s.set_read_timeout(Some(Duration::from_secs(5)))?;
             s.write_all(b"GET / HTTP/1.0\r\nHost: s3\r\n\r\n")?;
-            let mut head = [0u8; 8];
+            let mut head = [0u8; 12];
             s.read_exact(&mut head)?;
-            Ok(head.starts_with(b"HTTP/1."))
+            let code = head.strip_prefix(b"HTTP/1.").and_then(|r| r.get(2..5));
+            Ok(code.and_then(|c| std::str::from_utf8(c).ok()?.parse().ok()))
         };
-        attempt().unwrap_or(false)
+        attempt().ok().flatten()
     }
 
     /// rclone with the remote `s3direct:` configured for this endpoint by environment only
@@ -241,7 +245,7 @@ impl S3 {
 
     /// curl with this endpoint's SigV4 signature (the payload left unsigned, as RGW
     /// requires of curl's requests), failing on an HTTP error, for `url`.
-    fn curl_signed(&self, url: &str) -> Command {
+    pub(crate) fn curl_signed(&self, url: &str) -> Command {
         let mut cmd = Command::new("curl");
         cmd.args(["--silent", "--fail", "--max-time", "30"])
             .arg("--aws-sigv4")
@@ -420,7 +424,7 @@ impl Ceph {
             .then_some(pid)
     }
 
-    fn conf(&self) -> PathBuf {
+    pub(crate) fn conf(&self) -> PathBuf {
         self.dir.join("ceph.conf")
     }
 
@@ -444,6 +448,16 @@ impl Ceph {
             ceph: self,
             _lock: file,
         }
+    }
+
+    /// The bucket of the cluster's shared gateway.
+    pub(crate) fn s3(&self) -> &S3 {
+        &self.s3
+    }
+
+    /// The cluster's scratch directory (`target/ceph`).
+    pub(crate) fn dir(&self) -> &std::path::Path {
+        &self.dir
     }
 
     fn ceph_cli(&self, args: &[&str]) -> Output {
