@@ -134,6 +134,11 @@ impl Gateway {
         Paused { gateway: self }
     }
 
+    /// Kills the gateway (`SIGKILL`: a crash); it stays down.
+    pub fn kill(&self) {
+        self.signal(Signal::KILL);
+    }
+
     fn signal(&self, sig: Signal) {
         let pid = Pid::from_raw(self.pid as i32).expect("a pid");
         kill_process(pid, sig).expect("signal the gateway");

@@ -5,7 +5,8 @@
 //! - one that hangs longer than `--s3-request-timeout` turns the upload into `451`, and the
 //!   multipart upload is aborted once the gateway is back;
 //! - a `503` storm gives `451` for uploads and downloads, the session goes on, and no object
-//!   and no multipart upload is left.
+//!   and no multipart upload is left;
+//! - a gateway killed in the middle of a download ends it with `451` at once.
 //!
 //! What reached the bucket is read through the cluster's shared gateway, not the test's own.
 
@@ -197,4 +198,26 @@ fn a_503_storm_is_451_for_transfers_and_leaves_no_object_and_no_upload() {
     let (got, r) = t.ctl.download("RETR before.bin");
     assert_eq!(r.code().as_u16(), 226, "{r}");
     assert!(got == before, "RETR after the storm differs");
+}
+
+#[test]
+fn a_gateway_killed_in_the_middle_of_a_download_ends_it_with_451() {
+    let test = "gateway_killed_mid_download";
+    let Some(mut t) = setup(test, &[]) else {
+        return;
+    };
+    let data = test_bytes(SIZE, 35);
+    t.s3.put(&t.scratch.key("big.bin"), &data);
+    let mut d = t.ctl.epsv();
+    t.ctl.expect("RETR big.bin", 150);
+    let mut got = vec![0u8; 1 << 20];
+    d.read_exact(&mut got).unwrap();
+    t.gateway.kill();
+    let mut rest = Vec::new();
+    let _ = d.read_to_end(&mut rest);
+    let r = t.ctl.reply();
+    assert_eq!(r.code().as_u16(), 451, "RETR with the gateway killed: {r}");
+    assert!(got.len() + rest.len() < data.len(), "all of it arrived");
+    t.ctl.expect("NOOP", 200);
+    t.ctl.expect("SIZE big.bin", 451);
 }
