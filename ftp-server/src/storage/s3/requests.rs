@@ -180,6 +180,17 @@ impl S3Client {
         self.put_tags(key, &tags).await
     }
 
+    /// Tags an object that has no tags yet (one just completed) with `digest`: no
+    /// `GetObjectTagging` first, unlike [`S3Client::tag_sha256`].
+    pub(crate) async fn tag_new_sha256(
+        &self,
+        key: &str,
+        digest: &Sha256,
+    ) -> Result<(), StorageError> {
+        let tag = (SHA256_TAG.to_string(), to_hex(digest));
+        self.put_tags(key, &[tag]).await
+    }
+
     /// `DELETE` of an object (S3 answers the same whether it existed or not).
     pub(crate) async fn delete(&self, key: &str) -> Result<(), StorageError> {
         let action = self.bucket.delete_object(Some(&self.credentials), key);

@@ -186,7 +186,8 @@ impl S3Upload {
             .await?;
         if let Some(d) = &self.sha256 {
             // Best effort: without the tag, `HASH` reads the object.
-            if let Err(e) = self.client.tag_sha256(&self.key, d).await {
+            // A completed upload is a new object, without tags.
+            if let Err(e) = self.client.tag_new_sha256(&self.key, d).await {
                 log::debug!("S3 {}: digest not kept ({e})", self.key);
             }
         }
