@@ -130,8 +130,14 @@ pub enum DataTlsError {
     NotResumed,
 }
 
-fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+/// The crypto provider of every TLS connection (FTPS, and S3 over HTTPS): ring, or
+/// aws-lc-rs with the feature `aws-lc-rs`.
+pub(crate) fn provider() -> Arc<CryptoProvider> {
+    #[cfg(not(feature = "aws-lc-rs"))]
+    let p = rustls::crypto::ring::default_provider();
+    #[cfg(feature = "aws-lc-rs")]
+    let p = rustls::crypto::aws_lc_rs::default_provider();
+    Arc::new(p)
 }
 
 /// The SHA-256 of a DER certificate as colon-separated upper-case hex (`AB:CD:...`), the

@@ -36,8 +36,7 @@ pub(crate) fn client_config(
             }
         }
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
+    let config = rustls::ClientConfig::builder_with_provider(crate::tls::provider())
         .with_safe_default_protocol_versions()
         .map_err(|_| S3ConfigError::NoRoots)?
         .with_root_certificates(roots)
