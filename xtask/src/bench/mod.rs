@@ -476,6 +476,8 @@ struct Exes {
     ours_client: PathBuf,
     /// The floor server runs optimised too (`cargo xtask` itself is a debug build).
     floor: PathBuf,
+    /// Ours with rustls's aws-lc-rs provider (FTPS rows), unless that build failed.
+    ours_aws_lc: Option<PathBuf>,
 }
 
 impl Exes {
@@ -486,7 +488,33 @@ impl Exes {
             ours: bins.join("ftp-server"),
             ours_client: bins.join("ftp-client"),
             floor: bins.join("xtask"),
+            ours_aws_lc: build_aws_lc(root),
         })
+    }
+}
+
+/// Builds ours with `--features aws-lc-rs` into a target directory of its own (so neither
+/// build replaces the other); `None`, with a notice, when that fails (aws-lc-sys needs a C
+/// compiler and, on some systems, cmake).
+fn build_aws_lc(root: &Path) -> Option<PathBuf> {
+    let target = root.join("target/aws-lc");
+    let mut cmd = crate::cargo();
+    cmd.args([
+        "build",
+        "--release",
+        "-p",
+        "ftp-server",
+        "--features",
+        "aws-lc-rs",
+    ])
+    .arg("--target-dir")
+    .arg(&target);
+    match crate::run(&mut cmd) {
+        Ok(()) => Some(target.join("release/ftp-server")),
+        Err(e) => {
+            eprintln!("xtask bench: no aws-lc-rs build ({e:#}); FTPS rows with ring only");
+            None
+        }
     }
 }
 
@@ -524,6 +552,7 @@ fn all_rounds(
     let target = tls::Target {
         root,
         ours: &exes.ours,
+        ours_aws_lc: exes.ours_aws_lc.as_deref(),
         dir,
         sizes,
     };

@@ -124,7 +124,8 @@ pub fn start(
     let port = free_port()?;
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let mut cmd = match name {
-        "ours" => ours_command(ours, addr, files),
+        // `ours-aws-lc`: `ours` is then the build with rustls's aws-lc-rs provider.
+        "ours" | "ours-aws-lc" => ours_command(ours, addr, files),
         // Ours flushing every upload to disk before its 226 (the cost of that setting).
         "ours-fsync" => {
             let mut c = ours_command(ours, addr, files);
@@ -301,7 +302,7 @@ fn with_tls(root: &Path, name: &str, cmd: &mut Command, state: &Path, t: &TlsFil
         Ok(std::fs::write(path, conf)?)
     };
     match name {
-        "ours" => {
+        "ours" | "ours-aws-lc" => {
             cmd.arg("--tls-cert")
                 .arg(&t.cert)
                 .arg("--tls-key")

@@ -151,6 +151,9 @@ pub struct Target<'a> {
     pub root: &'a Path,
     /// Our server's executable.
     pub ours: &'a Path,
+    /// The same built with rustls's aws-lc-rs provider (`--features aws-lc-rs`), if that
+    /// build worked: run as `ours-aws-lc` beside `ours` (ring).
+    pub ours_aws_lc: Option<&'a Path>,
     /// The served directory.
     pub dir: &'a Path,
     /// Sizes of the run.
@@ -165,12 +168,20 @@ pub fn rounds(
     round: usize,
     out: &mut Samples,
 ) -> Result<()> {
+    let mut servers = servers.to_vec();
+    if t.ours_aws_lc.is_some() {
+        servers.push("ours-aws-lc");
+    }
     for case in Case::ALL {
         let files = &certs[usize::from(case.ecdsa)];
         for k in 0..servers.len() {
             let name = servers[(k + round) % servers.len()];
             eprintln!("xtask bench: FTPS {} {name}", case.label());
-            let srv = peers::start(t.root, t.ours, name, t.dir, Some(files))?;
+            let exe = match name {
+                "ours-aws-lc" => t.ours_aws_lc.unwrap_or(t.ours),
+                _ => t.ours,
+            };
+            let srv = peers::start(t.root, exe, name, t.dir, Some(files))?;
             let mut put = |m: Ftps, v: f64| {
                 out.entry((Metric::Ftps(m, case), name.to_string()))
                     .or_default()
@@ -179,7 +190,7 @@ pub fn rounds(
             if let Err(e) = scenarios(&srv, t, case, &mut put) {
                 eprintln!("xtask bench: FTPS {} {name}: {e:#}", case.label());
             }
-            if case == Case::PARALLEL && (name == "ours" || name == "vsftpd") {
+            if case == Case::PARALLEL && (name.starts_with("ours") || name == "vsftpd") {
                 if let Err(e) = parallel(&srv, t, case, &mut put) {
                     eprintln!("xtask bench: FTPS parallel {name}: {e:#}");
                 }
