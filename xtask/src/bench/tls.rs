@@ -2,12 +2,12 @@
 //! required for login and data, data connections resuming the control connection's session),
 //! the same certificate for all, the version pinned by the client.
 //!
-//! The client is curl (`--ssl-reqd`, OpenSSL) for every scenario, so every server meets the
-//! same TLS stack: `--tlsv1.N --tls-max 1.N` fixes the version and AES-128-GCM is the only
+//! The client is curl (`--ssl-reqd`, OpenSSL) for every scenario but the small files (Python's
+//! ftplib on OpenSSL: `tls_small_files.py` says why), so every server meets the same TLS stack: `--tlsv1.N --tls-max 1.N` fixes the version and AES-128-GCM is the only
 //! cipher offered (`--tls13-ciphers` / `--ciphers`), so no server wins by picking a cheaper
 //! one. Each [`Case`] (RSA 2048 or ECDSA P-256 certificate × TLS 1.3 or 1.2) restarts every
 //! server with that certificate. The scenarios: RETR and STOR of the big file (MB/s, server
-//! CPU s/GiB), the small files over one control connection and TLS session (one curl fetching
+//! CPU s/GiB), the small files over one control connection and TLS session (one client fetching
 //! them all: one resumed handshake per data connection), sessions/s (one curl per session:
 //! a full handshake, `PROT P`, one 4 KiB RETR over a resumed data connection), and, against
 //! ours and vsftpd only, the aggregate MB/s of 1, 2 and 4 concurrent downloads of the big file.
@@ -236,21 +236,37 @@ fn scenarios(
     Ok(())
 }
 
-/// Files/s of one curl fetching every small file over one control connection.
+/// The small-files client (see its docstring for why it is not curl).
+const SMALL_FILES_PY: &str = include_str!("tls_small_files.py");
+
+/// Files/s of one Python ftplib client fetching every small file over one control
+/// connection, each data connection resuming the newest TLS session; OpenSSL limited to
+/// AES-128-GCM for TLS 1.3 too (through `OPENSSL_CONF`: Python cannot set TLS 1.3 suites).
 fn small_files(srv: &peers::Running, t: &Target<'_>, case: Case) -> Result<f64> {
-    let n = t.sizes.small_files;
-    let conf = t.dir.with_extension("small-tls.curlrc");
-    let mut text = String::new();
-    for i in 0..n {
-        text.push_str(&format!(
-            "url = \"{}\"\noutput = \"/dev/null\"\n",
-            url(srv, &format!("small/f{i:05}"))
-        ));
-    }
-    std::fs::write(&conf, text)?;
-    let secs = timed(case.curl().arg("-K").arg(&conf));
+    let conf = t.dir.with_extension("aes128.cnf");
+    std::fs::write(
+        &conf,
+        "openssl_conf = init\n[init]\nssl_conf = ssl_sect\n[ssl_sect]\n\
+         system_default = sys\n[sys]\nCiphersuites = TLS_AES_128_GCM_SHA256\n",
+    )?;
+    let out = Command::new("python3")
+        .args(["-c", SMALL_FILES_PY])
+        .arg(srv.addr.ip().to_string())
+        .arg(srv.addr.port().to_string())
+        .args([USER, PASS, &t.sizes.small_files.to_string()])
+        .arg(if case.v13 { "1" } else { "0" })
+        .env("OPENSSL_CONF", &conf)
+        .output()?;
     let _ = std::fs::remove_file(&conf);
-    Ok(n as f64 / secs?)
+    let cipher = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        bail!("small files: {}", cipher.trim());
+    }
+    if !cipher.contains("AES128-GCM") && !cipher.contains("AES_128_GCM") {
+        bail!("small files: negotiated {}", cipher.trim());
+    }
+    let rate = String::from_utf8_lossy(&out.stdout);
+    Ok(rate.trim().parse()?)
 }
 
 /// Sessions/s: `concurrency` threads, each running one curl session after the other.
