@@ -687,7 +687,8 @@ fn fuzz_one(dir: &Path, target: &str, seconds: u64) -> Result<()> {
 }
 
 fn bench(root: &Path, opts: &bench::Options) -> Result<()> {
-    if !opts.quick {
+    // `--tls` is only the FTPS rows: no codec or idle-memory figures.
+    if !opts.quick && !opts.tls_only {
         idle_memory::run(root, 1000)?;
         run(cargo().args(["bench", "-p", "ftp-proto"]))?;
     }
