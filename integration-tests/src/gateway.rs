@@ -139,6 +139,13 @@ impl Gateway {
         self.signal(Signal::KILL);
     }
 
+    /// Freezes the gateway for `how_long`, then lets it run again.
+    pub fn hang_for(&self, how_long: Duration) {
+        let paused = self.pause();
+        std::thread::sleep(how_long);
+        paused.resume();
+    }
+
     fn signal(&self, sig: Signal) {
         let pid = Pid::from_raw(self.pid as i32).expect("a pid");
         kill_process(pid, sig).expect("signal the gateway");

@@ -102,9 +102,7 @@ fn a_gateway_that_hangs_for_a_few_seconds_only_slows_transfers_down() {
     let data = test_bytes(SIZE, 31);
     let mut d = start_stor(&mut t.ctl, "slow.bin");
     d.write_all(&data[..SIZE / 2]).unwrap();
-    let paused = t.gateway.pause();
-    std::thread::sleep(Duration::from_secs(4));
-    paused.resume();
+    t.gateway.hang_for(Duration::from_secs(4));
     d.write_all(&data[SIZE / 2..]).unwrap();
     assert_eq!(end_stor(&mut t.ctl, d), 226);
     assert!(
@@ -117,9 +115,7 @@ fn a_gateway_that_hangs_for_a_few_seconds_only_slows_transfers_down() {
     t.ctl.expect("RETR slow.bin", 150);
     let mut got = vec![0u8; 1 << 20];
     d.read_exact(&mut got).unwrap();
-    let paused = t.gateway.pause();
-    std::thread::sleep(Duration::from_secs(4));
-    paused.resume();
+    t.gateway.hang_for(Duration::from_secs(4));
     d.read_to_end(&mut got).unwrap();
     assert_eq!(t.ctl.reply().code().as_u16(), 226);
     assert!(got == data, "the download differs");

@@ -194,8 +194,9 @@ impl Report {
             .1
             .median;
         let best = Self::peers(entries)
-            // Other builds of ours (`ours-aws-lc`) are no peers.
-            .filter(|(w, _)| !w.starts_with("ours") && w != "ftp-client")
+            // Ours built with the other crypto provider is no peer; "ours without fsync"
+            // is the fsync row's reference and stays one.
+            .filter(|(w, _)| w != "ours" && w != "ours-aws-lc" && w != "ftp-client")
             .max_by(|a, b| {
                 let o = a.1.median.total_cmp(&b.1.median);
                 if higher {
@@ -418,6 +419,24 @@ mod tests {
         let results = &json[json.find("\"results\"").unwrap()..];
         assert!(!results.contains("floor"), "{json}");
         assert!(r.svg().contains("floor (null server)</text>"));
+    }
+
+    #[test]
+    fn ours_with_aws_lc_is_no_peer_but_ours_without_fsync_is() {
+        let mut s = Samples::new();
+        s.insert((Metric::RetrMBs, "ours".into()), vec![300.0]);
+        s.insert((Metric::RetrMBs, "ours-aws-lc".into()), vec![600.0]);
+        s.insert((Metric::RetrMBs, "vsftpd".into()), vec![150.0]);
+        s.insert((Metric::StorFsyncMBs, "ours".into()), vec![100.0]);
+        s.insert(
+            (Metric::StorFsyncMBs, "ours without fsync".into()),
+            vec![400.0],
+        );
+        let r = Report::new(s, None, true, 1);
+        let retr = Report::ratio(Metric::RetrMBs, &r.rows[&Metric::RetrMBs]);
+        assert_eq!(retr, Some((2.0, "vsftpd".into())));
+        let fsync = Report::ratio(Metric::StorFsyncMBs, &r.rows[&Metric::StorFsyncMBs]);
+        assert_eq!(fsync, Some((0.25, "ours without fsync".into())));
     }
 
     #[test]
