@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
-use crate::{cargo, fuzz_dirs, show, succeeds};
+use crate::{cargo, fuzz_dirs, rustup_cargo, show, succeeds};
 
 /// Runs every step and fails if any of them failed.
 pub fn check(root: &Path) -> Result<()> {
@@ -49,7 +49,7 @@ fn msrv_step(root: &Path, report: &mut Report) -> Result<()> {
     let msrv = rust_version(&manifest).context("Cargo.toml declares no rust-version")?;
     let what = format!("build at the MSRV ({msrv})");
     let toolchain = format!("+{msrv}");
-    if !succeeds(Command::new("cargo").args([toolchain.as_str(), "--version"])) {
+    if !succeeds(rustup_cargo().args([toolchain.as_str(), "--version"])) {
         report.skip(
             &what,
             &format!("toolchain {msrv} is not installed (`rustup toolchain install {msrv}`)"),
@@ -58,7 +58,7 @@ fn msrv_step(root: &Path, report: &mut Report) -> Result<()> {
     }
     report.run(
         &what,
-        Command::new("cargo")
+        rustup_cargo()
             .args([
                 toolchain.as_str(),
                 "check",

@@ -273,7 +273,35 @@ fn workspace_root() -> Result<PathBuf> {
 
 /// `cargo`, honouring the `CARGO` variable cargo sets for the processes it runs.
 fn cargo() -> Command {
-    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+    without_xtask_env(Command::new(
+        std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()),
+    ))
+}
+
+/// `cargo` through rustup's proxy, for `cargo +toolchain …`.
+fn rustup_cargo() -> Command {
+    without_xtask_env(Command::new("cargo"))
+}
+
+/// Removes the variables `cargo run` set for xtask itself (`CARGO_PKG_NAME=xtask`,
+/// `CARGO_MANIFEST_DIR`, …). Build scripts such as ring's watch them
+/// (`rerun-if-env-changed`), so passing them on rebuilt those crates at every xtask step
+/// and again at the next plain `cargo test`.
+fn without_xtask_env(mut cmd: Command) -> Command {
+    const SET_FOR_XTASK: [&str; 5] = [
+        "CARGO_PKG_",
+        "CARGO_MANIFEST_",
+        "CARGO_CRATE_",
+        "CARGO_BIN_",
+        "CARGO_PRIMARY_PACKAGE",
+    ];
+    for (key, _) in std::env::vars_os() {
+        let name = key.to_string_lossy();
+        if SET_FOR_XTASK.iter().any(|p| name.starts_with(p)) {
+            cmd.env_remove(&key);
+        }
+    }
+    cmd
 }
 
 /// Builds `packages` (`--release` unless `debug`) and returns the directory their binaries
@@ -606,8 +634,8 @@ fn fuzz_dirs(root: &Path) -> Result<Vec<PathBuf>> {
 }
 
 fn fuzz(root: &Path, only: Option<&str>, seconds: u64) -> Result<()> {
-    if !succeeds(Command::new("cargo").args(["+nightly", "fuzz", "--version"])) {
-        run(Command::new("cargo").args(["install", "--locked", "cargo-fuzz"]))?;
+    if !succeeds(rustup_cargo().args(["+nightly", "fuzz", "--version"])) {
+        run(rustup_cargo().args(["install", "--locked", "cargo-fuzz"]))?;
     }
     let dirs = fuzz_dirs(root)?;
     if dirs.is_empty() {
@@ -616,7 +644,7 @@ fn fuzz(root: &Path, only: Option<&str>, seconds: u64) -> Result<()> {
     let mut ran = 0;
     for dir in dirs {
         let listed = output(
-            Command::new("cargo")
+            rustup_cargo()
                 .args(["+nightly", "fuzz", "list", "--fuzz-dir"])
                 .arg(&dir),
         )?;
@@ -629,7 +657,7 @@ fn fuzz(root: &Path, only: Option<&str>, seconds: u64) -> Result<()> {
             continue;
         }
         // One build of every target of the directory, then one run each.
-        run(Command::new("cargo")
+        run(rustup_cargo()
             .args(["+nightly", "fuzz", "build", "--fuzz-dir"])
             .arg(&dir))?;
         for target in targets {
@@ -655,7 +683,7 @@ fn fuzz_one(dir: &Path, target: &str, seconds: u64) -> Result<()> {
     // Only this run's findings are in it afterwards.
     let _ = std::fs::remove_dir_all(&artifacts);
     std::fs::create_dir_all(&artifacts)?;
-    let mut cmd = Command::new("cargo");
+    let mut cmd = rustup_cargo();
     cmd.args(["+nightly", "fuzz", "run", target, "--fuzz-dir"])
         .arg(dir)
         .arg(&corpus);
