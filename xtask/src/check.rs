@@ -77,11 +77,19 @@ fn msrv_step(root: &Path, report: &mut Report) -> Result<()> {
 /// crates keep no Cargo.lock in the repository, so this step cannot be `--locked`.
 fn fuzz_step(root: &Path, dir: &Path, report: &mut Report) {
     let name = dir.strip_prefix(root).unwrap_or(dir).display().to_string();
-    if succeeds(Command::new("cargo").args(["+nightly", "fuzz", "--version"])) {
+    if succeeds(rustup_cargo().args(["+nightly", "fuzz", "--version"])) {
         report.run(
             &format!("fuzz build ({name})"),
-            Command::new("cargo")
-                .args(["+nightly", "fuzz", "build", "--dev", "--fuzz-dir"])
+            rustup_cargo()
+                .args([
+                    "+nightly",
+                    "fuzz",
+                    "build",
+                    "--dev",
+                    "--sanitizer",
+                    "none",
+                    "--fuzz-dir",
+                ])
                 .arg(dir),
         );
     } else {
