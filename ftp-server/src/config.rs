@@ -242,10 +242,11 @@ pub struct Config {
     pub max_hash_bytes: u64,
     /// Most digests computed at once in the whole server; more answer `450` (try later).
     pub max_concurrent_hashes: usize,
-    /// Also compute the SHA-256 of plain binary uploads into local files, which then go
-    /// through a buffer instead of `splice(2)`. TLS and `TYPE A` uploads, and uploads to
-    /// backends without local files, are hashed anyway (every byte passes through the
-    /// server there).
+    /// Also compute the SHA-256 of uploads into local files as they arrive, so that `HASH`
+    /// answers at once; plain binary ones then go through a buffer instead of `splice(2)`.
+    /// Off, a local upload's digest is computed by the first `HASH` and kept. Uploads to
+    /// backends without local files are always hashed (reading them back would cost a
+    /// download).
     pub hash_all_uploads: bool,
     /// Client addresses refused at accept, before the greeting (checked before `allow_ips`).
     pub deny_ips: Vec<IpNet>,

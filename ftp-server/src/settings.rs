@@ -492,7 +492,7 @@ settings! {
         flag: "--hash-all-uploads",
         key: hash_all_uploads: bool => |c, v| c.hash_all_uploads = v,
         default: hash_all_uploads,
-        doc: "also store the SHA-256 of plain binary uploads (they then go through a buffer instead of `splice`); TLS and `TYPE A` uploads always get one",
+        doc: "also compute and store the SHA-256 of uploads into local files as they arrive (plain binary ones then go through a buffer instead of `splice`); off, the first `HASH` computes and stores it",
     }
     {
         key: deny_ips: Vec<IpNet> => |c, v| c.deny_ips = v,

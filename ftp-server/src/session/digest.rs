@@ -209,15 +209,19 @@ impl Session {
     }
 
     /// The upload `up` opened with `mode`, with its SHA-256 computed on the way when the
-    /// bytes pass through the server anyway (TLS, `TYPE A`, a backend without local files) or
-    /// `hash_all_uploads` is set; only whole-file uploads to backends that keep the digest
+    /// backend has no local files (reading an object back for `HASH` would cost a download)
+    /// or `hash_all_uploads` is set; only whole-file uploads to backends that keep the digest
     /// ([`Upload::keeps_sha256`]) are hashed.
+    ///
+    /// An upload into a local file is not hashed by default, over TLS or in `TYPE A` either:
+    /// SHA-256 costs about 0.7 s of CPU per GiB here, a third of a TLS upload's whole cost,
+    /// for a command few clients send; `HASH` reads the file at disk speed instead and keeps
+    /// what it computed.
     pub(super) fn hashing(&self, mut up: Box<dyn Upload>, mode: WriteMode) -> Box<dyn Upload> {
         if !matches!(mode, WriteMode::Replace | WriteMode::CreateNew) || !up.keeps_sha256() {
             return up;
         }
-        let buffered = self.prot_private || self.ascii || up.local_file().is_none();
-        if buffered || self.cfg.hash_all_uploads {
+        if up.local_file().is_none() || self.cfg.hash_all_uploads {
             Box::new(Sha256Upload {
                 inner: up,
                 hasher: sha2::Sha256::new(),
