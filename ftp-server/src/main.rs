@@ -538,12 +538,9 @@ fn serve(cli: Cli) -> Result<()> {
         .detach();
         if !watched.is_empty() {
             let handle = server.reload_handle();
-            smol::spawn(ftp_server::reload::watch_files(
-                handle,
-                watched,
-                report_change,
-            ))
-            .detach();
+            // Its first fingerprints are taken before the banner.
+            let watcher = ftp_server::reload::watch_files(handle, watched, report_change).await;
+            smol::spawn(watcher).detach();
         }
         let stop = server.shutdown_handle();
         let mut signals =

@@ -81,23 +81,30 @@ impl ReloadHandle {
 /// cluster's common disk) changes without inotify events, and a users file kept in the bucket
 /// (`s3:KEY`, see [`crate::users_file`]) is compared by its `ETag`. `report` gets each
 /// reload's outcome, once per change: a broken file is reported once and the old users stay
-/// until the file changes again. Runs until dropped; spawn it beside the server.
+/// until the file changes again.
+///
+/// Takes the files' fingerprints before it returns the polling task (which runs until
+/// dropped; spawn it beside the server): await this before the server says it is ready, so
+/// that every change made after that is seen. Taken inside the spawned task, the first
+/// fingerprints could already show a change, which would then never be noticed.
 pub async fn watch_files(
     handle: ReloadHandle,
     files: Vec<std::path::PathBuf>,
     mut report: impl FnMut(Result<ReloadReport, ReloadError>) + Send + 'static,
-) {
+) -> impl std::future::Future<Output = ()> + Send + 'static {
     let watched = Watched::new(files, &handle.shared.config().storage);
     let mut last = watched.look(&[]).await;
-    loop {
-        async_io::Timer::after(handle.shared.config().users_file_poll).await;
-        let now = watched.look(&last).await;
-        if now == last {
-            continue;
+    async move {
+        loop {
+            async_io::Timer::after(handle.shared.config().users_file_poll).await;
+            let now = watched.look(&last).await;
+            if now == last {
+                continue;
+            }
+            last = now;
+            let h = handle.clone();
+            report(blocking::unblock(move || h.reload()).await);
         }
-        last = now;
-        let h = handle.clone();
-        report(blocking::unblock(move || h.reload()).await);
     }
 }
 
