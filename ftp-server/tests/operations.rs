@@ -541,7 +541,12 @@ fn a_changed_users_file_is_picked_up_by_polling_and_a_broken_one_keeps_the_old_u
         |c| *c = base.clone(),
         |s| {
             let s = s.with_config_loader(loader);
-            let watch = ftp_server::reload::watch_files(s.reload_handle(), watched, |_| {});
+            // The first fingerprints before the server starts, then the polling task.
+            let watch = smol::block_on(ftp_server::reload::watch_files(
+                s.reload_handle(),
+                watched,
+                |_| {},
+            ));
             smol::spawn(watch).detach();
             s
         },
