@@ -472,8 +472,17 @@ where
 }
 
 /// How many bytes one `sendfile` call may move (the socket's free buffer space limits each
-/// call further; this only bounds the work between progress updates).
-const SENDFILE_CHUNK: usize = 8 * 1024 * 1024;
+/// call further).
+///
+/// Small on purpose: a large call reaches the client in bursts, and the client waits for
+/// data in between (most likely because the kernel marks all but the last piece of one
+/// `sendfile` as "more to come", which holds back pushing it). Measured with curl
+/// (`-o /dev/null`, 1 GiB over loopback, 3 × 5 downloads interleaved, on 2 cores): 8 MiB
+/// gave a median of 2233 MB/s at 0.42 s/GiB of server CPU, 128 KiB 2917 MB/s at 0.33 s/GiB;
+/// 64 KiB (2319) and 256 KiB (2805) were in between. Per download, curl blocked 4000–6900
+/// times at 8 MiB and 2200–2700 at 128 KiB (`perf stat` context switches), and the server
+/// found its socket full 458 times at 8 MiB and once at 128 KiB (`strace -c`).
+const SENDFILE_CHUNK: usize = 128 * 1024;
 
 /// How far [`send_file_now`] got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
