@@ -3,7 +3,7 @@
 //! The floor (the null server, `super::floor::FLOOR`) is not a peer: it never takes part in
 //! the `ours/best` ratio. The table shows it last on its rows as `floor (null server) ...`;
 //! the JSON keeps it out of a metric's `"results"` and puts it beside them as
-//! `"floor": { "median", "min", "max", "rounds" }` (only on the metrics it runs); the SVG
+//! `"floor": { "median", "min", "max", "samples" }` (only on the metrics it runs); the SVG
 //! draws it as a hatched grey bar labelled `floor (null server)`.
 
 use std::collections::BTreeMap;
@@ -280,7 +280,7 @@ impl Report {
             }
             let json_stat = |s: &Stat| {
                 format!(
-                    "{{ \"median\": {:.4}, \"min\": {:.4}, \"max\": {:.4}, \"rounds\": {} }}",
+                    "{{ \"median\": {:.4}, \"min\": {:.4}, \"max\": {:.4}, \"samples\": {} }}",
                     s.median, s.min, s.max, s.n
                 )
             };
@@ -414,7 +414,7 @@ mod tests {
         );
         let json = r.json();
         assert!(json.contains(
-            "\"floor\": { \"median\": 0.5500, \"min\": 0.5000, \"max\": 0.6000, \"rounds\": 3 },"
+            "\"floor\": { \"median\": 0.5500, \"min\": 0.5000, \"max\": 0.6000, \"samples\": 3 },"
         ));
         let results = &json[json.find("\"results\"").unwrap()..];
         assert!(!results.contains("floor"), "{json}");
