@@ -124,8 +124,11 @@ enum Cmd {
         #[arg(long)]
         s3: bool,
         /// Only the FTPS scenarios (AUTH TLS + PROT P; xtask/src/bench/tls.rs).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "plain")]
         tls: bool,
+        /// Only the plain-FTP scenarios (no FTPS rows).
+        #[arg(long)]
+        plain: bool,
         /// JSON output.
         #[arg(long, value_name = "PATH", default_value = "target/bench/results.json")]
         json: PathBuf,
@@ -231,6 +234,7 @@ fn main() -> Result<()> {
             rounds,
             only,
             tls,
+            plain,
             json,
             svg,
             ..
@@ -240,6 +244,7 @@ fn main() -> Result<()> {
                 rounds: rounds.unwrap_or(if quick { 1 } else { 3 }).max(1),
                 only,
                 tls_only: tls,
+                plain_only: plain,
                 json,
                 svg,
             };

@@ -58,6 +58,8 @@ pub struct Options {
     pub only: Option<String>,
     /// Only the FTPS scenarios ([`tls`]); else the plain ones and then those.
     pub tls_only: bool,
+    /// Only the plain scenarios, no FTPS ones.
+    pub plain_only: bool,
     /// JSON output path.
     pub json: PathBuf,
     /// SVG chart output path.
@@ -571,8 +573,10 @@ fn all_rounds(
         if !opts.tls_only {
             plain_round(root, exes, servers, dir, sizes, round, &mut samples)?;
         }
-        eprintln!("xtask bench: round {}/{} FTPS", round + 1, opts.rounds);
-        tls::rounds(&target, &certs, &peers_only, round, &mut samples)?;
+        if !opts.plain_only {
+            eprintln!("xtask bench: round {}/{} FTPS", round + 1, opts.rounds);
+            tls::rounds(&target, &certs, &peers_only, round, &mut samples)?;
+        }
     }
     let _ = std::fs::remove_dir_all(dir.with_extension("certs"));
     Ok(samples)
