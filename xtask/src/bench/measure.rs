@@ -16,7 +16,46 @@ fn stat(pid: u32) -> Option<(u32, u64)> {
 }
 
 /// `pid` and all its live descendants, parents before children.
+///
+/// Read from the kernel's per-thread `children` lists: a few small files per process of the
+/// tree. [`CpuMeter`] reads the tree every 10 ms during a transfer; the scan of every
+/// process's `stat` it did before took 2.2 ms in the debug build `cargo xtask` runs (27 µs
+/// this way), a fifth of a core taken from the server and the client while they were
+/// measured. Kernels without `CONFIG_PROC_CHILDREN` still get that scan.
 pub fn tree(pid: u32) -> Vec<u32> {
+    children_tree(pid).unwrap_or_else(|| scanned_tree(pid))
+}
+
+fn children_tree(pid: u32) -> Option<Vec<u32>> {
+    let mut out = vec![pid];
+    let mut i = 0;
+    while i < out.len() {
+        let p = out[i];
+        i += 1;
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{p}/task")) else {
+            continue; // exited meanwhile
+        };
+        for t in tasks.flatten() {
+            match std::fs::read_to_string(t.path().join("children")) {
+                Ok(list) => out.extend(
+                    list.split_whitespace()
+                        .filter_map(|c| c.parse::<u32>().ok()),
+                ),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && p == pid => {
+                    // No such file in this kernel (rather than a thread gone meanwhile).
+                    if std::fs::metadata(format!("/proc/{p}/task/{p}/children")).is_err() {
+                        return None;
+                    }
+                }
+                Err(_) => {}
+            }
+        }
+    }
+    Some(out)
+}
+
+/// [`tree`] by reading every process's parent from `/proc/<pid>/stat`.
+fn scanned_tree(pid: u32) -> Vec<u32> {
     let mut all = Vec::new();
     if let Ok(dir) = std::fs::read_dir("/proc") {
         for e in dir.flatten() {
@@ -180,5 +219,30 @@ mod tests {
         assert_eq!(tree(me)[0], me);
         assert!(CpuMeter::start(me).stop() >= 0.0);
         assert!(pss_kib(me) > 0);
+    }
+
+    #[test]
+    fn the_children_lists_find_the_same_tree_as_a_scan_of_proc() {
+        // A child with a grandchild (the shell waits for its background sleep).
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "sleep 2 & wait"])
+            .spawn()
+            .unwrap();
+        let sh = child.id();
+        let mut found = Vec::new();
+        for _ in 0..100 {
+            found = tree(sh);
+            if found.len() == 2 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let scanned = scanned_tree(sh);
+        let mine = tree(std::process::id());
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert_eq!(found, scanned);
+        assert!(mine.contains(&sh), "{mine:?}");
     }
 }
