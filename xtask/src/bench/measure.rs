@@ -27,27 +27,23 @@ pub fn tree(pid: u32) -> Vec<u32> {
 }
 
 fn children_tree(pid: u32) -> Option<Vec<u32>> {
+    // No such file in this kernel: fall back to the scan.
+    std::fs::metadata(format!("/proc/{pid}/task/{pid}/children")).ok()?;
     let mut out = vec![pid];
     let mut i = 0;
     while i < out.len() {
         let p = out[i];
         i += 1;
+        // A process or thread gone meanwhile has no children left to list.
         let Ok(tasks) = std::fs::read_dir(format!("/proc/{p}/task")) else {
-            continue; // exited meanwhile
+            continue;
         };
         for t in tasks.flatten() {
-            match std::fs::read_to_string(t.path().join("children")) {
-                Ok(list) => out.extend(
+            if let Ok(list) = std::fs::read_to_string(t.path().join("children")) {
+                out.extend(
                     list.split_whitespace()
                         .filter_map(|c| c.parse::<u32>().ok()),
-                ),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound && p == pid => {
-                    // No such file in this kernel (rather than a thread gone meanwhile).
-                    if std::fs::metadata(format!("/proc/{p}/task/{p}/children")).is_err() {
-                        return None;
-                    }
-                }
-                Err(_) => {}
+                );
             }
         }
     }

@@ -3,8 +3,9 @@
 //!
 //! Every server is started in turn with the same user, root directory and limits; the servers
 //! are interleaved over several rounds and each figure is the median (with min–max) of the
-//! rounds (of five downloads per round for the 1 GiB RETR, whose single figures swing most). Server CPU is utime+stime (+ reaped children) of the daemon's whole process tree
-//! from `/proc/<pid>/stat`; memory is the PSS of the tree from `/proc/<pid>/smaps_rollup`.
+//! rounds (of five downloads per round for the 1 GiB RETR, whose single figures swing most).
+//! Server CPU is utime+stime (+ reaped children) of the daemon's whole process tree from
+//! `/proc/<pid>/stat`; memory is the PSS of the tree from `/proc/<pid>/smaps_rollup`.
 //! Authentication is plain USER/PASS against each server's cheapest store: our `--user`
 //! (plain-text compare), pyftpdlib's DummyAuthorizer, and a SHA-512 crypt(3) hash for vsftpd
 //! (PAM), pure-ftpd (PureDB) and ProFTPD (AuthUserFile).
