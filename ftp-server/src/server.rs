@@ -307,7 +307,7 @@ impl Server {
         };
         let workers = Workers::start(self.workers);
         let local = workers.execs[0].clone();
-        local.run(self.serve(workers)).await
+        local.run(own_wakeups(self.serve(workers))).await
     }
 
     async fn serve(self, workers: Workers) -> Result<(), ServerError> {
@@ -395,6 +395,23 @@ async fn wind_down(grace: Duration, alive: &async_channel::Receiver<()>, signals
             },
         )
         .await;
+    }
+}
+
+/// `f`, polled only when one of its own wakers fired.
+///
+/// Why: the thread driving the first executor polls the future given to its `run` on every
+/// wakeup of any of its tasks. Polled like that, [`Server::serve`]'s accept loops tried an
+/// `accept` (and re-armed the listener in epoll) each time a session on that thread was woken.
+/// A [`FuturesUnordered`](futures::stream::FuturesUnordered) gives each future it holds a
+/// waker of its own and polls only those that were woken.
+async fn own_wakeups<T>(f: impl Future<Output = T>) -> T {
+    use futures::StreamExt;
+    let mut one = futures::stream::FuturesUnordered::new();
+    one.push(f);
+    match one.next().await {
+        Some(t) => t,
+        None => unreachable!("the set holds one future until it is ready"),
     }
 }
 
@@ -714,6 +731,41 @@ mod tests {
         let mut line = String::new();
         r.read_line(&mut line).expect("reply");
         line
+    }
+
+    /// Runs an executor with a counting future as its `run` future while a task sleeps 50
+    /// times (each timer wakes the thread, as a session's socket does); returns how often the
+    /// future was polled.
+    fn polls_while_a_task_sleeps(wrap: bool) -> usize {
+        let ex = smol::Executor::new();
+        let polls = AtomicUsize::new(0);
+        let (tx, rx) = async_channel::bounded::<()>(1);
+        let mut done = Box::pin(rx.recv());
+        let counted = future::poll_fn(|cx| {
+            polls.fetch_add(1, Ordering::Relaxed);
+            done.as_mut().poll(cx).map(|_| ())
+        });
+        ex.spawn(async move {
+            for _ in 0..50 {
+                async_io::Timer::after(Duration::from_micros(50)).await;
+            }
+            let _ = tx.send(()).await;
+        })
+        .detach();
+        if wrap {
+            async_io::block_on(ex.run(own_wakeups(counted)));
+        } else {
+            async_io::block_on(ex.run(counted));
+        }
+        polls.load(Ordering::Relaxed)
+    }
+
+    #[test]
+    fn the_served_future_is_not_polled_when_only_a_session_task_wakes() {
+        // Bare, the future is polled on each of the task's 50 wakeups.
+        assert!(polls_while_a_task_sleeps(false) >= 50);
+        // Wrapped: once at the start, once when its channel is ready.
+        assert!(polls_while_a_task_sleeps(true) <= 3);
     }
 
     #[test]
