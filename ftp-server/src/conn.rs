@@ -633,6 +633,7 @@ impl Conn {
         };
         self.show_transfer(&info);
         let unpaced_binary = !t.ascii && t.meter.is_none();
+        in_memory_if_small(&mut t.data, unpaced_binary && self.session.data_protected());
         let (setup, sent) = match self.send_at_once(setup, &mut t.data, unpaced_binary, &info) {
             AtOnce::Finished(outcome, sockets) => {
                 let sent = Box::pin(self.finish(info, outcome, Some(&t.opening))).await;
@@ -654,7 +655,8 @@ impl Conn {
             }
             _ => None,
         };
-        // Protected transfers encrypt on every core; listings are too small to be worth it.
+        // Protected transfers encrypt on every core; listings and small files (in memory
+        // by now) are too small to be worth the hop.
         let offload = tls.is_some() && !matches!(data, TransferData::SendBytes(_));
         let fut = async move {
             let limit = cfg.data_timeout;
@@ -1087,6 +1089,18 @@ async fn run_async(conn: DataConn, data: TransferData, x: Xfer<'_>) -> TransferE
     }
 }
 
+/// With `eligible` (a protected, binary, unpaced transfer), a local file of at most
+/// [`data::TRANSFER_BUFFER`] bytes to send, read into memory now (see [`data::read_small`]);
+/// anything else (or a read error, which the transfer then meets and reports) is left as it
+/// is.
+fn in_memory_if_small(data: &mut TransferData, eligible: bool) {
+    if let (TransferData::SendFile(f), true) = (&*data, eligible) {
+        if let Ok(Some(bytes)) = data::read_small(f, data::TRANSFER_BUFFER) {
+            *data = TransferData::SendBytes(bytes);
+        }
+    }
+}
+
 /// `fut` boxed, run on [`crate::server::cpu_pool`] if `offload` (and the pool runs), else
 /// where it is polled.
 fn on_cpu_pool(
@@ -1183,7 +1197,7 @@ async fn run_transfer<S: AsyncRead + AsyncWrite + Unpin>(
     match data {
         TransferData::Send(src) => send_stream(stream, src, x).await,
         TransferData::SendFile(f) => {
-            let src = Box::pin(blocking::Unblock::with_capacity(data::TRANSFER_BUFFER, f));
+            let src = data::file_reader(f);
             send_stream(stream, src, x).await
         }
         TransferData::SendBytes(bytes) => {

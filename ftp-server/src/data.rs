@@ -584,6 +584,79 @@ pub async fn send_file(
     }
 }
 
+/// The rest of `file` from its current position, read at once if it is at most `limit`
+/// bytes and on a local filesystem ([`file_reader`] says why); `None` if not, or if it grew
+/// past `limit` while being read. Either way the
+/// file's position is left where it was (`pread`).
+///
+/// For small downloads over TLS: read here, on the session's thread, a file needs no
+/// blocking-pool thread to read it and no hop to the encryption pool, which cost a 4 KiB
+/// download more than its encryption does. Like `sendfile` on the plain path, the read
+/// may wait for the disk.
+pub(crate) fn read_small(file: &std::fs::File, limit: usize) -> io::Result<Option<Vec<u8>>> {
+    use std::io::Seek;
+    use std::os::unix::fs::FileExt;
+    if !crate::storage::fs::is_local_fs(file) {
+        return Ok(None);
+    }
+    let start = (&*file).stream_position()?;
+    let rest = file.metadata()?.len().saturating_sub(start);
+    if rest > limit as u64 {
+        return Ok(None);
+    }
+    // One byte more than expected: filling it means the file grew.
+    let mut buf = vec![0; rest as usize + 1];
+    let mut n = 0;
+    loop {
+        match file.read_at(&mut buf[n..], start + n as u64) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+        if n == buf.len() {
+            return Ok(None);
+        }
+    }
+    buf.truncate(n);
+    Ok(Some(buf))
+}
+
+/// The reader of a local file for a download that is not `sendfile`d (TLS, `TYPE A`): on a
+/// local filesystem ([`is_local_fs`]) a [`ReadInPlace`], else (a network filesystem could
+/// hang the thread) a reader on the blocking pool.
+pub(crate) fn file_reader(f: std::fs::File) -> crate::storage::ReadStream {
+    if crate::storage::fs::is_local_fs(&f) {
+        Box::pin(ReadInPlace(f))
+    } else {
+        Box::pin(blocking::Unblock::with_capacity(TRANSFER_BUFFER, f))
+    }
+}
+
+/// A local file read where it is polled: each `poll_read` is one `read(2)`, ready at once.
+///
+/// The bytes go from the page cache straight into the copy buffer, where a blocking-pool
+/// reader ([`blocking::Unblock`]) passed them through a pipe of its own (one more copy) and
+/// woke the transfer's thread for each chunk (1 GiB over TLS 1.3: 0.71 s of CPU against
+/// 0.91). Like `sendfile` on the plain path, a read may wait for the disk.
+#[derive(Debug)]
+pub(crate) struct ReadInPlace(pub std::fs::File);
+
+impl AsyncRead for ReadInPlace {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        loop {
+            match std::io::Read::read(&mut self.0, buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                r => return std::task::Poll::Ready(r),
+            }
+        }
+    }
+}
+
 /// Writes as much of `bytes` as the nonblocking socket `dst` takes now, without waiting;
 /// returns how many bytes went out.
 pub fn write_now(dst: &std::net::TcpStream, bytes: &[u8]) -> io::Result<usize> {
@@ -959,6 +1032,21 @@ mod tests {
         assert!(accept_waiting(&l, IpAddr::from([127, 0, 0, 1]), "t")
             .unwrap()
             .is_none());
+    }
+
+    #[test]
+    fn read_small_reads_the_rest_of_a_file_up_to_its_limit_and_leaves_its_position() {
+        use std::io::{Seek, SeekFrom};
+        let dir = tempfile::tempdir().unwrap();
+        let payload = patterned(5000);
+        std::fs::write(dir.path().join("f"), &payload).unwrap();
+        let mut file = std::fs::File::open(dir.path().join("f")).unwrap();
+        file.seek(SeekFrom::Start(1000)).unwrap();
+        assert_eq!(read_small(&file, 4000).unwrap().unwrap(), &payload[1000..]);
+        assert_eq!(read_small(&file, 3999).unwrap(), None);
+        assert_eq!(file.stream_position().unwrap(), 1000);
+        file.seek(SeekFrom::End(0)).unwrap();
+        assert_eq!(read_small(&file, 0).unwrap().unwrap(), b"");
     }
 
     #[test]
