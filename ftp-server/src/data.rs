@@ -808,8 +808,9 @@ async fn receive(
 }
 
 /// A pipe-to-file step slower than this moves the next steps of a [`receive_file`] to the
-/// blocking pool.
-const SLOW_DRAIN: Duration = Duration::from_millis(50);
+/// blocking pool (and an upload's write, the rest of its writes: see
+/// [`crate::storage::fs`]'s `FsUpload`).
+pub(crate) const SLOW_DRAIN: Duration = Duration::from_millis(50);
 
 /// Steps on the pool quicker than this count towards going back to the executor thread.
 const QUICK_DRAIN: Duration = Duration::from_millis(5);
