@@ -404,6 +404,9 @@ pub enum Direction {
     Receive,
 }
 
+/// [`copy`] yields to the executor after this many chunks.
+const YIELD_EVERY: u64 = 16;
+
 /// Copies `src` to `dst` through a buffer of `buf_size` bytes, converting line endings when
 /// `ascii`, with each read and write limited to `stall`. Counts bytes read from the source in
 /// `progress`. Under a bandwidth `meter`, reads at most its chunk at a time and waits for it
@@ -428,7 +431,12 @@ where
     let mut to_network = ToNetwork::default();
     let mut from_network = FromNetwork::default();
     let mut total = 0u64;
-    loop {
+    for step in 1u64.. {
+        // A file read or written in place (`ReadInPlace`, `FsUpload`) is always ready, and so
+        // is a socket that a fast peer keeps busy: give the thread's other tasks a turn.
+        if step % YIELD_EVERY == 0 {
+            future::yield_now().await;
+        }
         let n = stall
             .run(src.read(&mut buf))
             .await
@@ -1033,6 +1041,32 @@ mod tests {
         assert!(accept_waiting(&l, IpAddr::from([127, 0, 0, 1]), "t")
             .unwrap()
             .is_none());
+    }
+
+    #[test]
+    fn copy_between_always_ready_ends_lets_other_tasks_of_its_thread_run() {
+        let ex = smol::LocalExecutor::new();
+        let other_ran = std::rc::Rc::new(std::cell::Cell::new(false));
+        let flag = other_ran.clone();
+        let copy = ex.spawn(async move {
+            let src = futures_lite::io::repeat(7).take(64 << 20);
+            let progress = Arc::new(AtomicU64::new(0));
+            let mut dst = futures_lite::io::sink();
+            let n = copy(
+                src,
+                &mut dst,
+                128 * 1024,
+                None,
+                Duration::from_secs(5),
+                &progress,
+                None,
+            );
+            (n.await.unwrap(), flag.get())
+        });
+        ex.spawn(async move { other_ran.set(true) }).detach();
+        let (n, seen) = smol::block_on(ex.run(copy));
+        assert_eq!(n, 64 << 20);
+        assert!(seen, "the other task ran only after the copy");
     }
 
     #[test]
