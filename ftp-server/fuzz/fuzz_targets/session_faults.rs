@@ -257,7 +257,8 @@ fuzz_target!(|data: &[u8]| {
     let (mut session, script) = common::session(Arc::new(storage), flags & 1 == 1, input);
     futures_lite::future::block_on(async {
         let mut input = Input::new(&script);
-        // A REST since the last transfer makes the next STOR an in-place write.
+        // A REST since the last RETR/STOR/APPE/STOU makes the next STOR an in-place write
+        // (a listing leaves the offset pending: `Pending::rest_for`).
         let mut rest_given = false;
         while let Some(cmd) = input.next_command() {
             rest_given |= matches!(cmd, Ok(Command::Rest(_)));
@@ -266,7 +267,9 @@ fuzz_target!(|data: &[u8]| {
             };
             if let Some(t) = transfer {
                 let replacing = t.verb == Verb::Stor && !rest_given && !t.ascii;
-                rest_given = false;
+                if matches!(t.verb, Verb::Retr | Verb::Stor | Verb::Appe | Verb::Stou) {
+                    rest_given = false;
+                }
                 match t.data {
                     TransferData::Send(mut r) => {
                         let mut sink = Vec::new();
