@@ -656,11 +656,16 @@ impl AsyncRead for ReadInPlace {
         _: &mut std::task::Context<'_>,
         buf: &mut [u8],
     ) -> std::task::Poll<io::Result<usize>> {
-        loop {
-            match std::io::Read::read(&mut self.0, buf) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                r => return std::task::Poll::Ready(r),
-            }
+        std::task::Poll::Ready(retrying(|| std::io::Read::read(&mut self.0, buf)))
+    }
+}
+
+/// `op`, repeated while it fails with `Interrupted` (a signal arrived during the call).
+pub(crate) fn retrying<T>(mut op: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+    loop {
+        match op() {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            r => return r,
         }
     }
 }

@@ -203,7 +203,7 @@ fn link(file: &std::fs::File, dir: &OwnedFd, name: &OsStr) -> std::io::Result<()
 ///
 /// Why in place: a TLS upload decrypts on the encryption pool's thread, and writing the
 /// plaintext from there into the page cache costs less than the pipe's extra copy and the
-/// hand-offs to a pool thread (1 GiB over TLS 1.3: 0.97 s of CPU against 1.36). Only on a
+/// hand-offs to a pool thread (1 GiB over TLS 1.3: a median of 1.07 s of CPU against 1.36). Only on a
 /// local filesystem ([`super::is_local_fs`]; a network one could hang the thread), and only
 /// until one write takes longer than [`crate::data::SLOW_DRAIN`] (the kernel throttling
 /// writers during write-back): the rest of the upload then goes through the pool, so a slow
@@ -311,12 +311,7 @@ impl AsyncWrite for FsUpload {
         }
         if let (Some(Sink::Local(f)), true) = (&self.file, self.in_place) {
             let started = std::time::Instant::now();
-            let r = loop {
-                match std::io::Write::write(&mut &*f, buf) {
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    r => break r,
-                }
-            };
+            let r = crate::data::retrying(|| std::io::Write::write(&mut &*f, buf));
             self.in_place = started.elapsed() <= crate::data::SLOW_DRAIN;
             return Poll::Ready(r);
         }
