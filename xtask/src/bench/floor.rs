@@ -1,8 +1,11 @@
 //! The benchmark's "floor": a null FTP server that does the least work any server could.
 //!
 //! It is blocking and single-threaded, serves one session at a time, passive mode only, with
-//! no TLS and no authentication check (any USER/PASS logs in). `RETR` is one `sendfile(2)`
-//! loop from the file to the blocking data socket; `STOR` moves the data socket's bytes into
+//! no TLS and no authentication check (any USER/PASS logs in). `RETR` is the `sendfile(2)`
+//! loop ftp-server runs (128 KiB calls on the nonblocking data socket, `poll` when it is
+//! full, and what fits in the socket's buffers sent before the 150 reply: a floor that
+//! answered 150 first measured 2532 MB/s against ftp-server's 3569 in the same run, curl
+//! then blocking three times as often); `STOR` moves the data socket's bytes into
 //! the file with `splice(2)` through a pipe (socket -> pipe -> file, no copy to user space);
 //! `LIST` is `readdir` + `lstat` written through one 64 KiB buffer. Whatever a real server
 //! costs beyond these figures is its own; what the floor costs is the kernel's (loopback TCP
@@ -32,6 +35,8 @@ pub const FLOOR: &str = "floor";
 const MAX_LINE: usize = 4096;
 /// How long a session waits for a command, a data connection or a data write.
 const TIMEOUT: Duration = Duration::from_secs(60);
+/// The reply that opens a transfer.
+const OPENING: &str = "150 Opening data connection";
 /// Bytes asked of one `splice` call.
 const CHUNK: usize = 1 << 20;
 /// Bytes asked of one `sendfile` call: what our server asks (`SENDFILE_CHUNK` in
@@ -221,6 +226,35 @@ fn ephemeral_ports() -> Option<(u16, u16)> {
     (1024 <= lo && lo <= hi).then_some((lo, hi))
 }
 
+/// `sendfile(2)` from `file`'s position over the nonblocking `sock` until the end of the
+/// file (`true`) or, unless `wait`, until the socket is full (`false`); with `wait`, a full
+/// socket is waited for with `poll`.
+fn send_file(sock: &TcpStream, file: &File, wait: bool) -> io::Result<bool> {
+    loop {
+        match rustix::fs::sendfile(sock, file, None, SENDFILE_CHUNK) {
+            Ok(0) => return Ok(true),
+            Ok(_) | Err(rustix::io::Errno::INTR) => {}
+            Err(rustix::io::Errno::AGAIN) if wait => writable(sock)?,
+            Err(rustix::io::Errno::AGAIN) => return Ok(false),
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Waits until `sock` has room for more (at most [`TIMEOUT`]).
+fn writable(sock: &TcpStream) -> io::Result<()> {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    let mut fds = [PollFd::new(sock, PollFlags::OUT)];
+    let limit = Timespec {
+        tv_sec: TIMEOUT.as_secs() as i64,
+        tv_nsec: 0,
+    };
+    match poll(&mut fds, Some(&limit))? {
+        0 => Err(io::ErrorKind::TimedOut.into()),
+        _ => Ok(()),
+    }
+}
+
 impl Session {
     fn new(ctrl: TcpStream, root: PathBuf) -> io::Result<Session> {
         ctrl.set_read_timeout(Some(TIMEOUT))?;
@@ -316,13 +350,16 @@ impl Session {
         self.reply(&text)
     }
 
-    /// Sends 150, accepts the data connection; on failure answers 425 and returns `None`.
-    fn open_data(&mut self) -> io::Result<Option<TcpStream>> {
+    /// Accepts the data connection, answering 150 first if `announce` (else the caller
+    /// does); on failure answers 425 and returns `None`.
+    fn open_data(&mut self, announce: bool) -> io::Result<Option<TcpStream>> {
         let Some(listener) = self.passive.take() else {
             self.reply("425 Use PASV or EPSV first")?;
             return Ok(None);
         };
-        self.reply("150 Opening data connection")?;
+        if announce {
+            self.reply(OPENING)?;
+        }
         match listener.accept() {
             Ok((data, _)) => {
                 data.set_read_timeout(Some(TIMEOUT))?;
@@ -344,25 +381,24 @@ impl Session {
         }
     }
 
+    /// As ftp-server sends a download: what fits in the socket's buffers goes out before
+    /// the 150 (the client reads it once the 150 has come), the rest after it.
     fn retr(&mut self, path: &str) -> io::Result<()> {
         let file = match File::open(self.root.join(path)) {
             Ok(f) if f.metadata().is_ok_and(|m| m.is_file()) => f,
             _ => return self.reply("550 Not a file"),
         };
-        let Some(data) = self.open_data()? else {
+        let Some(data) = self.open_data(false)? else {
             return Ok(());
         };
-        let result = (|| {
-            let len = file.metadata()?.len();
-            let mut offset = 0u64;
-            while offset < len {
-                let want = SENDFILE_CHUNK.min((len - offset) as usize);
-                if rustix::fs::sendfile(&data, &file, Some(&mut offset), want)? == 0 {
-                    break; // the file shrank
-                }
-            }
-            Ok(())
-        })();
+        let first = data
+            .set_nonblocking(true)
+            .and_then(|()| send_file(&data, &file, false));
+        self.reply(OPENING)?;
+        let result = match first {
+            Ok(false) => send_file(&data, &file, true).map(drop),
+            other => other.map(drop),
+        };
         drop(data);
         self.finish(result)
     }
@@ -371,7 +407,7 @@ impl Session {
         let Ok(file) = File::create(self.root.join(path)) else {
             return self.reply("550 Cannot create the file");
         };
-        let Some(data) = self.open_data()? else {
+        let Some(data) = self.open_data(true)? else {
             return Ok(());
         };
         let result = (|| {
@@ -400,7 +436,7 @@ impl Session {
         let Ok(entries) = std::fs::read_dir(self.root.join(path)) else {
             return self.reply("550 Not a directory");
         };
-        let Some(data) = self.open_data()? else {
+        let Some(data) = self.open_data(true)? else {
             return Ok(());
         };
         let result = (|| {
