@@ -3,7 +3,9 @@
 //!
 //! Every server is started in turn with the same user, root directory and limits; the servers
 //! are interleaved over several rounds and each figure is the median (with min–max) of the
-//! rounds (of five downloads per round for the 1 GiB RETR, whose single figures swing most).
+//! rounds. The 1 GiB RETR, whose single figures swing most, is interleaved download by
+//! download instead: all servers run at once and five passes a round fetch the file from each
+//! in turn ([`retr`]).
 //! Server CPU is utime+stime (+ reaped children) of the daemon's whole process tree from
 //! `/proc/<pid>/stat`; memory is the PSS of the tree from `/proc/<pid>/smaps_rollup`.
 //! Authentication is plain USER/PASS against each server's cheapest store: our `--user`
@@ -28,6 +30,7 @@ mod floor;
 mod measure;
 mod peers;
 mod report;
+mod retr;
 pub mod s3;
 mod tls;
 
@@ -187,7 +190,8 @@ fn floor_round(exe: &Path, dir: &Path, s: &Sizes, out: &mut Samples) -> Result<(
     transfers(srv.pid(), srv.addr, FLOOR, dir, s, &mut put)
 }
 
-/// Scenarios 1 (RETR), 2 (STOR), 3 (small files) and 6 (LIST) against the server `pid`.
+/// Scenarios 2 (STOR), 3 (small files) and 6 (LIST) against the server `pid` (1, RETR, is
+/// [`retr::round`]).
 fn transfers(
     pid: u32,
     addr: SocketAddr,
@@ -198,19 +202,6 @@ fn transfers(
 ) -> Result<()> {
     let gib = s.big as f64 / (1u64 << 30) as f64;
     let mb = s.big as f64 / 1e6;
-
-    // 1. RETR with curl, several downloads in a row: one download's figure swings widely
-    // here (the two cores' scheduling), so one a round is too few for a median.
-    let processes = measure::tree(pid).len();
-    for _ in 0..s.retr_repeats {
-        let cpu = measure::CpuMeter::start(pid);
-        let t =
-            timed(Command::new("curl").args(["-sS", "-o", "/dev/null", &url(addr, "big.bin")]))?;
-        // A forked session's exit belongs to its download.
-        measure::settle(pid, processes, Duration::from_secs(5));
-        put(Metric::RetrMBs, mb / t);
-        put(Metric::RetrCpu, cpu.stop() / gib);
-    }
 
     // 2. STOR with curl.
     let _ = std::fs::remove_file(dir.join("up.bin"));
@@ -593,6 +584,7 @@ fn plain_round(
     round: usize,
     samples: &mut Samples,
 ) -> Result<()> {
+    retr::round(root, exes, servers, dir, sizes, round, samples)?;
     // Rotate the start so no server always runs first (warm caches, turbo).
     for k in 0..servers.len() {
         let name = servers[(k + round) % servers.len()];

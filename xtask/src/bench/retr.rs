@@ -1,0 +1,104 @@
+//! Scenario 1: RETR of the big file with curl, the servers interleaved download by download.
+//!
+//! One download's figure swings up to ×2 on this kind of machine (how the scheduler places
+//! curl and the server on the two vCPUs), and the machine's speed drifts over minutes: in one
+//! run the same server's median moved from 3045 to 3780 MB/s between two passes a few minutes
+//! apart. A server measured in its own slot of a round carries the drift of that slot into
+//! the comparison. So every server of the round (the floor too) is started at once, idle
+//! beside the others, and the downloads rotate over them: pass `p` fetches the file once from
+//! each server, in an order rotated by `p` and by the round, so that each server's samples
+//! are spread over the same stretch of time as everyone else's.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::Result;
+
+use super::floor::{Floor, FLOOR};
+use super::report::Metric;
+use super::{measure, peers, timed, url, Exes, Samples, Sizes};
+
+/// A server started for the RETR passes; stopped on drop.
+enum Up {
+    Peer(peers::Running),
+    Floor(Floor),
+}
+
+impl Up {
+    fn start(root: &Path, exes: &Exes, name: &str, dir: &Path) -> Result<Up> {
+        Ok(match name {
+            FLOOR => Up::Floor(Floor::start(&exes.floor, dir)?),
+            _ => Up::Peer(peers::start(root, &exes.ours, name, dir, None)?),
+        })
+    }
+
+    fn pid(&self) -> u32 {
+        match self {
+            Up::Peer(p) => p.pid(),
+            Up::Floor(f) => f.pid(),
+        }
+    }
+
+    fn addr(&self) -> SocketAddr {
+        match self {
+            Up::Peer(p) => p.addr,
+            Up::Floor(f) => f.addr,
+        }
+    }
+}
+
+/// Round `round` of scenario 1: `s.retr_repeats` passes over all `servers` (started here,
+/// stopped at the end), one download from each per pass; MB/s and the server tree's CPU per
+/// GiB of every download go into `out`. A server that fails to start is left out of the
+/// round with a notice; a failed download ends the round for all.
+pub fn round(
+    root: &Path,
+    exes: &Exes,
+    servers: &[&str],
+    dir: &Path,
+    s: &Sizes,
+    round: usize,
+    out: &mut Samples,
+) -> Result<()> {
+    let mut up = Vec::new();
+    for &name in servers {
+        match Up::start(root, exes, name, dir) {
+            Ok(srv) => up.push((name, srv)),
+            Err(e) => eprintln!("xtask bench: RETR: {name}: {e:#}"),
+        }
+    }
+    eprintln!(
+        "xtask bench: round {} RETR, {} passes over {} servers",
+        round + 1,
+        s.retr_repeats,
+        up.len()
+    );
+    for pass in 0..s.retr_repeats {
+        for k in 0..up.len() {
+            let (name, srv) = &up[(k + pass + round) % up.len()];
+            let (mbs, cpu) = download(srv, s)?;
+            out.entry((Metric::RetrMBs, name.to_string()))
+                .or_default()
+                .push(mbs);
+            out.entry((Metric::RetrCpu, name.to_string()))
+                .or_default()
+                .push(cpu);
+        }
+    }
+    Ok(())
+}
+
+/// One `curl -o /dev/null` of the big file from `srv`: MB/s, and server CPU s/GiB (a forked
+/// session's exit belongs to its download, so the meter waits for the tree to settle).
+fn download(srv: &Up, s: &Sizes) -> Result<(f64, f64)> {
+    let gib = s.big as f64 / (1u64 << 30) as f64;
+    let mb = s.big as f64 / 1e6;
+    let processes = measure::tree(srv.pid()).len();
+    let cpu = measure::CpuMeter::start(srv.pid());
+    let t =
+        timed(Command::new("curl").args(["-sS", "-o", "/dev/null", &url(srv.addr(), "big.bin")]))?;
+    measure::settle(srv.pid(), processes, Duration::from_secs(5));
+    Ok((mb / t, cpu.stop() / gib))
+}
