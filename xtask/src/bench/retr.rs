@@ -52,7 +52,7 @@ impl Up {
 /// Round `round` of scenario 1: `s.retr_repeats` passes over all `servers` (started here,
 /// stopped at the end), one download from each per pass; MB/s and the server tree's CPU per
 /// GiB of every download go into `out`. A server that fails to start is left out of the
-/// round with a notice; a failed download ends the round for all.
+/// round with a notice, and so is one whose download fails.
 pub fn round(
     root: &Path,
     exes: &Exes,
@@ -75,10 +75,22 @@ pub fn round(
         s.retr_repeats,
         up.len()
     );
+    let mut failed = vec![false; up.len()];
     for pass in 0..s.retr_repeats {
         for k in 0..up.len() {
-            let (name, srv) = &up[(k + pass + round) % up.len()];
-            let (mbs, cpu) = download(srv, s)?;
+            let i = (k + pass + round) % up.len();
+            let (name, srv) = &up[i];
+            if failed[i] {
+                continue;
+            }
+            let (mbs, cpu) = match download(srv, s) {
+                Ok(m) => m,
+                Err(e) => {
+                    eprintln!("xtask bench: RETR: {name}: {e:#}; left out of this round");
+                    failed[i] = true;
+                    continue;
+                }
+            };
             out.entry((Metric::RetrMBs, name.to_string()))
                 .or_default()
                 .push(mbs);
