@@ -61,7 +61,7 @@ pub fn round(
     s: &Sizes,
     round: usize,
     out: &mut Samples,
-) -> Result<()> {
+) {
     let mut up = Vec::new();
     for &name in servers {
         match Up::start(root, exes, name, dir) {
@@ -99,7 +99,6 @@ pub fn round(
                 .push(cpu);
         }
     }
-    Ok(())
 }
 
 /// One `curl -o /dev/null` of the big file from `srv`: MB/s, and server CPU s/GiB (a forked
