@@ -1,4 +1,4 @@
-//! Server-side CPU and memory of a whole process tree, from `/proc`.
+//! Server-side CPU (from its cgroup, or the process tree in `/proc`) and memory.
 
 /// Clock ticks per second of `/proc/<pid>/stat` times (USER_HZ, 100 on Linux).
 const HZ: f64 = 100.0;
@@ -18,7 +18,7 @@ fn stat(pid: u32) -> Option<(u32, u64)> {
 /// `pid` and all its live descendants, parents before children.
 ///
 /// Read from the kernel's per-thread `children` lists: a few small files per process of the
-/// tree. [`CpuMeter`] reads the tree every 10 ms during a transfer; the scan of every
+/// tree. [`TreeMeter`] reads the tree every 10 ms during a transfer; the scan of every
 /// process's `stat` it did before took 2.2 ms in the debug build `cargo xtask` runs (27 µs
 /// this way), a fifth of a core taken from the server and the client while they were
 /// measured. Kernels without `CONFIG_PROC_CHILDREN` still get that scan.
@@ -132,23 +132,52 @@ fn own_ticks(pid: u32) -> Option<u64> {
     Some(t(11)? + t(12)?)
 }
 
-/// Server CPU over a measured window, robust to session processes that exit (and may be
-/// auto-reaped without reaching the daemon's cutime, as with ProFTPD): a thread polls the
-/// tree every 10 ms and keeps each process's last seen own CPU time; the result is the sum of
-/// the growth of every process seen. CPU a short-lived process spends after the last poll is
-/// missed (at most one poll interval each). The other lower bound, the growth of the tree's
-/// utime+stime+cutime+cstime (exact for daemons that wait for their children), is taken too,
-/// and the larger of the two is reported.
-pub struct CpuMeter {
+/// Server CPU over a measured window: exact from the server's own cgroup where the bench
+/// made one ([`super::cgroup`]), else from the `/proc` tree ([`TreeMeter`]).
+pub enum CpuMeter {
+    /// The group's CPU seconds at the start.
+    Group(super::cgroup::Group, f64),
+    /// Ticks from `/proc`.
+    Tree(TreeMeter),
+}
+
+impl CpuMeter {
+    /// Starts measuring the server whose daemon is `pid`.
+    pub fn start(pid: u32) -> CpuMeter {
+        if let Some(group) = super::cgroup::Group::of(pid) {
+            if let Some(s0) = group.seconds() {
+                return CpuMeter::Group(group, s0);
+            }
+        }
+        CpuMeter::Tree(TreeMeter::start(pid))
+    }
+
+    /// Stops; returns the CPU seconds the server used meanwhile.
+    pub fn stop(self) -> f64 {
+        match self {
+            CpuMeter::Group(g, s0) => g.seconds().map_or(f64::NAN, |s| s - s0),
+            CpuMeter::Tree(t) => t.stop(),
+        }
+    }
+}
+
+/// Server CPU over a measured window from `/proc`, robust to session processes that exit
+/// (and may be auto-reaped without reaching the daemon's cutime, as with ProFTPD): a thread
+/// polls the tree every 10 ms and keeps each process's last seen own CPU time; the result is
+/// the sum of the growth of every process seen. CPU a short-lived process spends after the
+/// last poll is missed (at most one poll interval each). The other lower bound, the growth of
+/// the tree's utime+stime+cutime+cstime (exact for daemons that wait for their children), is
+/// taken too, and the larger of the two is reported. Counted in ticks of 10 ms.
+pub struct TreeMeter {
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     thread: std::thread::JoinHandle<f64>,
     pid: u32,
     reaped0: f64,
 }
 
-impl CpuMeter {
+impl TreeMeter {
     /// Starts watching the tree rooted at `pid`.
-    pub fn start(pid: u32) -> CpuMeter {
+    pub fn start(pid: u32) -> TreeMeter {
         use std::sync::atomic::Ordering;
         let reaped0 = with_reaped(pid);
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -176,7 +205,7 @@ impl CpuMeter {
                 .sum::<u64>() as f64
                 / HZ
         });
-        CpuMeter {
+        TreeMeter {
             stop,
             thread,
             pid,

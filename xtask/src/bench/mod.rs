@@ -6,8 +6,9 @@
 //! rounds. The 1 GiB RETR, whose single figures swing most, is interleaved download by
 //! download instead: all servers run at once and five passes a round fetch the file from each
 //! in turn ([`retr`]).
-//! Server CPU is utime+stime (+ reaped children) of the daemon's whole process tree from
-//! `/proc/<pid>/stat`; memory is the PSS of the tree from `/proc/<pid>/smaps_rollup`.
+//! Server CPU is the CPU time of the server's own cgroup (every process it forked, exited ones
+//! included, in microseconds; [`cgroup`]) where the bench may make one, as root in CI, else
+//! utime+stime (+ reaped children) of the daemon's whole process tree from `/proc/<pid>/stat`; memory is the PSS of the tree from `/proc/<pid>/smaps_rollup`.
 //! Authentication is plain USER/PASS against each server's cheapest store: our `--user`
 //! (plain-text compare), pyftpdlib's DummyAuthorizer, and a SHA-512 crypt(3) hash for vsftpd
 //! (PAM), pure-ftpd (PureDB) and ProFTPD (AuthUserFile).
@@ -25,6 +26,7 @@
 //! shows it beside each row as `floor (null server)`, never as a peer in the ratios: a real
 //! server's figure is read against it as "what the kernel and the client cost alone".
 
+mod cgroup;
 pub(crate) mod client;
 mod floor;
 mod measure;
@@ -455,6 +457,7 @@ pub fn run(root: &Path, opts: &Options) -> Result<()> {
     let dir = std::env::temp_dir().join(format!("xtask-bench-data-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     prepare(&dir, &sizes)?;
+    cgroup::sweep();
     let result = (|| -> Result<()> {
         let ceiling = iperf_ceiling(opts.quick);
         if ceiling.is_none() {

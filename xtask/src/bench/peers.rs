@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
+use super::cgroup::Group;
 use super::tls::TlsFiles;
 
 /// The account every peer logs in (vsftpd needs the system account `cargo xtask install` makes).
@@ -27,11 +28,13 @@ const MAX_SESSIONS: usize = 2000;
 /// The servers compared, ours first.
 pub const SERVERS: &[&str] = &["ours", "vsftpd", "pure-ftpd", "proftpd", "pyftpdlib"];
 
-/// A running server; killed (with its process group) on drop.
+/// A running server; killed (with its process tree) on drop.
 pub struct Running {
     pub addr: SocketAddr,
     pub child: Child,
     _state: PathBuf,
+    /// Its own cgroup, where the bench may make one (exact CPU time).
+    group: Option<Group>,
 }
 
 impl Running {
@@ -59,6 +62,9 @@ impl Drop for Running {
             .status();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self._state);
+        if let Some(g) = self.group.take() {
+            g.remove();
+        }
     }
 }
 
@@ -155,10 +161,20 @@ pub fn spawn(mut cmd: Command, name: &str, addr: SocketAddr, state: PathBuf) -> 
     let child = cmd.spawn().with_context(|| format!("starting {name}"))?;
     let running = Running {
         addr,
+        group: Group::enter(name, child.id()),
         child,
         _state: state,
     };
-    wait_for_greeting(running, name)
+    let running = wait_for_greeting(running, name)?;
+    if let Some(g) = &running.group {
+        // A process the daemon forked before it was moved stays outside: move it too.
+        for p in super::measure::tree(running.pid()) {
+            if Group::of(p).is_none() {
+                let _ = g.add(p);
+            }
+        }
+    }
+    Ok(running)
 }
 
 /// Our server, with the raised limits on the command line, logging warnings only: like the
