@@ -18,7 +18,7 @@ use anyhow::Result;
 
 use super::floor::{Floor, FLOOR};
 use super::report::Metric;
-use super::{measure, peers, timed, url, Exes, Samples, Sizes};
+use super::{curl_transfer, measure, peers, url, Exes, Samples, Sizes};
 
 /// A server started for the RETR passes; stopped on drop.
 enum Up {
@@ -108,8 +108,12 @@ fn download(srv: &Up, s: &Sizes) -> Result<(f64, f64)> {
     let mb = s.big as f64 / 1e6;
     let processes = measure::tree(srv.pid()).len();
     let cpu = measure::CpuMeter::start(srv.pid());
-    let t =
-        timed(Command::new("curl").args(["-sS", "-o", "/dev/null", &url(srv.addr(), "big.bin")]))?;
+    let t = curl_transfer(Command::new("curl").args([
+        "-sS",
+        "-o",
+        "/dev/null",
+        &url(srv.addr(), "big.bin"),
+    ]))?;
     measure::settle(srv.pid(), processes, Duration::from_secs(5));
     Ok((mb / t, cpu.stop() / gib))
 }

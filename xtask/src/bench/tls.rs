@@ -13,7 +13,7 @@
 //! ours and vsftpd only, the aggregate MB/s of 1, 2 and 4 concurrent downloads of the big file.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -22,7 +22,7 @@ use anyhow::{bail, Result};
 
 use super::peers::{self, PASS, USER};
 use super::report::{Ftps, Metric};
-use super::{measure, timed, Samples, Sizes};
+use super::{curl_transfer, measure, timed, transfer_window, Samples, Sizes, CURL_TIMES};
 
 /// A certificate and its key (PEM), as every server is given them.
 #[derive(Debug)]
@@ -214,7 +214,7 @@ fn scenarios(
     let gib = t.sizes.big as f64 / (1u64 << 30) as f64;
     let mb = t.sizes.big as f64 / 1e6;
     let cpu = measure::CpuMeter::start(srv.pid());
-    let secs = timed(case.curl().args(["-o", "/dev/null", &url(srv, "big.bin")]))?;
+    let secs = curl_transfer(case.curl().args(["-o", "/dev/null", &url(srv, "big.bin")]))?;
     put(Ftps::RetrMBs, mb / secs);
     put(Ftps::RetrCpu, cpu.stop() / gib);
 
@@ -222,7 +222,7 @@ fn scenarios(
     let _ = std::fs::remove_file(&up);
     let cpu = measure::CpuMeter::start(srv.pid());
     let big = t.dir.join("big.bin");
-    let secs = timed(case.curl().arg("-T").arg(&big).arg(url(srv, "up-tls.bin")))?;
+    let secs = curl_transfer(case.curl().arg("-T").arg(&big).arg(url(srv, "up-tls.bin")))?;
     let stored = std::fs::metadata(&up).map(|m| m.len()).unwrap_or(0);
     let _ = std::fs::remove_file(&up);
     if stored != t.sizes.big {
@@ -294,7 +294,9 @@ fn sessions(srv: &peers::Running, t: &Target<'_>, case: Case) -> Result<f64> {
     Ok(total as f64 / start.elapsed().as_secs_f64())
 }
 
-/// Aggregate MB/s of 1, 2 and 4 concurrent downloads of the big file.
+/// Aggregate MB/s of 1, 2 and 4 concurrent downloads of the big file: the bytes of all over
+/// the span from the first transfer's start to the last one's end (each curl's own transfer
+/// bounds, as in [`curl_transfer`]).
 fn parallel(
     srv: &peers::Running,
     t: &Target<'_>,
@@ -306,20 +308,22 @@ fn parallel(
         let start = Instant::now();
         let children: Vec<_> = (0..n)
             .map(|_| {
-                case.curl()
-                    .args(["-o", "/dev/null", &url(srv, "big.bin")])
-                    .spawn()
+                let mut cmd = case.curl();
+                cmd.args(["-o", "/dev/null", &url(srv, "big.bin")])
+                    .args(CURL_TIMES)
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::null());
+                let spawned = start.elapsed().as_secs_f64();
+                cmd.spawn().map(|child| (cmd, spawned, child))
             })
             .collect::<std::io::Result<_>>()?;
-        for mut c in children {
-            if !c.wait()?.success() {
-                bail!("a concurrent download failed");
-            }
+        let (mut first, mut last) = (f64::INFINITY, 0f64);
+        for (cmd, spawned, child) in children {
+            let (begin, end) = transfer_window(&cmd, &child.wait_with_output()?)?;
+            first = first.min(spawned + begin);
+            last = last.max(spawned + end);
         }
-        put(
-            Ftps::Parallel(n),
-            f64::from(n) * mb / start.elapsed().as_secs_f64(),
-        );
+        put(Ftps::Parallel(n), f64::from(n) * mb / (last - first));
     }
     Ok(())
 }
