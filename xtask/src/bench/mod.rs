@@ -5,7 +5,7 @@
 //! are interleaved over several rounds and each figure is the median (with min–max) of the
 //! rounds. The 1 GiB RETR, whose single figures swing most, is interleaved download by
 //! download instead: all servers run at once and five passes a round fetch the file from each
-//! in turn ([`retr`]).
+//! in turn ([`interleaved`]); so are the small files.
 //! Server CPU is the CPU time of the server's own cgroup (every process it forked, exited ones
 //! included, in microseconds; [`cgroup`]) where the bench may make one, as root in CI, else
 //! utime+stime (+ reaped children) of the daemon's whole process tree from `/proc/<pid>/stat`; memory is the PSS of the tree from `/proc/<pid>/smaps_rollup`.
@@ -17,9 +17,9 @@
 //!
 //! Some figures have a lower bound that no server can beat on a given kernel: on loopback the
 //! kernel charges the TCP processing of both ends largely to the sending process, so even a
-//! bare `sendfile` loop costs about 0.5 s of sender CPU per GiB. To show that bound, every
-//! round also runs a *null server* (`floor`, see [`floor`]) in the same rotation as the real
-//! ones: a blocking, single-threaded child process doing the minimum per command (`sendfile`
+//! bare `sendfile` loop costs about 0.27 s of sender CPU per GiB here. To show that bound,
+//! every round also runs a *null server* (`floor`, see [`floor`]) in the same rotation as the
+//! real ones: a single-threaded child process doing the minimum per command (`sendfile`
 //! for RETR, `splice` socket -> pipe -> file for STOR, `readdir` + `lstat` for LIST, no
 //! authentication, no TLS). It runs only the scenarios where it means something (1 RETR, 2 STOR,
 //! 3 small files, 6 LIST 10k), with the same clients and the same CPU meter, and the report
@@ -29,10 +29,10 @@
 mod cgroup;
 pub(crate) mod client;
 mod floor;
+mod interleaved;
 mod measure;
 mod peers;
 mod report;
-mod retr;
 pub mod s3;
 mod tls;
 
@@ -231,8 +231,26 @@ fn floor_round(exe: &Path, dir: &Path, s: &Sizes, out: &mut Samples) -> Result<(
     transfers(srv.pid(), srv.addr, FLOOR, dir, s, &mut put)
 }
 
-/// Scenarios 2 (STOR), 3 (small files) and 6 (LIST) against the server `pid` (1, RETR, is
-/// [`retr::round`]).
+/// Scenario 3: the small files, one after the other over one control connection (EPSV, RETR
+/// each); files/s.
+fn small_files(addr: SocketAddr, name: &str, s: &Sizes) -> Result<f64> {
+    let mut c = Ctrl::connect(addr)?;
+    c.login(USER, PASS)?;
+    let mut buf = Vec::with_capacity(8192);
+    let t = Instant::now();
+    for i in 0..s.small_files {
+        let n = c.download(&format!("RETR small/f{i:05}"), &mut buf)?;
+        if n != 4096 {
+            bail!("{name}: small file {i} had {n} bytes");
+        }
+    }
+    let rate = s.small_files as f64 / t.elapsed().as_secs_f64();
+    c.quit()?;
+    Ok(rate)
+}
+
+/// Scenarios 2 (STOR) and 6 (LIST) against the server `pid` (1 and 3, RETR and the small
+/// files, are [`interleaved::round`]).
 fn transfers(
     pid: u32,
     addr: SocketAddr,
@@ -257,23 +275,10 @@ fn transfers(
     put(Metric::StorCpu, cpu.stop() / gib);
     let _ = std::fs::remove_file(dir.join("up.bin"));
 
-    // 3. Small files over one control connection.
+    // 6. LIST of a large directory.
     let mut c = Ctrl::connect(addr)?;
     c.login(USER, PASS)?;
-    let mut buf = Vec::with_capacity(8192);
-    let t = Instant::now();
-    for i in 0..s.small_files {
-        let n = c.download(&format!("RETR small/f{i:05}"), &mut buf)?;
-        if n != 4096 {
-            bail!("{name}: small file {i} had {n} bytes");
-        }
-    }
-    put(
-        Metric::SmallFiles,
-        s.small_files as f64 / t.elapsed().as_secs_f64(),
-    );
-
-    // 6. LIST of a large directory (same connection).
+    let mut buf = Vec::with_capacity(1 << 20);
     let t = Instant::now();
     let n = c.download("LIST list", &mut buf)?;
     put(Metric::ListMs, t.elapsed().as_secs_f64() * 1e3);
@@ -626,7 +631,7 @@ fn plain_round(
     round: usize,
     samples: &mut Samples,
 ) -> Result<()> {
-    retr::round(root, exes, servers, dir, sizes, round, samples);
+    interleaved::round(root, exes, servers, dir, sizes, round, samples);
     // Rotate the start so no server always runs first (warm caches, turbo).
     for k in 0..servers.len() {
         let name = servers[(k + round) % servers.len()];
