@@ -18,6 +18,8 @@ use super::Samples;
 pub enum Metric {
     RetrMBs,
     RetrCpu,
+    /// Server + curl CPU per GiB of the RETR ([`super::interleaved`] says why).
+    RetrTotalCpu,
     StorMBs,
     StorCpu,
     /// STOR into ours with `--fsync-uploads`, beside ours without it in the same round.
@@ -86,6 +88,12 @@ impl Metric {
             }
             Metric::RetrMBs => ("retr_mb_s", "1 RETR", "MB/s", true),
             Metric::RetrCpu => ("retr_cpu_s_per_gib", "1 RETR CPU", "s/GiB", false),
+            Metric::RetrTotalCpu => (
+                "retr_server_and_client_cpu_s_per_gib",
+                "1 RETR CPU +curl",
+                "s/GiB",
+                false,
+            ),
             Metric::StorMBs => ("stor_mb_s", "2 STOR", "MB/s", true),
             Metric::StorCpu => ("stor_cpu_s_per_gib", "2 STOR CPU", "s/GiB", false),
             Metric::StorFsyncMBs => ("stor_fsync_mb_s", "2 STOR fsync", "MB/s", true),
