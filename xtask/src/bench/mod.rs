@@ -158,6 +158,14 @@ fn timed(cmd: &mut Command) -> Result<f64> {
     Ok(t.elapsed().as_secs_f64())
 }
 
+/// Writes back every dirty page (`sync`) before an upload is measured, so that it does not
+/// inherit the write-back of the upload before it: one of ours' three STOR rounds at
+/// f36eedb ran into the kernel throttling writes (696 MB/s at 1.55 s/GiB, the others 2685
+/// and 1618 at 0.38 and 0.48) right after another server's gigabyte had been stored.
+fn write_back() {
+    let _ = Command::new("sync").status();
+}
+
 /// Runs `curl` (a transfer whose body does not go to stdout) and returns the seconds of the
 /// transfer itself, from just before the RETR or STOR to the end of the reply after it:
 /// curl's `time_total - time_pretransfer`.
@@ -264,6 +272,7 @@ fn transfers(
 
     // 2. STOR with curl.
     let _ = std::fs::remove_file(dir.join("up.bin"));
+    write_back();
     let cpu = measure::CpuMeter::start(pid);
     let t = curl_transfer(
         Command::new("curl")
@@ -434,7 +443,7 @@ fn client_round(
         }),
     ];
     let mut run = |m: Metric, who: &str, cmd: &mut Command, amount: f64| {
-        let _ = Command::new("sync").status();
+        write_back();
         match timed(cmd) {
             Ok(t) => out
                 .entry((m, who.to_string()))
@@ -672,6 +681,7 @@ fn fsync_round(
     for (server, label) in [("ours-fsync", "ours"), ("ours", "ours without fsync")] {
         let srv = peers::start(root, &exes.ours, server, dir, None)?;
         let _ = std::fs::remove_file(dir.join("up.bin"));
+        write_back();
         let t = curl_transfer(
             Command::new("curl")
                 .args(["-sS", "-T"])

@@ -22,7 +22,9 @@ use anyhow::{bail, Result};
 
 use super::peers::{self, PASS, USER};
 use super::report::{Ftps, Metric};
-use super::{curl_transfer, measure, timed, transfer_window, Samples, Sizes, CURL_TIMES};
+use super::{
+    curl_transfer, measure, timed, transfer_window, write_back, Samples, Sizes, CURL_TIMES,
+};
 
 /// A certificate and its key (PEM), as every server is given them.
 #[derive(Debug)]
@@ -220,6 +222,7 @@ fn scenarios(
 
     let up = t.dir.join("up-tls.bin");
     let _ = std::fs::remove_file(&up);
+    write_back();
     let cpu = measure::CpuMeter::start(srv.pid());
     let big = t.dir.join("big.bin");
     let secs = curl_transfer(case.curl().arg("-T").arg(&big).arg(url(srv, "up-tls.bin")))?;
