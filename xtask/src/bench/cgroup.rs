@@ -87,6 +87,19 @@ impl Group {
         None
     }
 
+    /// A new empty group for [`Group::command`]s, checked by running `true` in it: `None`
+    /// where none can be made or a process cannot move itself into it.
+    pub fn for_commands(label: &str) -> Option<Group> {
+        let group = Group::create(label)?;
+        match group.command("true").status() {
+            Ok(st) if st.success() => Some(group),
+            _ => {
+                group.remove();
+                None
+            }
+        }
+    }
+
     /// A command running `program` inside the group from its first instruction on: a shell
     /// moves itself into the group, then becomes `program` (`exec`). Add the arguments.
     pub fn command(&self, program: &str) -> std::process::Command {
@@ -202,7 +215,7 @@ mod tests {
 
     #[test]
     fn a_command_of_a_group_runs_inside_it_from_the_start() {
-        let Some(group) = Group::create("test-command") else {
+        let Some(group) = Group::for_commands("test-command") else {
             eprintln!("skipped: no writable cgroup hierarchy here (needs root)");
             return;
         };

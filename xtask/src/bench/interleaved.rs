@@ -81,7 +81,7 @@ pub fn round(
         up.len()
     );
     // curl's own CPU, for the server + client row (where a cgroup can be made).
-    let client = Group::create("curl");
+    let client = Group::for_commands("curl");
     let mut failed = vec![false; up.len()];
     for pass in 0..s.retr_repeats {
         for k in 0..up.len() {
