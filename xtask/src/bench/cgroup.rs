@@ -6,13 +6,14 @@
 //! last one. A cgroup counts the CPU time of all its tasks, exited ones included, in
 //! nanoseconds (v1 `cpuacct.usage`) or microseconds (v2 `cpu.stat`, `usage_usec`). So where
 //! the bench may make cgroups (root and a writable cgroup file system, as in CI) each server
-//! it starts is moved into a group of its own right after `spawn`, before it accepts a
-//! connection, and [`super::measure::CpuMeter`] reads that group; elsewhere it reads `/proc`.
+//! it starts is moved into a group of its own ([`Group`]) right after `spawn`, before it
+//! accepts a connection, and [`super::measure::CpuMeter`] reads that group's [`Counter`];
+//! elsewhere it reads `/proc`.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// Name prefix of the groups the bench makes (and the only ones [`Group::of`] reads).
+/// Name prefix of the groups the bench makes (and the only ones [`Counter::of`] reads).
 const PREFIX: &str = "xtask-bench-";
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -23,12 +24,16 @@ enum Kind {
     V1,
 }
 
-/// A cgroup the bench made; [`Group::remove`] deletes it once its processes are gone.
+/// The CPU counter of a bench-made cgroup, found by [`Counter::of`] (it leaves the group be).
 #[derive(Debug)]
-pub struct Group {
+pub struct Counter {
     dir: PathBuf,
     kind: Kind,
 }
+
+/// A cgroup the bench made; deleted on drop, once the processes killed before have left it.
+#[derive(Debug)]
+pub struct Group(Counter);
 
 /// Where each hierarchy is mounted, from `/proc/self/mounts`: v2 first (it is preferred).
 fn mounts() -> Vec<(Kind, PathBuf)> {
@@ -54,11 +59,8 @@ impl Group {
     /// it; `None` where no hierarchy lets this process do that.
     pub fn enter(label: &str, pid: u32) -> Option<Group> {
         let group = Group::create(label)?;
-        if group.add(pid).is_ok() {
-            return Some(group);
-        }
-        let _ = std::fs::remove_dir(&group.dir);
-        None
+        group.add(pid).ok()?;
+        Some(group)
     }
 
     /// Makes an empty group named after `label` (with a notice, once, where none can be made).
@@ -67,15 +69,12 @@ impl Group {
         let n = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let name = format!("{PREFIX}{}-{n}-{label}", std::process::id());
         for (kind, mount) in mounts() {
-            let group = Group {
-                dir: mount.join(&name),
-                kind,
-            };
-            if std::fs::create_dir(&group.dir).is_ok() {
+            let dir = mount.join(&name);
+            if std::fs::create_dir(&dir).is_ok() {
+                let group = Group(Counter { dir, kind });
                 if group.seconds().is_some() {
                     return Some(group);
                 }
-                let _ = std::fs::remove_dir(&group.dir);
             }
         }
         static NOTICE: std::sync::Once = std::sync::Once::new();
@@ -91,13 +90,8 @@ impl Group {
     /// where none can be made or a process cannot move itself into it.
     pub fn for_commands(label: &str) -> Option<Group> {
         let group = Group::create(label)?;
-        match group.command("true").status() {
-            Ok(st) if st.success() => Some(group),
-            _ => {
-                group.remove();
-                None
-            }
-        }
+        let joined = group.command("true").status();
+        joined.is_ok_and(|st| st.success()).then_some(group)
     }
 
     /// A command running `program` inside the group from its first instruction on: a shell
@@ -106,18 +100,36 @@ impl Group {
         let mut c = std::process::Command::new("sh");
         c.arg("-c")
             .arg(r#"echo $$ > "$0" && exec "$@""#)
-            .arg(self.dir.join("cgroup.procs"))
+            .arg(self.0.dir.join("cgroup.procs"))
             .arg(program);
         c
     }
 
     /// Moves `pid` (all its threads) into the group.
     pub fn add(&self, pid: u32) -> std::io::Result<()> {
-        std::fs::write(self.dir.join("cgroup.procs"), pid.to_string())
+        std::fs::write(self.0.dir.join("cgroup.procs"), pid.to_string())
     }
 
-    /// The bench-made group `pid` is in, if any.
-    pub fn of(pid: u32) -> Option<Group> {
+    /// CPU seconds used by every task that has been in the group, exited ones included.
+    pub fn seconds(&self) -> Option<f64> {
+        self.0.seconds()
+    }
+}
+
+impl Drop for Group {
+    /// Deletes the group once the processes killed before have left it (2 s at most; a
+    /// group still busy then is left behind and swept by the next run, [`sweep`]).
+    fn drop(&mut self) {
+        let end = Instant::now() + Duration::from_secs(2);
+        while std::fs::remove_dir(&self.0.dir).is_err() && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Counter {
+    /// The counter of the bench-made group `pid` is in, if any.
+    pub fn of(pid: u32) -> Option<Counter> {
         let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
         for (kind, mount) in mounts() {
             // "0::/path" (v2) or "N:cpu,cpuacct:/path" (v1).
@@ -134,7 +146,7 @@ impl Group {
             let dir = mount.join(rel.trim_start_matches('/'));
             let named = dir.file_name().and_then(|n| n.to_str());
             if named.is_some_and(|n| n.starts_with(PREFIX)) {
-                return Some(Group { dir, kind });
+                return Some(Counter { dir, kind });
             }
         }
         None
@@ -152,15 +164,6 @@ impl Group {
                 let us = stat.lines().find_map(|l| l.strip_prefix("usage_usec "))?;
                 Some(us.trim().parse::<u64>().ok()? as f64 / 1e6)
             }
-        }
-    }
-
-    /// Deletes the group once the processes killed before have left it (2 s at most; a
-    /// group still busy then is left behind and swept by the next run, [`sweep`]).
-    pub fn remove(self) {
-        let end = Instant::now() + Duration::from_secs(2);
-        while std::fs::remove_dir(&self.dir).is_err() && Instant::now() < end {
-            std::thread::sleep(Duration::from_millis(20));
         }
     }
 }
@@ -201,14 +204,14 @@ mod tests {
             return;
         };
         assert_eq!(
-            Group::of(child.id()).map(|g| g.dir),
-            Some(group.dir.clone())
+            Counter::of(child.id()).map(|c| c.dir),
+            Some(group.0.dir.clone())
         );
         let before = group.seconds().unwrap();
         drop(child.stdin.take());
         assert!(child.wait().unwrap().success());
         let used = group.seconds().unwrap() - before;
-        group.remove();
+        drop(group);
         // 200 000 shell iterations take well over 10 ms on any machine.
         assert!(used > 0.01, "{used}");
     }
@@ -226,13 +229,13 @@ mod tests {
             .status()
             .unwrap();
         let used = group.seconds().unwrap() - before;
-        group.remove();
+        drop(group);
         assert!(st.success());
         assert!(used > 0.01, "{used}");
     }
 
     #[test]
     fn a_process_outside_the_bench_groups_has_none() {
-        assert!(Group::of(std::process::id()).is_none());
+        assert!(Counter::of(std::process::id()).is_none());
     }
 }

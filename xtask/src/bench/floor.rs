@@ -49,8 +49,8 @@ pub struct Floor {
     /// Its control address on 127.0.0.1.
     pub addr: SocketAddr,
     child: Child,
-    /// Its own cgroup, as for the real servers ([`super::cgroup`]).
-    group: Option<super::cgroup::Group>,
+    /// Its own cgroup, as for the real servers ([`super::cgroup`]); removed after the kill.
+    _group: Option<super::cgroup::Group>,
 }
 
 impl Floor {
@@ -81,7 +81,7 @@ impl Floor {
         };
         Ok(Floor {
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
-            group: super::cgroup::Group::enter(FLOOR, child.id()),
+            _group: super::cgroup::Group::enter(FLOOR, child.id()),
             child,
         })
     }
@@ -96,9 +96,6 @@ impl Drop for Floor {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        if let Some(g) = self.group.take() {
-            g.remove();
-        }
     }
 }
 

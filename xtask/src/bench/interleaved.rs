@@ -109,9 +109,6 @@ pub fn round(
             }
         }
     }
-    if let Some(g) = client {
-        g.remove();
-    }
 }
 
 /// The figures of one download.

@@ -136,7 +136,7 @@ fn own_ticks(pid: u32) -> Option<u64> {
 /// made one ([`super::cgroup`]), else from the `/proc` tree ([`TreeMeter`]).
 pub enum CpuMeter {
     /// The group's CPU seconds at the start.
-    Group(super::cgroup::Group, f64),
+    Group(super::cgroup::Counter, f64),
     /// Ticks from `/proc`.
     Tree(TreeMeter),
 }
@@ -144,7 +144,7 @@ pub enum CpuMeter {
 impl CpuMeter {
     /// Starts measuring the server whose daemon is `pid`.
     pub fn start(pid: u32) -> CpuMeter {
-        if let Some(group) = super::cgroup::Group::of(pid) {
+        if let Some(group) = super::cgroup::Counter::of(pid) {
             if let Some(s0) = group.seconds() {
                 return CpuMeter::Group(group, s0);
             }

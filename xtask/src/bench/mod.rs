@@ -8,7 +8,8 @@
 //! in turn ([`interleaved`]); so are the small files.
 //! Server CPU is the CPU time of the server's own cgroup (every process it forked, exited ones
 //! included, in microseconds; [`cgroup`]) where the bench may make one, as root in CI, else
-//! utime+stime (+ reaped children) of the daemon's whole process tree from `/proc/<pid>/stat`; memory is the PSS of the tree from `/proc/<pid>/smaps_rollup`.
+//! utime+stime (+ reaped children) of the daemon's whole process tree from `/proc/<pid>/stat`;
+//! memory is the PSS of the tree from `/proc/<pid>/smaps_rollup`.
 //! Authentication is plain USER/PASS against each server's cheapest store: our `--user`
 //! (plain-text compare), pyftpdlib's DummyAuthorizer, and a SHA-512 crypt(3) hash for vsftpd
 //! (PAM), pure-ftpd (PureDB) and ProFTPD (AuthUserFile).

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-use super::cgroup::Group;
+use super::cgroup::{Counter, Group};
 use super::tls::TlsFiles;
 
 /// The account every peer logs in (vsftpd needs the system account `cargo xtask install` makes).
@@ -33,7 +33,8 @@ pub struct Running {
     pub addr: SocketAddr,
     pub child: Child,
     _state: PathBuf,
-    /// Its own cgroup, where the bench may make one (exact CPU time).
+    /// Its own cgroup, where the bench may make one (exact CPU time); removed after the
+    /// kill in `drop`, as fields drop after it.
     group: Option<Group>,
 }
 
@@ -62,9 +63,6 @@ impl Drop for Running {
             .status();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self._state);
-        if let Some(g) = self.group.take() {
-            g.remove();
-        }
     }
 }
 
@@ -169,7 +167,7 @@ pub fn spawn(mut cmd: Command, name: &str, addr: SocketAddr, state: PathBuf) -> 
     if let Some(g) = &running.group {
         // A process the daemon forked before it was moved stays outside: move it too.
         for p in super::measure::tree(running.pid()) {
-            if Group::of(p).is_none() {
+            if Counter::of(p).is_none() {
                 let _ = g.add(p);
             }
         }
