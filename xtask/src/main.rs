@@ -143,6 +143,9 @@ enum Cmd {
         /// Directory served as `/`.
         #[arg(long, value_name = "DIR")]
         root: PathBuf,
+        /// Send downloads as ProFTPD does: `TCP_CORK` around one blocking `sendfile`.
+        #[arg(long)]
+        cork: bool,
     },
     /// Soak the server: many concurrent logged-in sessions held, then many short sessions
     /// with transfers; fails unless its descriptors and memory come back to where they
@@ -250,7 +253,7 @@ fn main() -> Result<()> {
             };
             bench(&root, &opts)
         }
-        Cmd::FloorServer { root: files } => bench::floor_server(&files),
+        Cmd::FloorServer { root: files, cork } => bench::floor_server(&files, cork),
         Cmd::Dist { out } => dist::dist(&root, out.as_deref()).map(drop),
         Cmd::Ceph { action } => match action {
             CephAction::Start => ceph::start(&root),

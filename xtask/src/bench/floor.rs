@@ -14,6 +14,12 @@
 //! It runs in a child process (`xtask floor-server --root DIR`, a hidden subcommand that
 //! prints its port on stdout; the bench runs the release build of xtask, as optimised as the
 //! servers) so that its CPU is measured exactly like the real servers'.
+//!
+//! With `--cork` it sends a download the way ProFTPD does instead ([`CORKED`]): 150 first,
+//! then `TCP_CORK` on, one blocking `sendfile` of the whole file, `TCP_CORK` off. The bench
+//! runs it beside the plain floor in the RETR rows only, to show where ProFTPD's low server
+//! CPU per GiB comes from: on loopback a corked sender leaves the transmission to the ACKs
+//! curl sends, so the kernel charges it to curl, and the MB/s halve.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
@@ -30,6 +36,8 @@ use rustix::pipe::{splice, SpliceFlags};
 
 /// The name the floor's samples are recorded under (not a peer: see `report`).
 pub const FLOOR: &str = "floor";
+/// The name of the corked floor's samples (`floor-server --cork`; also not a peer).
+pub const CORKED: &str = "floor-corked";
 
 /// Longest command line accepted (the session ends on a longer one).
 const MAX_LINE: usize = 4096;
@@ -42,6 +50,9 @@ const CHUNK: usize = 1 << 20;
 /// Bytes asked of one `sendfile` call: what our server asks (`SENDFILE_CHUNK` in
 /// `ftp-server/src/data.rs`), the fastest size measured with curl as the client.
 const SENDFILE_CHUNK: usize = 128 << 10;
+/// Bytes asked of one `sendfile` call of the corked floor: all of a 1 GiB file (the kernel
+/// moves at most about 2 GiB a call).
+const WHOLE: usize = 1 << 30;
 
 /// The running null server (a child process), killed on drop.
 #[derive(Debug)]
@@ -56,11 +67,13 @@ pub struct Floor {
 impl Floor {
     /// Runs `exe floor-server --root files` (`exe`: an xtask binary, the release build in
     /// the bench) and reads the port it prints.
-    pub fn start(exe: &Path, files: &Path) -> Result<Floor> {
+    /// `corked`: with `--cork`, named [`CORKED`].
+    pub fn start(exe: &Path, files: &Path, corked: bool) -> Result<Floor> {
         let mut child = Command::new(exe)
             .arg("floor-server")
             .arg("--root")
             .arg(files)
+            .args(corked.then_some("--cork"))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -81,7 +94,7 @@ impl Floor {
         };
         Ok(Floor {
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
-            _group: super::cgroup::Group::enter(FLOOR, child.id()),
+            _group: super::cgroup::Group::enter(if corked { CORKED } else { FLOOR }, child.id()),
             child,
         })
     }
@@ -101,7 +114,8 @@ impl Drop for Floor {
 
 /// Body of the hidden `floor-server` subcommand: binds 127.0.0.1:0, prints the port, then
 /// serves sessions one after the other until killed. A session's I/O error ends only it.
-pub fn serve(root: &Path) -> Result<()> {
+/// `cork`: send downloads as ProFTPD does (see the module's documentation).
+pub fn serve(root: &Path, cork: bool) -> Result<()> {
     let root = root
         .canonicalize()
         .with_context(|| format!("floor-server root {}", root.display()))?;
@@ -112,7 +126,7 @@ pub fn serve(root: &Path) -> Result<()> {
     drop(out);
     for conn in listener.incoming() {
         let Ok(ctrl) = conn else { continue };
-        let _ = Session::new(ctrl, root.clone()).and_then(|mut s| s.run());
+        let _ = Session::new(ctrl, root.clone(), cork).and_then(|mut s| s.run());
     }
     Ok(())
 }
@@ -219,6 +233,8 @@ struct Session {
     ephemeral: Option<(u16, u16)>,
     /// State of the passive port picker (never zero).
     rng: u64,
+    /// Downloads go out corked ([`Session::retr_corked`]).
+    cork: bool,
 }
 
 /// `/proc/sys/net/ipv4/ip_local_port_range`, if readable and sane.
@@ -259,7 +275,7 @@ fn writable(sock: &TcpStream) -> io::Result<()> {
 }
 
 impl Session {
-    fn new(ctrl: TcpStream, root: PathBuf) -> io::Result<Session> {
+    fn new(ctrl: TcpStream, root: PathBuf, cork: bool) -> io::Result<Session> {
         ctrl.set_read_timeout(Some(TIMEOUT))?;
         ctrl.set_write_timeout(Some(TIMEOUT))?;
         ctrl.set_nodelay(true)?;
@@ -278,6 +294,7 @@ impl Session {
                     .finish()
                     | 1
             },
+            cork,
         })
     }
 
@@ -391,6 +408,9 @@ impl Session {
             Ok(f) if f.metadata().is_ok_and(|m| m.is_file()) => f,
             _ => return self.reply("550 Not a file"),
         };
+        if self.cork {
+            return self.retr_corked(file);
+        }
         let Some(data) = self.open_data(false)? else {
             return Ok(());
         };
@@ -402,6 +422,28 @@ impl Session {
             Ok(false) => send_file(&data, &file, true).map(drop),
             other => other.map(drop),
         };
+        drop(data);
+        self.finish(result)
+    }
+
+    /// As ProFTPD sends a download (`UseSendfile on`: `transmit_data` in its `src/data.c`): 150 first,
+    /// then the whole file in blocking `sendfile` calls between `TCP_CORK` on and off.
+    fn retr_corked(&mut self, file: File) -> io::Result<()> {
+        let Some(data) = self.open_data(true)? else {
+            return Ok(());
+        };
+        let send = || -> io::Result<()> {
+            rustix::net::sockopt::set_tcp_cork(&data, true)?;
+            loop {
+                match rustix::fs::sendfile(&data, &file, None, WHOLE) {
+                    Ok(0) => break,
+                    Ok(_) | Err(rustix::io::Errno::INTR) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Ok(rustix::net::sockopt::set_tcp_cork(&data, false)?)
+        };
+        let result = send();
         drop(data);
         self.finish(result)
     }
@@ -533,6 +575,21 @@ mod tests {
         );
     }
 
+    /// A null server for one session on a thread, serving `dir` (`cork`: the corked one).
+    fn one_session(
+        dir: &Path,
+        cork: bool,
+    ) -> (SocketAddr, std::thread::JoinHandle<io::Result<()>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let root = dir.to_path_buf();
+        let server = std::thread::spawn(move || {
+            let (ctrl, _) = listener.accept().unwrap();
+            Session::new(ctrl, root, cork).unwrap().run()
+        });
+        (addr, server)
+    }
+
     /// One session of the null server on a thread, driven by the bench's own client.
     #[test]
     fn serves_retr_list_and_stor_to_the_bench_client() {
@@ -541,13 +598,7 @@ mod tests {
         std::fs::create_dir_all(dir.join("sub")).unwrap();
         let body: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
         std::fs::write(dir.join("sub/a.bin"), &body).unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let root = dir.clone();
-        let server = std::thread::spawn(move || {
-            let (ctrl, _) = listener.accept().unwrap();
-            Session::new(ctrl, root).unwrap().run()
-        });
+        let (addr, server) = one_session(&dir, false);
         let mut c = Ctrl::connect(addr).unwrap();
         c.login("u", "p").unwrap();
         assert!(c
@@ -580,6 +631,26 @@ mod tests {
         let stored = std::fs::read(dir.join("sub/up.bin")).unwrap();
         let _ = std::fs::remove_dir_all(&dir);
         assert!(stored == body, "STOR bytes differ");
+    }
+
+    #[test]
+    fn corked_floor_sends_the_whole_file() {
+        use crate::bench::client::Ctrl;
+        let dir = std::env::temp_dir().join(format!("xtask-floor-cork-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let body: Vec<u8> = (0..3_000_000u32).map(|i| (i % 253) as u8).collect();
+        std::fs::write(dir.join("a.bin"), &body).unwrap();
+        let (addr, server) = one_session(&dir, true);
+        let mut c = Ctrl::connect(addr).unwrap();
+        c.login("u", "p").unwrap();
+        let mut buf = Vec::new();
+        let got = c.download("RETR a.bin", &mut buf);
+        assert!(c.cmd("RETR nope", b'5').unwrap().starts_with("550"));
+        c.quit().unwrap();
+        server.join().unwrap().unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(got.unwrap(), body.len());
+        assert!(buf == body, "RETR bytes differ");
     }
 
     #[test]

@@ -11,6 +11,9 @@
 //! that each server's samples are spread over the same stretch of time as everyone else's.
 //! The small files were measured once per server and round before, in each server's own
 //! slot: the same code came out ×1.20 and ×0.91 against pure-ftpd in two runs.
+//!
+//! Beside the floor, the corked floor ([`CORKED`]) takes part in the downloads only: it shows
+//! what sending ProFTPD's way does to the three RETR rows.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -20,7 +23,7 @@ use std::time::Duration;
 use anyhow::Result;
 
 use super::cgroup::Group;
-use super::floor::{Floor, FLOOR};
+use super::floor::{Floor, CORKED, FLOOR};
 use super::report::Metric;
 use super::{curl_transfer, measure, peers, small_files, url, Exes, Samples, Sizes};
 
@@ -33,7 +36,8 @@ enum Up {
 impl Up {
     fn start(root: &Path, exes: &Exes, name: &str, dir: &Path) -> Result<Up> {
         Ok(match name {
-            FLOOR => Up::Floor(Floor::start(&exes.floor, dir)?),
+            FLOOR => Up::Floor(Floor::start(&exes.floor, dir, false)?),
+            CORKED => Up::Floor(Floor::start(&exes.floor, dir, true)?),
             _ => Up::Peer(peers::start(root, &exes.ours, name, dir, None)?),
         })
     }
@@ -56,8 +60,9 @@ impl Up {
 /// Round `round` of scenarios 1 and 3: `s.retr_repeats` passes over all `servers` (started
 /// here, stopped at the end), one download of the big file and one run of the small files
 /// from each per pass; MB/s and the server's CPU per GiB of every download and the files/s of
-/// every small-files run go into `out`. A server that fails to start is left out of the
-/// round with a notice, and so is one whose transfer fails.
+/// every small-files run go into `out`. With the floor comes the corked floor, for the
+/// downloads only. A server that fails to start is left out of the round with a notice, and
+/// so is one whose transfer fails.
 pub fn round(
     root: &Path,
     exes: &Exes,
@@ -68,7 +73,8 @@ pub fn round(
     out: &mut Samples,
 ) {
     let mut up = Vec::new();
-    for &name in servers {
+    let corked = servers.contains(&FLOOR).then_some(CORKED);
+    for &name in servers.iter().chain(&corked) {
         match Up::start(root, exes, name, dir) {
             Ok(srv) => up.push((name, srv)),
             Err(e) => eprintln!("xtask bench: {name}: {e:#}"),
@@ -90,8 +96,10 @@ pub fn round(
             if failed[i] {
                 continue;
             }
-            let measured = download(srv, client.as_ref(), s)
-                .and_then(|d| Ok((d, small_files(srv.addr(), name, s)?)));
+            let measured = download(srv, client.as_ref(), s).and_then(|d| match *name {
+                CORKED => Ok((d, None)),
+                _ => Ok((d, Some(small_files(srv.addr(), name, s)?))),
+            });
             let (d, files) = match measured {
                 Ok(m) => m,
                 Err(e) => {
@@ -103,7 +111,9 @@ pub fn round(
             let mut put = |metric, v| out.entry((metric, name.to_string())).or_default().push(v);
             put(Metric::RetrMBs, d.mbs);
             put(Metric::RetrCpu, d.server_cpu);
-            put(Metric::SmallFiles, files);
+            if let Some(files) = files {
+                put(Metric::SmallFiles, files);
+            }
             if let Some(c) = d.client_cpu {
                 put(Metric::RetrTotalCpu, d.server_cpu + c);
             }

@@ -26,6 +26,10 @@
 //! 3 small files, 6 LIST 10k), with the same clients and the same CPU meter, and the report
 //! shows it beside each row as `floor (null server)`, never as a peer in the ratios: a real
 //! server's figure is read against it as "what the kernel and the client cost alone".
+//! In the RETR rows a second null server stands beside it, `floor corked (ProFTPD's way)`:
+//! the same floor sending as ProFTPD does (`TCP_CORK` around one blocking `sendfile` of the
+//! whole file), which reproduces ProFTPD's three RETR figures and so shows that its low
+//! server CPU is work the kernel charges to curl instead.
 
 mod cgroup;
 pub(crate) mod client;
@@ -235,7 +239,7 @@ fn server_round(
 
 /// The floor's round: the null server, only the scenarios of [`transfers`].
 fn floor_round(exe: &Path, dir: &Path, s: &Sizes, out: &mut Samples) -> Result<()> {
-    let srv = floor::Floor::start(exe, dir)?;
+    let srv = floor::Floor::start(exe, dir, false)?;
     let mut put = |m: Metric, v: f64| out.entry((m, FLOOR.to_string())).or_default().push(v);
     transfers(srv.pid(), srv.addr, FLOOR, dir, s, &mut put)
 }

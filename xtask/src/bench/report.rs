@@ -9,7 +9,13 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use super::floor::FLOOR;
+use super::floor::{CORKED, FLOOR};
+
+/// The null servers: their entry names, labels in the table and the chart, and JSON keys.
+const REFERENCES: [(&str, &str, &str); 2] = [
+    (FLOOR, "floor (null server)", "floor"),
+    (CORKED, "floor corked (ProFTPD's way)", "floor_corked"),
+];
 use super::tls::Case;
 use super::Samples;
 
@@ -182,14 +188,20 @@ impl Report {
         }
     }
 
-    /// The entries that are not the floor.
+    /// The entries that are not a null server.
     fn peers(entries: &[(String, Stat)]) -> impl Iterator<Item = &(String, Stat)> {
-        entries.iter().filter(|(w, _)| w != FLOOR)
+        entries
+            .iter()
+            .filter(|(w, _)| REFERENCES.iter().all(|(r, _, _)| w != r))
     }
 
-    /// The floor's figure on a row, if it ran that scenario.
-    fn floor(entries: &[(String, Stat)]) -> Option<&Stat> {
-        entries.iter().find(|(w, _)| w == FLOOR).map(|(_, s)| s)
+    /// The null servers' figures on a row (those that ran that scenario), in
+    /// [`REFERENCES`] order: label, JSON key, figure.
+    fn references(entries: &[(String, Stat)]) -> impl Iterator<Item = (&str, &str, &Stat)> {
+        REFERENCES.iter().filter_map(move |&(name, label, key)| {
+            let s = entries.iter().find(|(w, _)| w == name)?;
+            Some((label, key, &s.1))
+        })
     }
 
     /// Ours (ftp-server / ftp-client) divided by the best other entry (never the floor),
@@ -248,10 +260,10 @@ impl Report {
             if let Some((r, best)) = Self::ratio(*m, entries) {
                 let _ = write!(t, " | ours/best({best}) x{r:.2}");
             }
-            if let Some(s) = Self::floor(entries) {
+            for (label, _, s) in Self::references(entries) {
                 let _ = write!(
                     t,
-                    " | floor (null server) {} [{}-{}]",
+                    " | {label} {} [{}-{}]",
                     fmt(s.median),
                     fmt(s.min),
                     fmt(s.max)
@@ -292,8 +304,8 @@ impl Report {
                     s.median, s.min, s.max, s.n
                 )
             };
-            if let Some(s) = Self::floor(entries) {
-                let _ = writeln!(j, "      \"floor\": {},", json_stat(s));
+            for (_, key, s) in Self::references(entries) {
+                let _ = writeln!(j, "      \"{key}\": {},", json_stat(s));
             }
             j.push_str("      \"results\": {\n");
             let peers: Vec<_> = Self::peers(entries).collect();
@@ -337,18 +349,18 @@ impl Report {
                 .map(|(_, s)| s.median)
                 .fold(0.0_f64, f64::max)
                 .max(f64::MIN_POSITIVE);
-            // Peers first, the floor last.
-            let floor = entries.iter().filter(|(w, _)| w == FLOOR);
-            for (who, s) in Self::peers(entries).chain(floor) {
-                let w = (s.median / max) * (width - label_w - 90.0);
-                let ours = who == "ours" || who == "ftp-client";
-                let (fill, stroke, name) = if who == FLOOR {
-                    ("url(#floor)", "#868e96", "floor (null server)")
-                } else if ours {
-                    ("#d9480f", "none", who.as_str())
-                } else {
-                    ("#868e96", "none", who.as_str())
+            // Peers first, the null servers last.
+            let peers = Self::peers(entries).map(|(who, s)| {
+                let fill = match who.as_str() {
+                    "ours" | "ftp-client" => "#d9480f",
+                    _ => "#868e96",
                 };
+                (fill, "none", who.as_str(), s)
+            });
+            let references =
+                Self::references(entries).map(|(label, _, s)| ("url(#floor)", "#868e96", label, s));
+            for (fill, stroke, name, s) in peers.chain(references) {
+                let w = (s.median / max) * (width - label_w - 90.0);
                 let _ = writeln!(
                     body,
                     "<text x=\"20\" y=\"{:.0}\">{}</text><rect x=\"{label_w}\" y=\"{y:.0}\" width=\"{w:.1}\" height=\"{bar_h}\" fill=\"{fill}\" stroke=\"{stroke}\"/><text x=\"{:.1}\" y=\"{:.0}\">{}</text>",
@@ -403,11 +415,12 @@ mod tests {
     }
 
     #[test]
-    fn floor_is_never_the_best_peer_but_is_shown_apart() {
+    fn null_servers_are_never_the_best_peer_but_are_shown_apart() {
         let mut s = Samples::new();
         s.insert((Metric::RetrCpu, "ours".into()), vec![1.0]);
         s.insert((Metric::RetrCpu, "vsftpd".into()), vec![2.0]);
         s.insert((Metric::RetrCpu, FLOOR.into()), vec![0.5, 0.6, 0.55]);
+        s.insert((Metric::RetrCpu, CORKED.into()), vec![0.1, 0.2]);
         let r = Report::new(s, None, true, 3);
         let row = &r.rows[&Metric::RetrCpu];
         assert_eq!(
@@ -417,7 +430,10 @@ mod tests {
         let table = r.table();
         let line = table.lines().find(|l| l.starts_with("1 RETR CPU")).unwrap();
         assert!(
-            line.ends_with("| ours/best(vsftpd) x2.00 | floor (null server) 0.550 [0.500-0.600]"),
+            line.ends_with(
+                "| ours/best(vsftpd) x2.00 | floor (null server) 0.550 [0.500-0.600] \
+                 | floor corked (ProFTPD's way) 0.150 [0.100-0.200]"
+            ),
             "{line}"
         );
         let json = r.json();
@@ -426,7 +442,9 @@ mod tests {
         ));
         let results = &json[json.find("\"results\"").unwrap()..];
         assert!(!results.contains("floor"), "{json}");
+        assert!(json.contains("\"floor_corked\": { \"median\": 0.1500,"));
         assert!(r.svg().contains("floor (null server)</text>"));
+        assert!(r.svg().contains("floor corked (ProFTPD's way)</text>"));
     }
 
     #[test]
