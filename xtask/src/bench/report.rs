@@ -1,10 +1,16 @@
 //! Medians, ratios and the three outputs: a plain table, JSON and an SVG bar chart.
 //!
-//! The floor (the null server, `super::floor::FLOOR`) is not a peer: it never takes part in
-//! the `ours/best` ratio. The table shows it last on its rows as `floor (null server) ...`;
-//! the JSON keeps it out of a metric's `"results"` and puts it beside them as
-//! `"floor": { "median", "min", "max", "samples" }` (only on the metrics it runs); the SVG
-//! draws it as a hatched grey bar labelled `floor (null server)`.
+//! The null servers (the floor, `super::floor::FLOOR`, and the corked floor, `CORKED`) are
+//! not peers: they never take part in the `ours/best` ratio. The table shows them last on
+//! their rows as `floor (null server) ...`; the JSON keeps them out of a metric's
+//! `"results"` and puts them beside them as `"floor"` / `"floor_corked"`:
+//! `{ "median", "min", "max", "samples" }` (only on the metrics they run); the SVG draws them
+//! as hatched grey bars.
+//!
+//! Beside the ratio of medians, a row shows ours against the best peer pass by pass
+//! (`paired: ahead k/n, xR`: ours better in k of n pairs, median of the pairs' ratios), as
+//! the samples of one pass or round were taken minutes apart from the next ones' but
+//! seconds apart from each other.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -149,6 +155,8 @@ fn stat(v: &[f64]) -> Option<Stat> {
 /// The summarised results of a run.
 pub struct Report {
     rows: BTreeMap<Metric, Vec<(String, Stat)>>,
+    /// The samples themselves, in the order taken (for [`Report::paired`]).
+    samples: Samples,
     ceiling: Option<f64>,
     quick: bool,
     rounds: usize,
@@ -175,13 +183,14 @@ impl Report {
     /// Summarises the samples of all rounds.
     pub fn new(samples: Samples, ceiling: Option<f64>, quick: bool, rounds: usize) -> Report {
         let mut rows: BTreeMap<Metric, Vec<(String, Stat)>> = BTreeMap::new();
-        for ((m, who), v) in samples {
-            if let Some(s) = stat(&v) {
-                rows.entry(m).or_default().push((who, s));
+        for ((m, who), v) in &samples {
+            if let Some(s) = stat(v) {
+                rows.entry(*m).or_default().push((who.clone(), s));
             }
         }
         Report {
             rows,
+            samples,
             ceiling,
             quick,
             rounds,
@@ -233,6 +242,29 @@ impl Report {
         Some((r, best.0.clone()))
     }
 
+    /// Ours against `best` sample by sample: sample `i` of every server on a row was taken
+    /// in the same pass (RETR, small files) or round (the rest), so comparing them pairwise
+    /// cancels the machine's drift between passes. Returns how many pairs ours wins, how
+    /// many there are, and the median of the pairs' ratios (> 1: ours better); `None` unless
+    /// both have the same number of samples (a server left out of a round breaks the pairs).
+    fn paired(&self, m: Metric, best: &str) -> Option<(usize, usize, f64)> {
+        let higher = m.info().3;
+        let ours = ["ours", "ftp-client"]
+            .iter()
+            .find_map(|w| self.samples.get(&(m, w.to_string())))?;
+        let theirs = self.samples.get(&(m, best.to_string()))?;
+        if ours.len() != theirs.len() || ours.len() < 2 {
+            return None;
+        }
+        let ratios: Vec<f64> = ours
+            .iter()
+            .zip(theirs)
+            .map(|(o, t)| if higher { o / t } else { t / o })
+            .collect();
+        let ahead = ratios.iter().filter(|r| **r > 1.0).count();
+        Some((ahead, ratios.len(), stat(&ratios)?.median))
+    }
+
     /// The plain-text table.
     pub fn table(&self) -> String {
         let mut t = String::new();
@@ -259,6 +291,9 @@ impl Report {
             }
             if let Some((r, best)) = Self::ratio(*m, entries) {
                 let _ = write!(t, " | ours/best({best}) x{r:.2}");
+                if let Some((ahead, n, pr)) = self.paired(*m, &best) {
+                    let _ = write!(t, " (paired: ahead {ahead}/{n}, x{pr:.2})");
+                }
             }
             for (label, _, s) in Self::references(entries) {
                 let _ = write!(
@@ -293,9 +328,12 @@ impl Report {
                 "    \"{key}\": {{\n      \"unit\": \"{unit}\",\n      \"higher_is_better\": {higher},"
             );
             if let Some((r, best)) = Self::ratio(*m, entries) {
+                let paired = self.paired(*m, &best).map_or(String::new(), |(a, n, pr)| {
+                    format!(", \"paired\": {{ \"ours_ahead\": {a}, \"pairs\": {n}, \"median_ratio\": {pr:.3} }}")
+                });
                 let _ = writeln!(
                     j,
-                    "      \"ours_vs_best\": {{ \"best\": \"{best}\", \"ratio\": {r:.3} }},"
+                    "      \"ours_vs_best\": {{ \"best\": \"{best}\", \"ratio\": {r:.3}{paired} }},"
                 );
             }
             let json_stat = |s: &Stat| {
@@ -445,6 +483,28 @@ mod tests {
         assert!(json.contains("\"floor_corked\": { \"median\": 0.1500,"));
         assert!(r.svg().contains("floor (null server)</text>"));
         assert!(r.svg().contains("floor corked (ProFTPD's way)</text>"));
+    }
+
+    #[test]
+    fn ours_is_compared_with_the_best_peer_pass_by_pass_when_the_passes_match() {
+        let mut s = Samples::new();
+        s.insert((Metric::RetrMBs, "ours".into()), vec![3.0, 1.0, 4.0, 5.0]);
+        s.insert((Metric::RetrMBs, "vsftpd".into()), vec![2.0, 2.0, 3.0, 6.0]);
+        s.insert((Metric::RetrCpu, "ours".into()), vec![1.0, 2.0, 3.0]);
+        s.insert((Metric::RetrCpu, "vsftpd".into()), vec![2.0, 2.0]);
+        let r = Report::new(s, None, true, 4);
+        let table = r.table();
+        let retr = table.lines().find(|l| l.starts_with("1 RETR ")).unwrap();
+        assert!(
+            retr.ends_with("| ours/best(vsftpd) x1.40 (paired: ahead 2/4, x1.08)"),
+            "{retr}"
+        );
+        let cpu = table.lines().find(|l| l.starts_with("1 RETR CPU")).unwrap();
+        assert!(!cpu.contains("paired"), "{cpu}");
+        assert!(r.json().contains(
+            "\"ours_vs_best\": { \"best\": \"vsftpd\", \"ratio\": 1.400, \"paired\": \
+             { \"ours_ahead\": 2, \"pairs\": 4, \"median_ratio\": 1.083 } },"
+        ));
     }
 
     #[test]
