@@ -426,8 +426,9 @@ impl Session {
         self.finish(result)
     }
 
-    /// As ProFTPD sends a download (`UseSendfile on`: `transmit_data` in its `src/data.c`): 150 first,
-    /// then the whole file in blocking `sendfile` calls between `TCP_CORK` on and off.
+    /// As ProFTPD sends a download (`UseSendfile on`: `transmit_data` in its `src/data.c`):
+    /// 150 first, then the whole file in blocking `sendfile` calls between `TCP_CORK` on and
+    /// off.
     fn retr_corked(&mut self, file: File) -> io::Result<()> {
         let Some(data) = self.open_data(true)? else {
             return Ok(());
