@@ -16,14 +16,26 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use super::floor::{CORKED, FLOOR};
+use super::tls::Case;
+use super::Samples;
 
 /// The null servers: their entry names, labels in the table and the chart, and JSON keys.
 const REFERENCES: [(&str, &str, &str); 2] = [
     (FLOOR, "floor (null server)", "floor"),
     (CORKED, "floor corked (ProFTPD's way)", "floor_corked"),
 ];
-use super::tls::Case;
-use super::Samples;
+
+/// The names ours is recorded under: the server, and the client in row 7.
+const OURS: [&str; 2] = ["ours", "ftp-client"];
+
+/// Ours' figure against another's, oriented so that > 1 means ours is better.
+fn oriented(higher_is_better: bool, ours: f64, theirs: f64) -> f64 {
+    if higher_is_better {
+        ours / theirs
+    } else {
+        theirs / ours
+    }
+}
 
 /// A measured figure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -213,19 +225,19 @@ impl Report {
         })
     }
 
-    /// Ours (ftp-server / ftp-client) divided by the best other entry (never the floor),
+    /// Ours (ftp-server / ftp-client) divided by the best other entry (never a null server),
     /// oriented so that > 1 means ours is better.
     fn ratio(m: Metric, entries: &[(String, Stat)]) -> Option<(f64, String)> {
         let (_, _, _, higher) = m.info();
         let ours = entries
             .iter()
-            .find(|(w, _)| w == "ours" || w == "ftp-client")?
+            .find(|(w, _)| OURS.contains(&w.as_str()))?
             .1
             .median;
         let best = Self::peers(entries)
             // Ours built with the other crypto provider is no peer; "ours without fsync"
             // is the fsync row's reference and stays one.
-            .filter(|(w, _)| w != "ours" && w != "ours-aws-lc" && w != "ftp-client")
+            .filter(|(w, _)| w != "ours-aws-lc" && !OURS.contains(&w.as_str()))
             .max_by(|a, b| {
                 let o = a.1.median.total_cmp(&b.1.median);
                 if higher {
@@ -234,12 +246,7 @@ impl Report {
                     o.reverse()
                 }
             })?;
-        let r = if higher {
-            ours / best.1.median
-        } else {
-            best.1.median / ours
-        };
-        Some((r, best.0.clone()))
+        Some((oriented(higher, ours, best.1.median), best.0.clone()))
     }
 
     /// Ours against `best` sample by sample: sample `i` of every server on a row was taken
@@ -249,7 +256,7 @@ impl Report {
     /// both have the same number of samples (a server left out of a round breaks the pairs).
     fn paired(&self, m: Metric, best: &str) -> Option<(usize, usize, f64)> {
         let higher = m.info().3;
-        let ours = ["ours", "ftp-client"]
+        let ours = OURS
             .iter()
             .find_map(|w| self.samples.get(&(m, w.to_string())))?;
         let theirs = self.samples.get(&(m, best.to_string()))?;
@@ -259,7 +266,7 @@ impl Report {
         let ratios: Vec<f64> = ours
             .iter()
             .zip(theirs)
-            .map(|(o, t)| if higher { o / t } else { t / o })
+            .map(|(o, t)| oriented(higher, *o, *t))
             .collect();
         let ahead = ratios.iter().filter(|r| **r > 1.0).count();
         Some((ahead, ratios.len(), stat(&ratios)?.median))
@@ -389,9 +396,10 @@ impl Report {
                 .max(f64::MIN_POSITIVE);
             // Peers first, the null servers last.
             let peers = Self::peers(entries).map(|(who, s)| {
-                let fill = match who.as_str() {
-                    "ours" | "ftp-client" => "#d9480f",
-                    _ => "#868e96",
+                let fill = if OURS.contains(&who.as_str()) {
+                    "#d9480f"
+                } else {
+                    "#868e96"
                 };
                 (fill, "none", who.as_str(), s)
             });
